@@ -1,0 +1,201 @@
+//! The 1-bit raster: what a thermal printer burns, dot for dot.
+//!
+//! Rows are packed MSB-first, 1 = black, each row padded to a whole byte, which is the layout ZPL `^GF`,
+//! ESC/POS `GS v 0`, EPL2 `GW` and CPCL `EG` expect (TSPL inverts the bit sense; its encoder flips it).
+
+/// A black-and-white image, packed 8 dots per byte.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bitmap {
+    width: u32,
+    height: u32,
+    stride: usize,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Bitmap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bitmap({}×{}, {} black)", self.width, self.height, self.count_black())
+    }
+}
+
+impl Bitmap {
+    /// An all-white bitmap.
+    pub fn new(width: u32, height: u32) -> Bitmap {
+        let stride = width.div_ceil(8) as usize;
+        Bitmap { width, height, stride, data: vec![0; stride * height as usize] }
+    }
+
+    /// Wraps packed rows (MSB first, 1 = black). `data.len()` must be `ceil(width/8) * height`.
+    pub fn from_packed(width: u32, height: u32, data: Vec<u8>) -> Option<Bitmap> {
+        let stride = width.div_ceil(8) as usize;
+        if data.len() != stride * height as usize {
+            return None;
+        }
+        let mut b = Bitmap { width, height, stride, data };
+        b.clear_padding();
+        Some(b)
+    }
+
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+    /// Bytes per row.
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+    /// All rows, packed.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+    pub fn row(&self, y: u32) -> &[u8] {
+        let start = y as usize * self.stride;
+        &self.data[start..start + self.stride]
+    }
+    pub fn row_mut(&mut self, y: u32) -> &mut [u8] {
+        let start = y as usize * self.stride;
+        &mut self.data[start..start + self.stride]
+    }
+
+    pub fn get(&self, x: u32, y: u32) -> bool {
+        x < self.width && y < self.height && self.data[y as usize * self.stride + (x / 8) as usize] & (0x80 >> (x % 8)) != 0
+    }
+
+    pub fn set(&mut self, x: u32, y: u32, black: bool) {
+        if x >= self.width || y >= self.height {
+            return;
+        }
+        let byte = &mut self.data[y as usize * self.stride + (x / 8) as usize];
+        let bit = 0x80 >> (x % 8);
+        if black {
+            *byte |= bit;
+        } else {
+            *byte &= !bit;
+        }
+    }
+
+    /// Paints a rectangle, clipped to the bitmap. Works a byte at a time: rules and bars are most of a label.
+    pub fn fill_rect(&mut self, x: i32, y: i32, w: i32, h: i32, black: bool) {
+        let x0 = x.max(0) as u32;
+        let y0 = y.max(0) as u32;
+        let x1 = (x.saturating_add(w)).clamp(0, self.width as i32) as u32;
+        let y1 = (y.saturating_add(h)).clamp(0, self.height as i32) as u32;
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        let (first, last) = ((x0 / 8) as usize, ((x1 - 1) / 8) as usize);
+        let head = 0xFFu8 >> (x0 % 8);
+        let tail = 0xFFu8 << (7 - (x1 - 1) % 8);
+        for yy in y0..y1 {
+            let row = self.row_mut(yy);
+            if first == last {
+                apply(&mut row[first], head & tail, black);
+            } else {
+                apply(&mut row[first], head, black);
+                for b in &mut row[first + 1..last] {
+                    *b = if black { 0xFF } else { 0 };
+                }
+                apply(&mut row[last], tail, black);
+            }
+        }
+    }
+
+    /// Number of black dots: a cheap fingerprint for tests and the darkness budget.
+    pub fn count_black(&self) -> u64 {
+        self.data.iter().map(|b| b.count_ones() as u64).sum()
+    }
+
+    /// A copy of a region (clipped), for barcode verification and previews.
+    pub fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Bitmap {
+        let w = w.min(self.width.saturating_sub(x));
+        let h = h.min(self.height.saturating_sub(y));
+        let mut out = Bitmap::new(w, h);
+        for yy in 0..h {
+            for xx in 0..w {
+                if self.get(x + xx, y + yy) {
+                    out.set(xx, yy, true);
+                }
+            }
+        }
+        out
+    }
+
+    /// 8-bit luminance, 0 = black, 255 = white: what decoders and PNG writers take.
+    pub fn to_luma(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity((self.width * self.height) as usize);
+        for y in 0..self.height {
+            let row = self.row(y);
+            for x in 0..self.width {
+                let black = row[(x / 8) as usize] & (0x80 >> (x % 8)) != 0;
+                out.push(if black { 0 } else { 255 });
+            }
+        }
+        out
+    }
+
+    /// Thresholds 8-bit luminance (0 = black): dots darker than `threshold` become black.
+    pub fn from_luma(width: u32, height: u32, luma: &[u8], threshold: u8) -> Bitmap {
+        let mut b = Bitmap::new(width, height);
+        for y in 0..height {
+            for x in 0..width {
+                if luma[(y * width + x) as usize] < threshold {
+                    b.set(x, y, true);
+                }
+            }
+        }
+        b
+    }
+
+    /// Bits past `width` in each row stay zero, so byte-wise comparisons and encoders never see them.
+    fn clear_padding(&mut self) {
+        let rem = self.width % 8;
+        if rem == 0 || self.stride == 0 {
+            return;
+        }
+        let mask = 0xFFu8 << (8 - rem);
+        for y in 0..self.height {
+            let last = self.stride - 1;
+            self.row_mut(y)[last] &= mask;
+        }
+    }
+}
+
+fn apply(byte: &mut u8, mask: u8, black: bool) {
+    if black {
+        *byte |= mask;
+    } else {
+        *byte &= !mask;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn fill_rect_matches_set(w in 1u32..40, h in 1u32..10, x in -5i32..45, y in -3i32..12, rw in 0i32..50, rh in 0i32..12) {
+            let mut fast = Bitmap::new(w, h);
+            fast.fill_rect(x, y, rw, rh, true);
+            let mut slow = Bitmap::new(w, h);
+            for yy in y..y + rh {
+                for xx in x..x + rw {
+                    if xx >= 0 && yy >= 0 {
+                        slow.set(xx as u32, yy as u32, true);
+                    }
+                }
+            }
+            prop_assert_eq!(fast, slow);
+        }
+    }
+
+    #[test]
+    fn padding_bits_are_cleared() {
+        let b = Bitmap::from_packed(3, 1, vec![0xFF]).unwrap();
+        assert_eq!(b.data(), &[0xE0]);
+        assert_eq!(b.count_black(), 3);
+    }
+}

@@ -1,0 +1,27 @@
+//! Command-line surface. One file per subcommand; each returns the process exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod input;
+mod render;
+
+#[derive(Parser)]
+#[command(name = "labeld", version, about = "Label printing daemon for e-commerce warehouses")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render an order to a label file (PNG, PDF).
+    Render(render::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Render(a) => render::run(a),
+    }
+}

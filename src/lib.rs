@@ -1,0 +1,25 @@
+//! labeld renders 100×150 mm shipping labels from e-commerce orders and drives thermal printers.
+//!
+//! The pipeline, one module per stage (see ARCHITECTURE.md):
+//!
+//! ```text
+//! order ──► template + layout ──► Document ──► painters: raster (the printer's truth), PNG, PDF
+//! ```
+//!
+//! * [`order`] parses and validates an order.
+//! * [`template`] reads a label template (TOML, millimetres) and binds order fields.
+//! * [`layout`] places a template and an order into a [`document::Document`] in dots.
+//! * [`text`] finds fonts, shapes and breaks text.
+//! * [`barcode`] encodes Code 128 and reads a raster back to verify it.
+//! * [`render`] paints a document: 1-bit raster, PNG, PDF.
+
+pub mod barcode;
+pub mod bitmap;
+pub mod compose;
+pub mod document;
+pub mod fields;
+pub mod layout;
+pub mod order;
+pub mod render;
+pub mod template;
+pub mod text;

@@ -1,0 +1,390 @@
+//! The order: what the backend sends, parsed strictly.
+//!
+//! Parsing is the first gate. Unknown fields, wrong types and impossible values are refused with the
+//! JSON path of the field (`shipment.package.index`) and what is wrong with it, so the person fixing the
+//! backend knows where to look. Text is NFC-normalised here, once, so every later stage (compliance,
+//! layout, PDF text) sees the same code points.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
+
+/// A print job's subject: one parcel of one order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    pub order_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shop: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ship_by: Option<String>,
+    pub shipment: Shipment,
+    pub sender: Party,
+    pub recipient: Party,
+    pub items: Vec<Item>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipment {
+    pub carrier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub handover: Handover,
+    pub tracking_number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort_code: Option<String>,
+    #[serde(default)]
+    pub package: Package,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cod: Option<Cod>,
+}
+
+/// Who moves the parcel to the carrier: printed big, packers sort by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Handover {
+    Pickup,
+    Dropoff,
+}
+
+impl Handover {
+    /// The words printed on the label.
+    pub fn label_text(self) -> &'static str {
+        match self {
+            Handover::Pickup => "PICK UP",
+            Handover::Dropoff => "DROP OFF",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub index: u32,
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_g: Option<u32>,
+}
+
+impl Default for Package {
+    fn default() -> Self {
+        Package { index: 1, count: 1, weight_g: None }
+    }
+}
+
+/// Cash on delivery: kept as the decimal string the backend sent, never as a float.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cod {
+    pub amount: String,
+    pub currency: String,
+}
+
+/// Sender or recipient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub address: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub lines: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    pub city: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub postal_code: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    pub sku: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub qty: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
+}
+
+/// Why an order could not be read. `path` is a JSON path such as `items[0].qty` (empty for the
+/// document itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderError {
+    pub path: String,
+    pub problem: String,
+}
+
+impl fmt::Display for OrderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.problem)
+        } else {
+            write!(f, "{}: {}", self.path, self.problem)
+        }
+    }
+}
+
+impl std::error::Error for OrderError {}
+
+impl OrderError {
+    fn new(path: impl Into<String>, problem: impl Into<String>) -> Self {
+        OrderError { path: path.into(), problem: problem.into() }
+    }
+}
+
+impl Order {
+    /// Parses and validates one order from raw bytes (JSON, UTF-8).
+    pub fn from_json_bytes(bytes: &[u8]) -> Result<Order, OrderError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            OrderError::new("", format!("input is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))
+        })?;
+        Order::from_json_str(text)
+    }
+
+    /// Parses and validates one order from JSON text.
+    pub fn from_json_str(text: &str) -> Result<Order, OrderError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            OrderError::new("", format!("not valid JSON: {e}"))
+        })?;
+        Order::from_json_value(value)
+    }
+
+    /// Parses an order already decoded as a JSON value (HTTP bodies, JSON Lines).
+    pub fn from_json_value(mut value: serde_json::Value) -> Result<Order, OrderError> {
+        nfc_strings(&mut value);
+        let order: Order = serde_path_to_error::deserialize(value).map_err(|e| {
+            OrderError::new(json_path(&e.path().to_string()), describe_serde_error(&e.inner().to_string()))
+        })?;
+        order.validate()?;
+        Ok(order)
+    }
+
+    fn validate(&self) -> Result<(), OrderError> {
+        required("order_id", &self.order_id)?;
+        for (path, stamp) in [("created_at", &self.created_at), ("ship_by", &self.ship_by)] {
+            if let Some(stamp) = stamp {
+                time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| OrderError::new(path, format!("{stamp:?} is not an RFC 3339 time such as 2026-11-20T08:15:00Z")))?;
+            }
+        }
+        let s = &self.shipment;
+        required("shipment.carrier", &s.carrier)?;
+        required("shipment.tracking_number", &s.tracking_number)?;
+        if s.tracking_number.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(OrderError::new("shipment.tracking_number", "must not contain spaces or control characters"));
+        }
+        if !s.tracking_number.is_ascii() {
+            return Err(OrderError::new("shipment.tracking_number", "must be ASCII letters and digits (it is printed as a Code 128 barcode)"));
+        }
+        if s.package.count == 0 {
+            return Err(OrderError::new("shipment.package.count", "must be at least 1"));
+        }
+        if s.package.index == 0 || s.package.index > s.package.count {
+            return Err(OrderError::new(
+                "shipment.package.index",
+                format!("must be between 1 and package.count ({}), got {}", s.package.count, s.package.index),
+            ));
+        }
+        if let Some(cod) = &s.cod {
+            if !is_decimal_amount(&cod.amount) {
+                return Err(OrderError::new("shipment.cod.amount", format!("{:?} is not a decimal amount such as \"35.90\"", cod.amount)));
+            }
+            if !(cod.currency.len() == 3 && cod.currency.bytes().all(|b| b.is_ascii_uppercase())) {
+                return Err(OrderError::new("shipment.cod.currency", format!("{:?} is not an ISO 4217 code such as \"MYR\"", cod.currency)));
+            }
+        }
+        for (who, party) in [("sender", &self.sender), ("recipient", &self.recipient)] {
+            required(&format!("{who}.name"), &party.name)?;
+            let a = &party.address;
+            if a.lines.iter().all(|l| l.trim().is_empty()) {
+                return Err(OrderError::new(format!("{who}.address.lines"), "must hold at least one non-empty line"));
+            }
+            required(&format!("{who}.address.city"), &a.city)?;
+            if !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase())) {
+                return Err(OrderError::new(format!("{who}.address.country"), format!("{:?} is not an ISO 3166 alpha-2 code such as \"MY\"", a.country)));
+            }
+        }
+        if self.items.is_empty() {
+            return Err(OrderError::new("items", "must list at least one item"));
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            required(&format!("items[{i}].sku"), &item.sku)?;
+            required(&format!("items[{i}].name"), &item.name)?;
+            if item.qty == 0 {
+                return Err(OrderError::new(format!("items[{i}].qty"), "must be at least 1, got 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every text of the order with its field path: what compliance checks and what a label may print.
+    pub fn text_fields(&self) -> Vec<(String, &str)> {
+        let mut out: Vec<(String, &str)> = Vec::with_capacity(32);
+        out.push(("order_id".into(), &self.order_id));
+        let top = [("platform", &self.platform), ("shop", &self.shop), ("created_at", &self.created_at), ("ship_by", &self.ship_by)];
+        for (path, s) in top {
+            if let Some(s) = s {
+                out.push((path.into(), s));
+            }
+        }
+        let s = &self.shipment;
+        out.push(("shipment.carrier".into(), &s.carrier));
+        if let Some(v) = &s.service {
+            out.push(("shipment.service".into(), v));
+        }
+        out.push(("shipment.tracking_number".into(), &s.tracking_number));
+        if let Some(v) = &s.sort_code {
+            out.push(("shipment.sort_code".into(), v));
+        }
+        if let Some(c) = &s.cod {
+            out.push(("shipment.cod.amount".into(), &c.amount));
+            out.push(("shipment.cod.currency".into(), &c.currency));
+        }
+        for (who, p) in [("sender", &self.sender), ("recipient", &self.recipient)] {
+            if let Some(v) = &p.warehouse_id {
+                out.push((format!("{who}.warehouse_id"), v));
+            }
+            out.push((format!("{who}.name"), &p.name));
+            if let Some(v) = &p.phone {
+                out.push((format!("{who}.phone"), v));
+            }
+            let a = &p.address;
+            for (i, l) in a.lines.iter().enumerate() {
+                out.push((format!("{who}.address.lines[{i}]"), l));
+            }
+            if let Some(v) = &a.district {
+                out.push((format!("{who}.address.district"), v));
+            }
+            out.push((format!("{who}.address.city"), &a.city));
+            out.push((format!("{who}.address.region"), &a.region));
+            out.push((format!("{who}.address.postal_code"), &a.postal_code));
+            out.push((format!("{who}.address.country"), &a.country));
+        }
+        for (i, it) in self.items.iter().enumerate() {
+            out.push((format!("items[{i}].sku"), &it.sku));
+            out.push((format!("items[{i}].name"), &it.name));
+            if let Some(v) = &it.variant {
+                out.push((format!("items[{i}].variant"), v));
+            }
+            if let Some(v) = &it.bin {
+                out.push((format!("items[{i}].bin"), v));
+            }
+        }
+        if let Some(v) = &self.label_note {
+            out.push(("label_note".into(), v));
+        }
+        out
+    }
+
+    /// The document identity used for idempotency: order, document kind and package.
+    pub fn document_key(&self, kind: &str) -> String {
+        format!("{}/{}/{}", self.order_id, kind, self.shipment.package.index)
+    }
+}
+
+fn required(path: &str, value: &str) -> Result<(), OrderError> {
+    if value.trim().is_empty() {
+        Err(OrderError::new(path, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn is_decimal_amount(s: &str) -> bool {
+    let mut parts = s.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let frac = parts.next();
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.len() <= 3 && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// NFC-normalises every string in a JSON tree, in place: one canonical form for every later stage.
+fn nfc_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if !unicode_normalization::is_nfc(s) => *s = s.nfc().collect(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(nfc_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(nfc_strings),
+        _ => {}
+    }
+}
+
+/// serde_path_to_error prints `.` for the root and `items[0].qty` otherwise.
+fn json_path(p: &str) -> String {
+    if p == "." { String::new() } else { p.to_string() }
+}
+
+/// serde's messages, reworded for a person reading a backend log.
+fn describe_serde_error(msg: &str) -> String {
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let field = rest.split(',').next().unwrap_or(rest);
+        return format!("unknown field {field}: this field is not part of the order format");
+    }
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        return format!("required field {rest} is missing");
+    }
+    msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/../shared/fixtures/orders/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let text = fixture("my-jnt-cod.json").replacen("\"qty\": 2", "\"qty\": 2, \"colour\": 1", 1);
+        let e = Order::from_json_str(&text).unwrap_err();
+        assert_eq!(e.path, "items[0].colour");
+        assert!(e.problem.contains("unknown field `colour`"), "{e}");
+    }
+
+    #[test]
+    fn text_is_nfc_normalised() {
+        // "Nguyễn" spelled with combining marks must come out precomposed.
+        let decomposed: String = "Nguyễn".nfd().collect();
+        let text = fixture("vn-ghn.json").replace("Nguyễn", &decomposed);
+        assert!(text.contains(&decomposed));
+        let o = Order::from_json_str(&text).unwrap();
+        assert!(o.recipient.name.starts_with("Nguyễn"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let text = fixture("my-jnt-cod.json").replacen("\"weight_g\": 450", "\"weight_g\": \"heavy\"", 1);
+        let e = Order::from_json_str(&text).unwrap_err();
+        assert_eq!(e.path, "shipment.package.weight_g");
+    }
+
+    #[test]
+    fn amounts() {
+        assert!(is_decimal_amount("35.90"));
+        assert!(is_decimal_amount("899"));
+        for bad in ["", "35.", ".5", "3,50", "-1", "1e3"] {
+            assert!(!is_decimal_amount(bad), "{bad}");
+        }
+    }
+}
