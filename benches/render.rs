@@ -1,0 +1,45 @@
+//! Render budget (DESIGN.md): layout + raster of the reference label ≤ 2 ms median at 203 dpi, ≤ 4 ms at
+//! 300 dpi, on one core. Run: `cargo bench --bench render`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use labeld::compose;
+use labeld::fields::Fields;
+use labeld::order::Order;
+use labeld::render::raster;
+use labeld::template::Template;
+use labeld::text::{FontConfig, Fonts};
+
+fn reference_order() -> Order {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/orders/my-jnt-cod.json");
+    Order::from_json_bytes(&std::fs::read(path).expect("fixture")).expect("valid order")
+}
+
+fn bench(c: &mut Criterion) {
+    let fonts = Fonts::load(&FontConfig::default()).expect("fonts");
+    let template = Template::load(labeld::template::DEFAULT).unwrap();
+    let order = reference_order();
+    let printed_at = time::macros::datetime!(2026-11-23 09:30 UTC);
+    let fields = Fields::from_order(&order, printed_at);
+    for dpi in [203, 300] {
+        let opts = compose::Options { dpi, printed_at };
+        // Warm the glyph cache: a running daemon has it warm after the first label.
+        compose::label(&order, &template, &fonts, &opts).unwrap();
+        c.bench_function(&format!("label {dpi} dpi: layout+raster+verify"), |b| {
+            b.iter(|| compose::label(black_box(&order), &template, &fonts, &opts).unwrap())
+        });
+        c.bench_function(&format!("label {dpi} dpi: layout"), |b| {
+            b.iter(|| labeld::layout::layout(&template, black_box(&fields), &fonts, dpi).unwrap())
+        });
+        let doc = labeld::layout::layout(&template, &fields, &fonts, dpi).unwrap();
+        c.bench_function(&format!("label {dpi} dpi: raster"), |b| b.iter(|| raster::paint(black_box(&doc), &fonts)));
+        let bmp = raster::paint(&doc, &fonts);
+        c.bench_function(&format!("label {dpi} dpi: verify barcodes"), |b| {
+            b.iter(|| compose::verify_barcodes(black_box(&doc), &bmp).unwrap())
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
