@@ -1,0 +1,74 @@
+//! `labeld render` as a user runs it.
+
+mod common;
+
+use std::process::{Command, Stdio};
+
+fn labeld() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_labeld"))
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("labeld-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn renders_png_and_pdf_from_a_file() {
+    let order = common::shared().join("orders/th-flash-cod.json");
+    for (format, magic) in [("png", &b"\x89PNG"[..]), ("pdf", &b"%PDF"[..])] {
+        let out = tmp(&format!("th.{format}"));
+        let st = labeld().args(["render"]).arg(&order).args(["--format", format, "--dpi", "300", "-o"]).arg(&out).status().unwrap();
+        assert!(st.success(), "{format}");
+        assert!(std::fs::read(&out).unwrap().starts_with(magic), "{format}");
+    }
+}
+
+#[test]
+fn reads_standard_input() {
+    let order = std::fs::read(common::shared().join("orders/us-ups.json")).unwrap();
+    let mut child = labeld().args(["render", "-", "-o", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&order).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn unreadable_input_exits_2_naming_the_problem() {
+    let out = labeld().arg("render").arg(common::shared().join("orders-bad/not-json.json")).args(["-o", "/dev/null"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
+}
+
+#[test]
+fn a_character_no_font_has_is_refused_naming_the_field() {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders/sg-ninjavan.json")).unwrap()).unwrap();
+    // U+E000 is private use: no installed font may claim it for a parcel.
+    v["recipient"]["address"]["lines"][0] = "Blk 5 \u{E000} Street".into();
+    let path = tmp("pua.json");
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    let out = labeld().arg("render").arg(&path).args(["-o", "/dev/null"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("missing_glyph") && err.contains("recipient.address") && err.contains("U+E000"), "{err}");
+    assert!(!err.contains("Blk 5"), "buyer address leaked into the error: {err}");
+}
+
+#[test]
+fn pdf_text_is_extractable() {
+    let Ok(probe) = Command::new("pdftotext").arg("-v").output() else {
+        println!("skipped: pdftotext not installed (Debian package poppler-utils)");
+        return;
+    };
+    let _ = probe;
+    let out = tmp("us.pdf");
+    assert!(labeld().arg("render").arg(common::shared().join("orders/us-usps.json")).args(["-f", "pdf", "-o"]).arg(&out).status().unwrap().success());
+    let text = Command::new("pdftotext").arg(&out).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("USPS"), "{text}");
+    assert!(text.contains("María José Rodríguez-Hernández"), "{text}");
+    assert!(text.replace(' ', "").contains("9400111201080085045843"), "{text}");
+}

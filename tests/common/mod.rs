@@ -1,0 +1,46 @@
+//! Shared test helpers: fixtures from ../shared/fixtures, one font set, a fixed print time.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use labeld::compose::{self, Label};
+use labeld::order::Order;
+use labeld::template::Template;
+use labeld::text::{FontConfig, Fonts};
+
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+}
+
+/// Every valid fixture order, by file stem.
+pub fn fixture_orders() -> Vec<(String, Order)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(shared().join("orders")).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let order = Order::from_json_bytes(&std::fs::read(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p.file_stem().unwrap().to_string_lossy().into_owned(), order)
+        })
+        .collect()
+}
+
+pub fn fonts() -> &'static Fonts {
+    static FONTS: OnceLock<Fonts> = OnceLock::new();
+    FONTS.get_or_init(|| Fonts::load(&FontConfig::default()).expect("fonts"))
+}
+
+pub fn template() -> &'static Template {
+    static T: OnceLock<Template> = OnceLock::new();
+    T.get_or_init(|| Template::load(labeld::template::DEFAULT).unwrap())
+}
+
+/// The print time every golden image was made with.
+pub fn fixed_time() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-23 09:30 UTC)
+}
+
+pub fn render(order: &Order, dpi: u32) -> Result<Label, compose::ComposeError> {
+    compose::label(order, template(), fonts(), &compose::Options { dpi, printed_at: fixed_time() })
+}
