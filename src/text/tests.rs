@@ -442,6 +442,7 @@ fn configured_dir_without_system_fonts() {
     let fonts = Fonts::load(&FontConfig {
         dirs: vec![dir],
         no_system: true,
+        no_builtin: true,
     })
     .unwrap();
     assert!(fonts.layout("Hello", &style(20.0), None).is_ok());
@@ -458,6 +459,7 @@ fn configured_dir_without_system_fonts() {
     let err = Fonts::load(&FontConfig {
         dirs: vec![empty.clone()],
         no_system: true,
+        no_builtin: true,
     })
     .err();
     assert!(matches!(err, Some(TextError::NoFonts { .. })));
@@ -503,4 +505,19 @@ mod props {
             assert_well_formed(&text, &p, max);
         }
     }
+}
+
+#[test]
+fn builtin_dejavu_renders_latin_and_vietnamese_without_any_installed_font() {
+    let fonts = Fonts::load(&FontConfig {
+        dirs: vec![],
+        no_system: true,
+        no_builtin: false,
+    })
+    .unwrap();
+    assert!(fonts.layout("Nguyễn Văn An, Quận 1", &style(20.0), None).is_ok());
+    let bold = TextStyle { weight: Weight::Bold, ..style(20.0) };
+    assert!(fonts.layout("PICK UP", &bold, None).is_ok());
+    let err = fonts.layout("Hi สมชาย", &style(20.0), None).unwrap_err();
+    assert_eq!(err, TextError::MissingGlyph { ch: 'ส', offset: 3 });
 }
