@@ -12,6 +12,7 @@
 //! * [`text`] finds fonts, shapes and breaks text.
 //! * [`barcode`] encodes Code 128 and reads a raster back to verify it.
 //! * [`render`] paints a document: 1-bit raster, PNG, PDF.
+//! * [`picklist`] builds pick lists and packing checks for a batch and lays them out on pages.
 
 pub mod barcode;
 pub mod bitmap;
@@ -20,6 +21,7 @@ pub mod document;
 pub mod fields;
 pub mod layout;
 pub mod order;
+pub mod picklist;
 pub mod render;
 pub mod template;
 pub mod text;

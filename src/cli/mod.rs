@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod input;
+mod picklist;
 mod render;
 
 #[derive(Parser)]
@@ -18,10 +19,13 @@ pub struct Cli {
 enum Command {
     /// Render an order to a label file (PNG, PDF).
     Render(render::Args),
+    /// Print a pick list (and packing checks) for a batch of orders.
+    Picklist(picklist::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Picklist(a) => picklist::run(a),
     }
 }
