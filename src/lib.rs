@@ -12,6 +12,7 @@
 //! * [`text`] finds fonts, shapes and breaks text.
 //! * [`barcode`] encodes Code 128 and reads a raster back to verify it.
 //! * [`render`] paints a document: 1-bit raster, PNG, PDF.
+//! * [`server`] is the local HTTP API and the packers' web page.
 //! * [`picklist`] builds pick lists and packing checks for a batch and lays them out on pages.
 
 pub mod barcode;
@@ -23,5 +24,6 @@ pub mod layout;
 pub mod order;
 pub mod picklist;
 pub mod render;
+pub mod server;
 pub mod template;
 pub mod text;
