@@ -37,7 +37,7 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>)
 }
 
 fn push(out: &mut Vec<Finding>, range: std::ops::Range<usize>, message: &str) {
-    if !out.iter().any(|f| f.range.start < range.end && range.start < f.range.end) {
+    if !out.iter().any(|f| f.rule == Rule::OffPlatformContact && f.range.start < range.end && range.start < f.range.end) {
         out.push(Finding { rule: Rule::OffPlatformContact, range, message: message.into() });
     }
 }
@@ -95,9 +95,9 @@ static PHONE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
 /// Words that announce a phone number, in the languages of the markets.
 static PHONE_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:\b(?:tel|telp|phone|call|hp|mobile|mob|cell|whatsapp|wa|sms|text|contact|hubungi|nombor|nomor|no hp|no\. hp|no tel|sdt|sđt|",
-        r"zalo|line|viber|telegram|tg|wechat|vx|qq|llama|llámanos|llamanos|teléfono|telefono|tlf|móvil|movil|celular|cel)\b",
-        r"|电话|電話|手机|手機|联系|聯繫|聯絡|号码|號碼|微信|โทร|เบอร์|điện thoại|gọi)[^\p{L}\p{N}]{0,4}(?:\w+[^\p{L}\p{N}]{1,3}){0,2}$"
+        r"(?:\b(?:tel|telp|phone|call|hp|mobile|mob|cell|whatsapp|wa|sms|text|contact|hubungi|nombor|nomor|no hp|no\. hp|no tel|sdt|sdt|",
+        r"zalo|line|viber|telegram|tg|wechat|vx|qq|llama|llamanos|llamanos|telefono|telefono|tlf|movil|movil|celular|cel)\b",
+        r"|电话|電話|手机|手機|联系|聯繫|聯絡|号码|號碼|微信|โทร|เบอร์|dien thoai|goi)[^\p{L}\p{N}]{0,4}(?:\w+[^\p{L}\p{N}]{1,3}){0,2}$"
     ))
     .unwrap()
 });
@@ -195,10 +195,10 @@ static WEAK: LazyLock<Regex> = LazyLock::new(|| {
 /// An invitation just before a handle: "add", "加", "แอด", "hubungi kami di", "liên hệ qua".
 static INVITE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhắn|nhắn tin|",
-        r"kết bạn|liên hệ|agrega|agreganos|agréganos|escríbenos|escribenos|sígueme|sigueme|síguenos|siguenos|contáctanos)\b",
+        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhan|nhan tin|",
+        r"ket ban|lien he|agrega|agreganos|agreganos|escribenos|escribenos|sigueme|sigueme|siguenos|siguenos|contactanos)\b",
         r"|\+|加|加个|加個|搜|关注|關注|私信|联系|聯繫|找|แอด|เพิ่ม|ทัก|ติดต่อ)",
-        r" ?(?:(?:us|me|kami|saya|aku|chúng tôi|mình|em|nos|我们|我們|我|เรา)\b ?)?",
+        r" ?(?:(?:us|me|kami|saya|aku|chung toi|minh|em|nos|我们|我們|我|เรา)\b ?)?",
         r"(?:(?:on|via|at|di|qua|en|por|through|在|上|ที่|ทาง)\b ?)?(?:(?:our|my)\b ?)?$"
     ))
     .unwrap()
@@ -258,9 +258,14 @@ fn handle_after(t: &str, from: usize, word: &str) -> (usize, bool) {
         (marked && handle.len() >= 3 && !(handle.len() <= 4 && digits == handle.len()))
             || (handle.starts_with('@') && handle.len() >= 4)
             || digits >= 5
-            || (letters > 0 && (digits > 0 || handle.contains('_')) && handle.len() >= 4)
+            // acme88, acme_home, acme.home: an id starts with a letter ("0.3mm" is a measurement)
+            || (starts_with_letter(handle) && (digits > 0 || handle.contains(['_', '.'])) && handle.len() >= 4)
     };
     (end, shaped)
+}
+
+fn starts_with_letter(handle: &str) -> bool {
+    handle.trim_start_matches('@').starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
 /// A bare `@handle`: a social account when it looks like one (`@acme_888`, `@acme.home`) or the text talks
@@ -268,7 +273,7 @@ fn handle_after(t: &str, from: usize, word: &str) -> (usize, bool) {
 fn handles(t: &str, out: &mut Vec<Finding>) {
     static HANDLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[a-z_][a-z0-9_.]{2,29}").unwrap());
     static SOCIAL: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"follow|ikuti|theo dõi|síguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|liên hệ")
+        Regex::new(r"follow|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he")
             .unwrap()
     });
     for m in HANDLE.find_iter(t) {
@@ -288,12 +293,14 @@ fn handles(t: &str, out: &mut Vec<Finding>) {
 
 static MARKET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:\b(?:buy|order|shop|purchase|find us|beli|belanja|pesan|mua|đặt|đặt hàng|compra|cómpranos|compranos)\b|买|購買|购买|下单|下單|ซื้อ|สั่ง)",
+        r"(?:\b(?:buy|order|shop|purchase|find us|beli|belanja|pesan|mua|dat|dat hang|compra|compranos|compranos)\b|买|購買|购买|下单|下單|ซื้อ|สั่ง)",
         r"[^.!?。！？]{0,24}?",
         r"(?:shopee|lazada|tokopedia|tokped|bukalapak|blibli|tiki\.vn|sendo|taobao|淘宝|淘寶|天猫|天貓|京东|京東|拼多多|amazon|ebay|",
         r"mercado ?libre|carousell|mudah\.my|our website|our site|our store|our own store|website kami|web kami)",
-        r"|\b(?:order|buy|beli|mua|compra)\b ?(?:direct|directly|langsung|terus|trực tiếp|directamente)",
-        r"|私下交易|私聊下单|私信下单|加我下单|直接找我|ซื้อโดยตรง|สั่งตรง|nhắn tin riêng"
+        r"|\b(?:order|buy|beli|mua|compra)\b ?(?:direct|directly|langsung|terus|truc tiep|directamente)",
+        r"|(?:淘宝|淘寶|天猫|天貓|京东|京東|拼多多)[^。！？]{0,6}?(?:下单|下單|购买|購買|买|買)",
+        r"|(?:shopee|lazada|tokopedia|taobao|淘宝|淘寶|amazon) ?(?:store|shop|toko|kedai|店|ร้าน|tienda)",
+        r"|私下交易|私聊下单|私信下单|加我下单|直接找我|ซื้อโดยตรง|สั่งตรง|nhan tin rieng"
     ))
     .unwrap()
 });

@@ -20,6 +20,9 @@ const KNOWN_HOSTS: &[&str] = &[
     "u.to", "tiny.cc", "qr.net", "vt.tiktok.com", "vm.tiktok.com", "wechat.com", "weixin.qq.com", "qq.com",
 ];
 
+/// Second-level categories under country TLDs (`co.th`, `com.my`, `ac.id`).
+const SECOND_LEVEL: &[&str] = &["com", "co", "net", "org", "edu", "gov", "ac", "or", "go", "biz", "web", "in", "mil"];
+
 /// Generic TLDs whose names are not everyday words: any name before them makes a link.
 const PLAIN_TLDS: &[&str] = &[
     "com", "net", "org", "info", "biz", "xyz", "top", "io", "ly", "gl", "ee", "gg", "cc", "tv", "ws", "mobi", "asia",
@@ -62,7 +65,7 @@ pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
     let before = |i: usize| t[..i].chars().next_back();
     let push = |start: usize, end: usize, message: &'static str, out: &mut Vec<Finding>| {
         let end = trim_trailing(t, start, end);
-        if !out.iter().any(|f| f.range.start < end && start < f.range.end) {
+        if !out.iter().any(|f| f.rule == Rule::Hyperlink && f.range.start < end && start < f.range.end) {
             out.push(Finding { rule: Rule::Hyperlink, range: start..end, message: message.into() });
         }
     };
@@ -87,7 +90,12 @@ pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
         }
         let host = &t[m.start()..tld.end()];
         let known = KNOWN_HOSTS.iter().any(|k| host == *k || host.strip_suffix(k).is_some_and(|p| p.ends_with('.')));
-        let name = host[..host.len() - tld.as_str().len() - 1].rsplit('.').next().unwrap_or("");
+        // "acme.co.th": the name is the label before the second-level category.
+        let mut labels = host[..host.len() - tld.as_str().len() - 1].rsplit('.');
+        let mut name = labels.next().unwrap_or("");
+        if SECOND_LEVEL.contains(&name) {
+            name = labels.next().unwrap_or(name);
+        }
         if known {
             push(m.start(), m.end(), "a chat or short link; labels may not carry links", out);
         } else if is_link_tld(tld.as_str(), name) {

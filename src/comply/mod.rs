@@ -308,15 +308,16 @@ fn scan(path: &str, text: &str, cx: &TextContext<'_>, out: &mut Vec<Refusal>) {
     hyperlink::find(&n, &mut findings);
     contact::find(&n, cx, &mut findings);
     unrelated::find(&n, &mut findings);
-    findings.sort_by_key(|f| (f.range.start, f.range.end));
-    // One refusal per stretch of text: where two rules claim overlapping text, the first found (links, then
-    // contacts, then marketing) explains it.
+    // One refusal per stretch of text: where two rules claim overlapping text, the longer claim explains it
+    // ("acme.shop@gmail.com" is an e-mail address, not a link to acme.shop); on a tie the earlier rule wins.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.range.len()));
     let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
     for f in findings {
-        if !kept.iter().any(|k| k.rule != f.rule && k.range.start < f.range.end && f.range.start < k.range.end && k.range.len() >= f.range.len()) {
+        if !kept.iter().any(|k| k.rule != f.rule && k.range.start < f.range.end && f.range.start < k.range.end) {
             kept.push(f);
         }
     }
+    kept.sort_by_key(|f| (f.range.start, f.range.end));
     for f in kept {
         let span = n.original_span(f.range.clone());
         out.push(Refusal { rule: f.rule, path: path.to_string(), text: text[span.clone()].to_string(), span, message: f.message });

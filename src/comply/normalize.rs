@@ -107,6 +107,23 @@ fn homoglyph(c: char) -> char {
     }
 }
 
+/// Latin letters lose their accents in the copy ("Ẃhatsapp", "síguenos", "mã giảm giá" are matched as
+/// "whatsapp", "siguenos", "ma giam gia"), so rules are written once, without accents, and also catch text
+/// typed without them.
+fn strip_latin_marks(c: char) -> Option<char> {
+    match c {
+        'đ' => Some('d'),
+        'ø' => Some('o'),
+        'ł' => Some('l'),
+        '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}' => std::iter::once(c).nfd().next().filter(char::is_ascii_alphabetic),
+        _ => None,
+    }
+}
+
+fn is_combining_latin_mark(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36F}')
+}
+
 /// Pass 1, character by character: NFKC, lower case, homoglyphs, invisible characters dropped.
 fn fold_chars(original: &str) -> Normalized {
     let mut out = Normalized::with_capacity(original.len() + 8);
@@ -125,7 +142,12 @@ fn fold_chars(original: &str) -> Normalized {
                 continue;
             }
             for l in k.to_lowercase() {
-                out.push(homoglyph(l), from);
+                match strip_latin_marks(l) {
+                    Some(base) => out.push(base, from),
+                    // A combining accent left over on a Latin letter ("w\u{301}") is dropped like a precomposed one.
+                    None if is_combining_latin_mark(l) && out.text.ends_with(|p: char| p.is_ascii_alphabetic()) => {}
+                    None => out.push(homoglyph(l), from),
+                }
             }
         }
     }
@@ -171,6 +193,18 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
         }
         from = m.end();
     }
+    let src = rewrite(src, &edits);
+    // Two Chinese characters with a space between ("微 信") are one word: Chinese is written without spaces.
+    static SPACED_HAN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\p{Han}(?: \p{Han})+").unwrap());
+    let mut edits = Vec::new();
+    for m in SPACED_HAN.find_iter(&src.text) {
+        for (j, b) in m.as_str().bytes().enumerate() {
+            if b == b' ' {
+                edits.push((m.start() + j..m.start() + j + 1, ""));
+            }
+        }
+    }
     rewrite(src, &edits)
 }
 
@@ -180,8 +214,8 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
 fn rewrite_separators(src: Normalized) -> Normalized {
     static SEP: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(concat!(
-            r"(?P<dot> *[\[({<] *(?:dot|d0t|\.|punto|titik|chấm|cham|點|点|จุด) *[\])}>] *",
-            r"| +(?:dot|d0t|punto|titik|chấm|จุด) +",
+            r"(?P<dot> *[\[({<] *(?:dot|d0t|\.|punto|titik|cham|cham|點|点|จุด) *[\])}>] *",
+            r"| +(?:dot|d0t|punto|titik|cham|จุด) +",
             r"| *(?:點|点) *",
             r"| +\. +)",
             r"|(?P<at> *[\[({<] *(?:at|@|艾特) *[\])}>] *| +@ +|艾特)",
