@@ -318,6 +318,27 @@ fn scan(path: &str, text: &str, cx: &TextContext<'_>, out: &mut Vec<Refusal>) {
         }
     }
     kept.sort_by_key(|f| (f.range.start, f.range.end));
+    // Bait next to a contact or link ("加微信 acme_888 领券", "WhatsApp us ... for 10% off") is one offence: the
+    // contact's refusal grows to cover it instead of a second refusal for the same clause.
+    let mut i = 0;
+    while i < kept.len() {
+        if kept[i].rule == Rule::UnrelatedContent {
+            let u = kept[i].range.clone();
+            let near = kept.iter().position(|c| {
+                c.rule != Rule::UnrelatedContent && {
+                    let gap = if c.range.end <= u.start { c.range.end..u.start } else { u.end..c.range.start.max(u.end) };
+                    gap.len() <= 12 && !n.text[gap].contains(['.', '!', '?', '。', '！', '？', ';', '；'])
+                }
+            });
+            if let Some(c) = near {
+                let r = &mut kept[c].range;
+                *r = r.start.min(u.start)..r.end.max(u.end);
+                kept.remove(i);
+                continue;
+            }
+        }
+        i += 1;
+    }
     for f in kept {
         let span = n.original_span(f.range.clone());
         out.push(Refusal { rule: f.rule, path: path.to_string(), text: text[span.clone()].to_string(), span, message: f.message });
