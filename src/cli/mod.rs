@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod input;
 mod render;
 
@@ -18,10 +19,13 @@ pub struct Cli {
 enum Command {
     /// Render an order to a label file (PNG, PDF).
     Render(render::Args),
+    /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
+    Check(check::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Check(a) => check::run(a),
     }
 }

@@ -318,6 +318,18 @@ fn scan(path: &str, text: &str, cx: &TextContext<'_>, out: &mut Vec<Refusal>) {
         }
     }
     kept.sort_by_key(|f| (f.range.start, f.range.end));
+    // Pieces of one contact ("WhatsApp us" + "+60 12-888 7777") are one refusal.
+    let mut i = 1;
+    while i < kept.len() {
+        let (a, b) = (&kept[i - 1], &kept[i]);
+        if a.rule == b.rule && a.range.end <= b.range.start && n.text[a.range.end..b.range.start].chars().all(|c| c == ' ' || c == ':' || c == '：' || c == ',') && b.range.start - a.range.end <= 3 {
+            let end = b.range.end;
+            kept[i - 1].range.end = end;
+            kept.remove(i);
+        } else {
+            i += 1;
+        }
+    }
     // Bait next to a contact or link ("加微信 acme_888 领券", "WhatsApp us ... for 10% off") is one offence: the
     // contact's refusal grows to cover it instead of a second refusal for the same clause.
     let mut i = 0;
