@@ -402,3 +402,27 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Images
+
+#[test]
+fn images_with_a_qr_code_are_refused() {
+    let checker = Checker::new(None);
+    let mut logo = labeld::bitmap::Bitmap::new(400, 300);
+    logo.fill_rect(20, 20, 120, 40, true); // a logo-ish block
+    assert!(checker.check_image("template.logo", &logo).is_empty());
+    let qr = qrcode::QrCode::new(b"https://wa.me/60128887777").unwrap();
+    let (x0, y0, module) = (200u32, 60u32, 4u32);
+    for (i, c) in qr.to_colors().iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = ((i % qr.width()) as u32, (i / qr.width()) as u32);
+            logo.fill_rect((x0 + mx * module) as i32, (y0 + my * module) as i32, module as i32, module as i32, true);
+        }
+    }
+    let refusals = checker.check_image("template.logo", &logo);
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].rule, Rule::QrCode);
+    assert_eq!(refusals[0].path, "template.logo");
+    assert!(refusals[0].message.contains("QR code"), "{}", refusals[0].message);
+}
