@@ -17,6 +17,7 @@
 
 pub mod barcode;
 pub mod bitmap;
+pub mod comply;
 pub mod compose;
 pub mod document;
 pub mod fields;
