@@ -16,6 +16,7 @@
 pub mod barcode;
 pub mod bitmap;
 pub mod compose;
+pub mod config;
 pub mod document;
 pub mod fields;
 pub mod layout;
