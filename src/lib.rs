@@ -22,5 +22,6 @@ pub mod fields;
 pub mod layout;
 pub mod order;
 pub mod render;
+pub mod spool;
 pub mod template;
 pub mod text;
