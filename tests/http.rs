@@ -13,7 +13,7 @@ use labeld::server::{self, AppState, ROUTES, ServerOptions};
 fn start(token: Option<&str>) -> SocketAddr {
     let state = Arc::new(AppState {
         fonts: common::fonts().clone(),
-        template: Arc::new(common::template().clone()),
+        gate: Arc::new(labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap()),
         metrics: Default::default(),
         started: Instant::now(),
     });
@@ -151,4 +151,16 @@ fn metrics_count_requests_by_route() {
     let text = http::get(server(), "/metrics").text();
     assert!(text.contains("labeld_http_requests_total{route=\"/healthz\",status=\"200\"}"), "{text}");
     assert!(text.contains("# TYPE labeld_render_seconds histogram"));
+}
+
+#[test]
+fn a_label_breaking_a_marketplace_rule_is_422_with_the_report() {
+    let mut order: serde_json::Value = serde_json::from_slice(&fixture("my-jnt-cod.json")).unwrap();
+    order["label_note"] = "Add us on WhatsApp +60 12-345 6789 for 10% off".into();
+    let resp = http::post_json(server(), "/v1/render", &serde_json::to_vec(&order).unwrap());
+    assert_eq!(resp.status, 422, "{}", resp.text());
+    let err = resp.json();
+    let rules: Vec<&str> = err["error"]["detail"]["refusals"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"off_platform_contact"), "{err}");
+    assert_eq!(err["error"]["field"], "label_note");
 }

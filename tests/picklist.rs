@@ -218,3 +218,29 @@ proptest! {
         prop_assert_eq!(list.totals.units, printable.iter().flat_map(|o| &o.items).map(|it| u64::from(it.qty)).sum::<u64>());
     }
 }
+
+#[test]
+fn cli_holds_refused_orders_and_says_why_without_their_text() {
+    if Command::new("pdftotext").arg("-v").output().is_err() {
+        println!("skipped: pdftotext not installed (Debian package poppler-utils)");
+        return;
+    }
+    let text = std::fs::read_to_string(common::shared().join("batches/batch-50.jsonl")).unwrap();
+    let mut lines: Vec<serde_json::Value> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    lines[7]["label_note"] = "Order again at www.acme-deals.example for 20% off".into();
+    let held_id = lines[7]["order_id"].as_str().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("labeld-picklist-held-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let batch = dir.join("batch.jsonl");
+    std::fs::write(&batch, lines.iter().map(|l| l.to_string() + "\n").collect::<String>()).unwrap();
+    let pdf = dir.join("pl.pdf");
+    let out = Command::new(env!("CARGO_BIN_EXE_labeld")).arg("picklist").arg(&batch).arg("-o").arg(&pdf).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 held"));
+    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&format!("HELD order {held_id}")), "{text}");
+    assert!(text.contains("hyperlink") && text.contains("label_note"));
+    assert!(!text.contains("acme-deals"), "the offending text must stay off the pick list");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::ValueEnum;
+
+use labeld::comply::{Checker, Registry, SeenTracking};
 
 use labeld::picklist::page::{self, Paper};
 use labeld::picklist::{self, BinPattern, Held, PickList, Walk};
@@ -47,6 +50,9 @@ pub struct Args {
     /// Print time (RFC 3339); defaults to now.
     #[arg(long, value_parser = parse_time)]
     printed_at: Option<time::OffsetDateTime>,
+    /// Warehouse registry (TOML); orders whose sender is not one of its warehouses are held.
+    #[arg(long, value_name = "FILE")]
+    warehouses: Option<PathBuf>,
 }
 
 fn parse_walk(s: &str) -> Result<Walk, String> {
@@ -76,7 +82,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let printed_at = args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let batch_id = args.batch_id.clone().unwrap_or_else(|| picklist::batch_id(&orders, printed_at));
-    let held = held_orders(&orders);
+    let registry = match &args.warehouses {
+        Some(path) => Some(Registry::load(path).context("loading the warehouse registry")?),
+        None => None,
+    };
+    let held = held_orders(&orders, &Checker::new(registry));
     let list = PickList::build(&orders, held, &pattern, batch_id, printed_at);
     let fonts = args.fonts.load()?;
     let dpi = args.dpi.unwrap_or(args.paper.default_dpi());
@@ -116,9 +126,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Orders the labels of this batch will not be printed for.
-fn held_orders(_orders: &[labeld::order::Order]) -> Vec<Held> {
-    Vec::new()
+/// Orders whose labels the rules refuse: held, listed on the summary, not picked. A tracking number
+/// already used by an earlier order of the batch is a duplicate, as it would be in the spool.
+pub fn held_orders(orders: &[labeld::order::Order], checker: &Checker) -> Vec<Held> {
+    let mut seen = SeenTracking::new();
+    let mut held = Vec::new();
+    for o in orders {
+        let report = checker.check_order(o, &seen);
+        seen.record(&o.shipment.tracking_number, &o.order_id);
+        if let Some(first) = report.refusals.first() {
+            let rules: Vec<&str> = report.rules().iter().map(|r| r.id()).collect();
+            held.push(Held { order_id: o.order_id.clone(), rule: rules.join(", "), field: first.path.clone() });
+        }
+    }
+    held
 }
 
 /// `out.png` → `out-2.png`.

@@ -23,7 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::template::Template;
+use crate::compose::Gate;
 use crate::text::Fonts;
 use error::ApiError;
 use guard::Guard;
@@ -52,7 +52,8 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// What handlers share.
 pub struct AppState {
     pub fonts: Fonts,
-    pub template: Arc<Template>,
+    /// The rules and the label template every label passes through.
+    pub gate: Arc<Gate>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
 }

@@ -60,7 +60,7 @@ pub async fn render(
     let out = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, &'static str), ApiError> {
         let started = Instant::now();
         let opts = compose::Options { dpi: q.dpi, printed_at: time::OffsetDateTime::now_utc() };
-        let label = match compose::label(&order, &state.template, &state.fonts, &opts) {
+        let label = match state.gate.label(&order, &crate::comply::NoSpool, &state.fonts, &opts) {
             Ok(l) => l,
             Err(e) => {
                 state.metrics.labels_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -84,13 +84,14 @@ pub async fn render(
 /// A label that cannot be printed: 422 with each refusal's rule and field.
 fn refused(e: &ComposeError) -> ApiError {
     let refusals: Vec<serde_json::Value> = match e {
+        ComposeError::Refused(report) => report.refusals.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect(),
         ComposeError::Layout(errors) => errors
             .iter()
-            .map(|err| serde_json::json!({"rule": err.rule(), "field": err.field(), "message": err.to_string()}))
+            .map(|err| serde_json::json!({"rule": err.rule(), "path": err.field(), "message": err.to_string()}))
             .collect(),
-        other => vec![serde_json::json!({"rule": "barcode", "field": "shipment.tracking_number", "message": other.to_string()})],
+        other => vec![serde_json::json!({"rule": "barcode", "path": "shipment.tracking_number", "message": other.to_string()})],
     };
-    let first_field = refusals.first().and_then(|r| r["field"].as_str()).map(String::from);
+    let first_field = refusals.first().and_then(|r| r["path"].as_str()).map(String::from);
     let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()).with_detail(serde_json::json!({ "refusals": refusals }));
     err.field = first_field;
     err
