@@ -23,3 +23,4 @@ pub mod order;
 pub mod render;
 pub mod template;
 pub mod text;
+pub mod transport;
