@@ -20,6 +20,7 @@ pub mod document;
 pub mod fields;
 pub mod layout;
 pub mod order;
+pub mod printer;
 pub mod render;
 pub mod template;
 pub mod text;

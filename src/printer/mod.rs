@@ -1,0 +1,3 @@
+//! Printers: profiles, status.
+
+pub mod status;
