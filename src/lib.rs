@@ -25,3 +25,4 @@ pub mod render;
 pub mod template;
 pub mod text;
 pub mod transport;
+pub mod virtual_printer;

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod input;
+mod printers;
 mod render;
+mod virtual_printer;
 
 #[derive(Parser)]
 #[command(name = "labeld", version, about = "Label printing daemon for e-commerce warehouses")]
@@ -18,10 +20,16 @@ pub struct Cli {
 enum Command {
     /// Render an order to a label file (PNG, PDF).
     Render(render::Args),
+    /// List USB printers and serial ports found, with the matched profile and status.
+    Printers(printers::Args),
+    /// Emulate a printer over TCP (and a pty): save received labels as PNG, answer status, inject faults.
+    VirtualPrinter(virtual_printer::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Printers(a) => printers::run(a),
+        Command::VirtualPrinter(a) => virtual_printer::run(a),
     }
 }
