@@ -97,3 +97,36 @@ impl Transport for TcpTransport {
         super::Uri::Tcp { host: self.host.clone(), port: self.port }.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_quiet_and_closed_peers() {
+        // A port nobody listens on: an Open error that names the link.
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = TcpTransport::connect("127.0.0.1", free, Duration::from_secs(1)).err().unwrap();
+        assert!(matches!(e, TransportError::Open { .. }) && e.to_string().contains(&format!("tcp://127.0.0.1:{free}")), "{e}");
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut t = TcpTransport::connect("127.0.0.1", port, Duration::from_secs(1)).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        t.write_all(b"~HS", Instant::now() + Duration::from_secs(1)).unwrap();
+        let mut got = [0u8; 3];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"~HS");
+        // A quiet printer: nothing within the timeout is not an error.
+        let mut buf = [0u8; 8];
+        assert_eq!(t.read(&mut buf, Duration::from_millis(20)).unwrap(), 0);
+        peer.write_all(b"\x00").unwrap();
+        assert_eq!(t.read(&mut buf, Duration::from_secs(1)).unwrap(), 1);
+        // The printer closes: disconnected, and reconnect opens a fresh connection.
+        drop(peer);
+        assert!(t.read(&mut buf, Duration::from_secs(1)).unwrap_err().is_disconnect());
+        t.reconnect().unwrap();
+        let (_peer2, _) = listener.accept().unwrap();
+        t.write_all(b"x", Instant::now() + Duration::from_secs(1)).unwrap();
+    }
+}

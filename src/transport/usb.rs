@@ -678,13 +678,13 @@ mod tests {
                 return Err(UsbError::NoDevice);
             }
             let mut take = data.len();
-            if let Some(limit) = d.unplug_after {
-                if d.received.len() + take > limit {
-                    let n = limit - d.received.len();
-                    d.received.extend_from_slice(&data[..n]);
-                    d.plugged = false;
-                    return if n > 0 { Ok(n) } else { Err(UsbError::NoDevice) };
-                }
+            if let Some(limit) = d.unplug_after
+                && d.received.len() + take > limit
+            {
+                let n = limit - d.received.len();
+                d.received.extend_from_slice(&data[..n]);
+                d.plugged = false;
+                return if n > 0 { Ok(n) } else { Err(UsbError::NoDevice) };
             }
             if let Some(limit) = d.stall_after {
                 take = take.min(limit.saturating_sub(d.received.len()));
