@@ -18,6 +18,7 @@ pub mod bitmap;
 pub mod compose;
 pub mod document;
 pub mod fields;
+pub mod lang;
 pub mod layout;
 pub mod order;
 pub mod printer;
