@@ -178,6 +178,9 @@ fn a_printer_that_does_not_answer_is_unknown_not_ready() {
     let mut link = connect(&vp);
     let s = status::query(link.as_mut(), Dialect::ZplHostStatus, Duration::from_millis(300));
     assert!(matches!(s.state, PrinterState::Unknown(ref why) if why.contains("no answer")), "{:?}", s.state);
+    // No query to send and no USB port status on TCP: still unknown, never ready.
+    let s = status::probe(link.as_mut(), None, Duration::from_millis(300));
+    assert!(matches!(s.state, PrinterState::Unknown(_)), "{:?}", s.state);
 }
 
 #[test]

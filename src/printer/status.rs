@@ -226,6 +226,19 @@ pub fn query(link: &mut dyn Transport, dialect: Dialect, timeout: Duration) -> S
     }
 }
 
+/// The printer's status by the best means the link and the printer offer: the language's query when the
+/// printer answers one, else the USB port status, else unknown.
+pub fn probe(link: &mut dyn Transport, dialect: Option<Dialect>, timeout: Duration) -> Status {
+    if let Some(d) = dialect {
+        return query(link, d, timeout);
+    }
+    match link.port_status() {
+        Some(Ok(byte)) => from_port_status(PortStatus(byte)),
+        Some(Err(e)) => offline_or_unknown(&e),
+        None => Status::unknown("the printer answers no status query on this link"),
+    }
+}
+
 fn offline_or_unknown(e: &TransportError) -> Status {
     match e {
         TransportError::Open { .. } | TransportError::Disconnected { .. } => {

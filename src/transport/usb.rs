@@ -569,6 +569,9 @@ pub fn list_printers() -> Result<Vec<UsbPrinterInfo>, UsbError> {
         }
         if info.device_id.is_none() {
             info.device_id = sysfs_device_id(info.bus, info.address);
+            if info.device_id.is_some() && info.note.as_deref().is_some_and(|n| n.starts_with("device id:")) {
+                info.note = Some("held by the kernel's usblp driver (device id read from sysfs; status needs the link)".into());
+            }
         }
         out.push(info);
     }
