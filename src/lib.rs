@@ -21,6 +21,7 @@ pub mod fields;
 pub mod lang;
 pub mod layout;
 pub mod order;
+pub mod printer;
 pub mod render;
 pub mod template;
 pub mod text;
