@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod input;
 mod printers;
 mod render;
+mod test_page;
 mod virtual_printer;
 
 #[derive(Parser)]
@@ -24,6 +25,8 @@ enum Command {
     Printers(printers::Args),
     /// Emulate a printer over TCP (and a pty): save received labels as PNG, answer status, inject faults.
     VirtualPrinter(virtual_printer::Args),
+    /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
+    TestPage(test_page::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -31,5 +34,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(a) => render::run(a),
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),
+        Command::TestPage(a) => test_page::run(a),
     }
 }

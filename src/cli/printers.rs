@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use labeld::printer::status;
+use labeld::printer::{Profiles, status};
 use labeld::transport::usb::{self, PortStatus, UsbPrinterInfo};
 
 #[derive(clap::Args)]
@@ -83,7 +83,8 @@ fn describe(b: PortStatus) -> String {
 }
 
 /// The matching profile: by VID:PID first, then by the 1284 id.
-fn profile_for(_p: &UsbPrinterInfo) -> Option<String> {
-    // Wired to the profile table (printer::profile) when it lands; until then no profile is claimed.
-    None
+fn profile_for(p: &UsbPrinterInfo) -> Option<String> {
+    let profiles = Profiles::builtin();
+    let found = profiles.find_usb(p.vid, p.pid, p.device_id.as_ref().map(|d| d.raw.as_str()))?;
+    Some(format!("{} ({}, {}, {} dpi)", found.name, found.model, found.language, found.dpi))
 }

@@ -275,6 +275,10 @@ impl Decoder {
         }
         i += 1;
         let data = if hex {
+            // Two digits per byte at least: do not scan until they can all be here.
+            if self.buf.len() < i + 2 * len {
+                return Ok(None);
+            }
             let mut data = Vec::with_capacity(len);
             let mut hi: Option<u8> = None;
             while data.len() < len {

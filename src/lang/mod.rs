@@ -21,6 +21,7 @@ use crate::bitmap::Bitmap;
 pub mod cpcl;
 pub mod epl;
 pub mod escpos;
+pub mod test_page;
 pub mod tspl;
 pub mod zpl;
 

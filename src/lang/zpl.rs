@@ -211,6 +211,9 @@ pub struct Decoder {
     format_prefix: u8,
     control_prefix: u8,
     format: Option<Format>,
+    /// Bytes after the start of the pending command already searched for the next prefix: data that
+    /// arrives in small pieces is scanned once, not once per piece.
+    scanned: usize,
 }
 
 impl Default for Decoder {
@@ -224,11 +227,24 @@ const BARE: &[&[u8; 2]] = &[b"XA", b"XZ", b"FS", b"FR", b"HS", b"HI", b"HM", b"H
 
 impl Decoder {
     pub fn new() -> Decoder {
-        Decoder { buf: Vec::new(), base: 0, format_prefix: b'^', control_prefix: b'~', format: None }
+        Decoder { buf: Vec::new(), base: 0, format_prefix: b'^', control_prefix: b'~', format: None, scanned: 0 }
     }
 
     fn is_prefix(&self, b: u8) -> bool {
         b == self.format_prefix || b == self.control_prefix
+    }
+
+    /// Position of the next command prefix at or after `from`, for the command starting at `cmd`;
+    /// remembers how far it looked when there is none yet.
+    fn next_prefix(&mut self, cmd: usize, from: usize) -> Option<usize> {
+        let from = from.max(cmd + self.scanned).min(self.buf.len());
+        match self.buf[from..].iter().position(|&b| self.is_prefix(b)) {
+            Some(n) => Some(from + n),
+            None => {
+                self.scanned = self.buf.len() - cmd;
+                None
+            }
+        }
     }
 
     /// Parses as many whole commands as the buffer holds.
@@ -249,7 +265,10 @@ impl Decoder {
                 break Ok(());
             }
             match self.command(pos, at_end, &mut out) {
-                Ok(Some(next)) => pos = next,
+                Ok(Some(next)) => {
+                    pos = next;
+                    self.scanned = 0;
+                }
                 Ok(None) => {
                     if at_end {
                         let name = String::from_utf8_lossy(&self.buf[pos..(pos + 3).min(self.buf.len())]).into_owned();
@@ -285,6 +304,7 @@ impl Decoder {
         self.base += self.buf.len() as u64;
         self.buf.clear();
         self.format = None;
+        self.scanned = 0;
     }
 
     /// Interprets the command at `pos`. `Ok(None)`: it is not complete yet.
@@ -322,11 +342,12 @@ impl Decoder {
             return self.graphic_field(params_start, offset, at_end);
         }
         // Parameters run to the next command prefix.
-        let end = match buf[params_start..].iter().position(|&b| self.is_prefix(b)) {
-            Some(n) => params_start + n,
-            None if at_end => buf.len(),
+        let end = match self.next_prefix(pos, params_start) {
+            Some(n) => n,
+            None if at_end => self.buf.len(),
             None => return Ok(None),
         };
+        let buf = &self.buf;
         let params = String::from_utf8_lossy(&buf[params_start..end]).into_owned();
         self.with_params(&name, &label, offset, params.trim_end_matches(['\r', '\n']), out)?;
         Ok(Some(end))
@@ -464,11 +485,12 @@ impl Decoder {
         let data_start = commas[3] + 1;
         let (data, end) = match kind.as_str() {
             "A" => {
-                let end = match buf[data_start..].iter().position(|&b| self.is_prefix(b)) {
-                    Some(n) => data_start + n,
-                    None if at_end => buf.len(),
+                let end = match self.next_prefix(start - 3, data_start) {
+                    Some(n) => n,
+                    None if at_end => self.buf.len(),
                     None => return Ok(None),
                 };
+                let buf = &self.buf;
                 let ascii: Vec<u8> = buf[data_start..end].iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
                 (decode_ascii(&ascii, total, stride, offset)?, end)
             }

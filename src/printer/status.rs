@@ -174,6 +174,21 @@ pub enum Dialect {
     CpclStatusByte,
 }
 
+impl Dialect {
+    /// The dialect a profile's printer answers; `None` for printers that answer no query this module reads
+    /// (EPL2 `^ee` error reports are not parsed: status then comes from the link).
+    pub fn for_profile(q: crate::printer::profile::StatusQuery) -> Option<Dialect> {
+        use crate::printer::profile::StatusQuery as Q;
+        match q {
+            Q::ZplHostStatus => Some(Dialect::ZplHostStatus),
+            Q::TsplStatus => Some(Dialect::TsplStatusByte),
+            Q::EscPosRealtime => Some(Dialect::EscPosRealTime),
+            Q::CpclStatus => Some(Dialect::CpclStatusByte),
+            Q::EplErrorReport | Q::None => None,
+        }
+    }
+}
+
 /// The four ESC/POS real-time status requests, asked in one write; the answers come back in order.
 const ESCPOS_QUERY: &[u8] = &[0x10, 0x04, 1, 0x10, 0x04, 2, 0x10, 0x04, 3, 0x10, 0x04, 4];
 
@@ -584,6 +599,16 @@ mod tests {
         assert_eq!(from_port_status(PortStatus(0x38)).state, PrinterState::PaperOut);
         assert_eq!(from_port_status(PortStatus(0x08)).state, PrinterState::Offline); // not selected
         assert_eq!(from_port_status(PortStatus(0x10)).state, PrinterState::Offline); // error line
+    }
+
+    #[test]
+    fn every_builtin_profile_has_a_status_path() {
+        use crate::printer::profile::StatusQuery;
+        for p in crate::printer::Profiles::builtin().all() {
+            let d = Dialect::for_profile(p.status_query);
+            // Only EPL2 and query-less printers fall back to the link's status.
+            assert_eq!(d.is_none(), matches!(p.status_query, StatusQuery::EplErrorReport | StatusQuery::None), "{}", p.name);
+        }
     }
 
     #[test]
