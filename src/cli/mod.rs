@@ -7,7 +7,10 @@ use clap::{Parser, Subcommand};
 mod check;
 mod input;
 mod picklist;
+mod printers;
 mod render;
+mod test_page;
+mod virtual_printer;
 
 #[derive(Parser)]
 #[command(name = "labeld", version, about = "Label printing daemon for e-commerce warehouses")]
@@ -24,6 +27,12 @@ enum Command {
     Picklist(picklist::Args),
     /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
     Check(check::Args),
+    /// List USB printers and serial ports found, with the matched profile and status.
+    Printers(printers::Args),
+    /// Emulate a printer over TCP (and a pty): save received labels as PNG, answer status, inject faults.
+    VirtualPrinter(virtual_printer::Args),
+    /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
+    TestPage(test_page::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -31,5 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(a) => render::run(a),
         Command::Picklist(a) => picklist::run(a),
         Command::Check(a) => check::run(a),
+        Command::Printers(a) => printers::run(a),
+        Command::VirtualPrinter(a) => virtual_printer::run(a),
+        Command::TestPage(a) => test_page::run(a),
     }
 }

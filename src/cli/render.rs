@@ -1,4 +1,5 @@
-//! `labeld render ORDER|- --format png|pdf [--dpi 203|300] [--template NAME] -o FILE`
+//! `labeld render ORDER|- --format png|pdf|zpl|tspl|escpos|epl|cpcl [--dpi 203|300] [--printer-profile NAME]
+//! [--template NAME] -o FILE`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,8 @@ use clap::ValueEnum;
 
 use labeld::comply::{Checker, NoSpool, Registry};
 use labeld::compose::{self, ComposeError, Gate};
+use labeld::lang::{self, JobSettings, Language};
+use labeld::printer::{Profile, Profiles};
 use labeld::order::Order;
 use labeld::render;
 use labeld::template::{self, Template};
@@ -19,6 +22,25 @@ use super::input::read_source;
 pub enum Format {
     Png,
     Pdf,
+    Zpl,
+    Tspl,
+    Escpos,
+    Epl,
+    Cpcl,
+}
+
+impl Format {
+    /// The printer language this format is, if it is one.
+    pub fn language(self) -> Option<Language> {
+        Some(match self {
+            Format::Png | Format::Pdf => return None,
+            Format::Zpl => Language::Zpl,
+            Format::Tspl => Language::Tspl,
+            Format::Escpos => Language::EscPos,
+            Format::Epl => Language::Epl,
+            Format::Cpcl => Language::Cpcl,
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -28,9 +50,12 @@ pub struct Args {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "png")]
     format: Format,
-    /// Printer resolution in dots per inch.
-    #[arg(long, default_value_t = 203, value_parser = parse_dpi)]
-    dpi: u32,
+    /// Printer resolution in dots per inch (default: the printer profile's, else 203).
+    #[arg(long, value_parser = parse_dpi)]
+    dpi: Option<u32>,
+    /// Printer profile (a name from drivers/ or a profile file): resolution, media, darkness, speed.
+    #[arg(long = "printer-profile", value_name = "NAME")]
+    printer_profile: Option<String>,
     /// Built-in template name or a template file.
     #[arg(long, default_value = template::DEFAULT)]
     template: String,
@@ -95,9 +120,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let profile = args.printer_profile.as_deref().map(|n| Profiles::builtin().get(n)).transpose()?;
+    let dpi = match (&profile, args.dpi) {
+        (Some(p), Some(d)) if p.dpi != d => anyhow::bail!("--dpi {d} contradicts printer profile {} ({} dpi)", p.name, p.dpi),
+        (Some(p), _) => p.dpi,
+        (None, d) => d.unwrap_or(203),
+    };
     let gate = gate(&args.template, args.warehouses.as_deref())?;
     let fonts = args.fonts.load()?;
-    let opts = compose::Options { dpi: args.dpi, printed_at: args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc) };
+    let opts = compose::Options { dpi, printed_at: args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc) };
     let label = match gate.label(&order, &NoSpool, &fonts, &opts) {
         Ok(l) => l,
         Err(e) => {
@@ -106,11 +137,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let bytes = match args.format {
-        Format::Png => render::png::encode(&label.raster, args.dpi),
+        Format::Png => render::png::encode(&label.raster, dpi),
         Format::Pdf => render::pdf::paint(&[&label.document], &fonts, &format!("Label {}", order.order_id))?,
+        printer => encode_for_printer(printer.language().expect("a printer format"), &label.raster, profile.as_ref(), dpi)?,
     };
     super::input::write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Printer bytes for one raster, with the profile's settings when one is given.
+pub fn encode_for_printer(lang: Language, raster: &labeld::bitmap::Bitmap, profile: Option<&Profile>, dpi: u32) -> anyhow::Result<Vec<u8>> {
+    let settings = match profile {
+        Some(p) => {
+            if p.language != lang {
+                anyhow::bail!("printer profile {} speaks {}, not {lang}", p.name, p.language);
+            }
+            p.job_settings(raster.width(), raster.height())?
+        }
+        None => JobSettings::for_bitmap(dpi, raster),
+    };
+    Ok(lang::encode(lang, std::slice::from_ref(raster), &settings)?)
 }
 
 pub fn report_refusal(source: &std::path::Path, e: &ComposeError) {

@@ -1,0 +1,699 @@
+//! ZPL II (Zebra Programming Language), from the ZPL II Programming Guide.
+//!
+//! A label is one format, `^XA` … `^XZ`, holding the raster as `^GF` graphic fields:
+//!
+//! ```text
+//! ~SD15                      darkness 00–30 (only when the profile sets it)
+//! ^XA^MNY^PR4^PW799^LL1199^LH0,0
+//! ^FO0,0^GFA,99900,99900,100,:Z64:eJzt…:3A7F^FS
+//! ^FO0,999^GFA,…^FS          ^GF counts stop at 99,999 bytes, so a label is sent in horizontal strips
+//! ^PQ1^XZ
+//! ```
+//!
+//! * `:Z64:` data is the strip deflated in zlib format, Base64-encoded, followed by `:` and the CRC-16 of
+//!   the Base64 text (polynomial 0x1021, initial value 0: CRC-16/XMODEM), in four hex digits.
+//! * ACS (for firmware older than x.14) is ASCII hex with Zebra's compression: `G`–`Y` repeat the next hex
+//!   digit 1–19 times, `g`–`z` 20–400 times (summed when combined), `,` fills the rest of the row with 0,
+//!   `!` with 1, and `:` repeats the previous row.
+//!
+//! The decoder interprets formats: `^XA`/`^XZ`, `^LH`, `^FO`/`^FT`, `^GF` (A: hex, ACS, `:B64:`, `:Z64:`;
+//! B: binary), `^GB` boxes, `^PW`, `^LL`, `^PQ`, `^CC`/`^CT` prefix changes, and the status queries
+//! `~HS`, `~HI`, `~HQ`. Text and barcode fields are reported, not drawn: labeld never sends them.
+
+use std::io::{Read, Write};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use flate2::Compression;
+use flate2::read::ZlibDecoder;
+use flate2::write::ZlibEncoder;
+
+use super::canvas::{self, shorten};
+use super::{Decoded, DecodeError, EncodeError, JobSettings, Language, Media, QueryKind, StreamDecoder, ZplCompression, limits};
+use crate::bitmap::Bitmap;
+
+/// Largest byte count a `^GF` field accepts.
+pub const GF_MAX_BYTES: usize = 99_999;
+
+/// CRC-16/XMODEM (poly 0x1021, init 0, no reflection, no final xor): the check the ZB64 encodings carry.
+pub fn crc16_xmodem(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= (b as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+        }
+    }
+    crc
+}
+
+/// `:Z64:<base64 of zlib(data)>:<crc>`.
+pub fn z64(data: &[u8]) -> String {
+    let mut z = ZlibEncoder::new(Vec::with_capacity(data.len() / 8), Compression::best());
+    z.write_all(data).expect("writing to a Vec");
+    let packed = z.finish().expect("writing to a Vec");
+    let text = BASE64.encode(packed);
+    let crc = crc16_xmodem(text.as_bytes());
+    format!(":Z64:{text}:{crc:04X}")
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Zebra's ASCII compression of packed rows, `stride` bytes each.
+pub fn acs(data: &[u8], stride: usize) -> String {
+    let mut out = String::with_capacity(data.len() / 4);
+    let mut prev: Option<&[u8]> = None;
+    for row in data.chunks(stride) {
+        if prev == Some(row) {
+            out.push(':');
+            continue;
+        }
+        prev = Some(row);
+        let nibbles: Vec<u8> = row.iter().flat_map(|b| [b >> 4, b & 0xF]).collect();
+        // A trailing run of 0 (or F) becomes `,` (or `!`), which fills whole bytes: an odd-length run
+        // keeps one digit so the fill starts on a byte boundary.
+        let mut end = nibbles.len();
+        let mut fill = None;
+        if let Some(&last) = nibbles.last()
+            && (last == 0 || last == 0xF)
+        {
+            let mut start = end;
+            while start > 0 && nibbles[start - 1] == last {
+                start -= 1;
+            }
+            if start % 2 == 1 {
+                start += 1;
+            }
+            if start < end {
+                end = start;
+                fill = Some(if last == 0 { ',' } else { '!' });
+            }
+        }
+        let mut i = 0;
+        while i < end {
+            let v = nibbles[i];
+            let mut n = 1;
+            while i + n < end && nibbles[i + n] == v {
+                n += 1;
+            }
+            push_run(&mut out, n, HEX[v as usize] as char);
+            i += n;
+        }
+        if let Some(c) = fill {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `n` copies of a hex digit, with repeat letters when they are shorter.
+fn push_run(out: &mut String, mut n: usize, digit: char) {
+    if n <= 2 {
+        for _ in 0..n {
+            out.push(digit);
+        }
+        return;
+    }
+    while n > 0 {
+        if n >= 20 {
+            let k = (n / 20).min(20);
+            out.push((b'g' + (k - 1) as u8) as char);
+            n -= k * 20;
+        }
+        if n > 0 && n < 20 {
+            out.push((b'G' + (n - 1) as u8) as char);
+            n = 0;
+        }
+        out.push(digit);
+    }
+}
+
+pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+    let mut out = String::new();
+    if let Some(d) = s.darkness {
+        if d > 30 {
+            return Err(limit(format!("darkness {d} is outside ~SD's 0–30")));
+        }
+        out.push_str(&format!("~SD{d:02}\n"));
+    }
+    for page in pages {
+        let stride = page.stride();
+        if stride > GF_MAX_BYTES {
+            return Err(limit(format!("a {}-dot row does not fit one ^GF field", page.width())));
+        }
+        out.push_str("^XA\n");
+        out.push_str(match s.media {
+            Media::Gap => "^MNY\n",
+            Media::Mark => "^MNM\n",
+            Media::Continuous => "^MNN\n",
+        });
+        if let Some(ips) = s.speed {
+            let p = ips.round() as i64;
+            if !(1..=14).contains(&p) {
+                return Err(limit(format!("speed {ips} in/s is outside ^PR's 1–14")));
+            }
+            out.push_str(&format!("^PR{p}\n"));
+        }
+        out.push_str(&format!("^PW{}\n^LL{}\n^LH0,0\n", s.width, s.height));
+        let rows_per_strip = (GF_MAX_BYTES / stride.max(1)).max(1);
+        let mut y = 0u32;
+        while y < page.height() {
+            let h = (rows_per_strip as u32).min(page.height() - y);
+            let data = &page.data()[y as usize * stride..(y + h) as usize * stride];
+            // White strips cost nothing to leave out: the label starts white.
+            if data.iter().any(|&b| b != 0) {
+                let body = match s.zpl_compression {
+                    ZplCompression::Z64 => z64(data),
+                    ZplCompression::Acs => acs(data, stride),
+                };
+                out.push_str(&format!("^FO0,{y}^GFA,{n},{n},{stride},{body}^FS\n", n = data.len()));
+            }
+            y += h;
+        }
+        if s.copies == 0 || s.copies > 99_999_999 {
+            return Err(limit(format!("{} copies is outside ^PQ's 1–99,999,999", s.copies)));
+        }
+        out.push_str(&format!("^PQ{}\n^XZ\n", s.copies));
+    }
+    Ok(out.into_bytes())
+}
+
+fn limit(problem: String) -> EncodeError {
+    EncodeError::Limit { language: Language::Zpl, problem }
+}
+
+/// One `^GF` or `^GB` placed on the label.
+struct Field {
+    x: i64,
+    y: i64,
+    graphic: Bitmap,
+}
+
+/// The format being built between `^XA` and `^XZ`.
+#[derive(Default)]
+struct Format {
+    home: (i64, i64),
+    origin: (i64, i64),
+    /// `^FT` places a graphic by its bottom-left corner.
+    typeset: bool,
+    width: Option<u32>,
+    length: Option<u32>,
+    copies: u64,
+    fields: Vec<Field>,
+}
+
+/// ZPL interpreter. Commands without parameters (`^XZ`, `~HS`…) complete at once; the others when the next
+/// command prefix arrives, or when the stream ends.
+pub struct Decoder {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    format_prefix: u8,
+    control_prefix: u8,
+    format: Option<Format>,
+    /// Bytes after the start of the pending command already searched for the next prefix: data that
+    /// arrives in small pieces is scanned once, not once per piece.
+    scanned: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Two-letter commands that take no parameters, so they end right after their name.
+const BARE: &[&[u8; 2]] = &[b"XA", b"XZ", b"FS", b"FR", b"HS", b"HI", b"HM", b"HD", b"JA", b"PS", b"PP", b"HH", b"HB", b"JR"];
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder { buf: Vec::new(), base: 0, format_prefix: b'^', control_prefix: b'~', format: None, scanned: 0 }
+    }
+
+    fn is_prefix(&self, b: u8) -> bool {
+        b == self.format_prefix || b == self.control_prefix
+    }
+
+    /// Position of the next command prefix at or after `from`, for the command starting at `cmd`;
+    /// remembers how far it looked when there is none yet.
+    fn next_prefix(&mut self, cmd: usize, from: usize) -> Option<usize> {
+        let from = from.max(cmd + self.scanned).min(self.buf.len());
+        match self.buf[from..].iter().position(|&b| self.is_prefix(b)) {
+            Some(n) => Some(from + n),
+            None => {
+                self.scanned = self.buf.len() - cmd;
+                None
+            }
+        }
+    }
+
+    /// Parses as many whole commands as the buffer holds.
+    fn run(&mut self, at_end: bool) -> Result<Vec<Decoded>, DecodeError> {
+        let mut out = Vec::new();
+        let mut pos = 0usize;
+        let result = loop {
+            // Skip line breaks and blanks between commands; report anything else that is not a command.
+            let start = pos;
+            while pos < self.buf.len() && !self.is_prefix(self.buf[pos]) {
+                pos += 1;
+            }
+            let junk = self.buf[start..pos].iter().filter(|b| !b.is_ascii_whitespace()).count();
+            if junk > 0 {
+                out.push(Decoded::Other(format!("ignored {junk} bytes outside any command")));
+            }
+            if pos >= self.buf.len() {
+                break Ok(());
+            }
+            match self.command(pos, at_end, &mut out) {
+                Ok(Some(next)) => {
+                    pos = next;
+                    self.scanned = 0;
+                }
+                Ok(None) => {
+                    if at_end {
+                        let name = String::from_utf8_lossy(&self.buf[pos..(pos + 3).min(self.buf.len())]).into_owned();
+                        break Err(DecodeError::new(name, self.base + pos as u64, "the stream ended inside this command"));
+                    }
+                    break Ok(());
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        match result {
+            Ok(()) => {
+                if self.buf.len() - pos > limits::MAX_PENDING {
+                    let e = DecodeError::new("ZPL", self.base + pos as u64, "a command longer than 64 MiB never ended");
+                    self.reset_after_error();
+                    return Err(e);
+                }
+                self.buf.drain(..pos);
+                self.base += pos as u64;
+                if at_end && let Some(_f) = self.format.take() {
+                    return Err(DecodeError::new("^XA", self.base, "the stream ended before ^XZ: the label was never completed"));
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                self.reset_after_error();
+                Err(e)
+            }
+        }
+    }
+
+    fn reset_after_error(&mut self) {
+        self.base += self.buf.len() as u64;
+        self.buf.clear();
+        self.format = None;
+        self.scanned = 0;
+    }
+
+    /// Interprets the command at `pos`. `Ok(None)`: it is not complete yet.
+    fn command(&mut self, pos: usize, at_end: bool, out: &mut Vec<Decoded>) -> Result<Option<usize>, DecodeError> {
+        let buf = &self.buf;
+        if buf.len() < pos + 3 {
+            return Ok(None);
+        }
+        let prefix = buf[pos];
+        let name = [buf[pos + 1].to_ascii_uppercase(), buf[pos + 2].to_ascii_uppercase()];
+        let offset = self.base + pos as u64;
+        let label = format!("{}{}{}", prefix as char, name[0] as char, name[1] as char);
+        let params_start = pos + 3;
+
+        if BARE.contains(&&name) {
+            self.bare(&name, &label, offset, out)?;
+            return Ok(Some(params_start));
+        }
+        if &name == b"HQ" {
+            if buf.len() < pos + 5 {
+                return Ok(None);
+            }
+            let kind = String::from_utf8_lossy(&buf[pos + 3..pos + 5]).to_ascii_uppercase();
+            out.push(Decoded::StatusQuery(QueryKind::ZplHostQuery(kind)));
+            return Ok(Some(pos + 5));
+        }
+        if &name == b"CC" || &name == b"CT" {
+            // The new prefix is the single character that follows.
+            let Some(&c) = buf.get(params_start) else { return Ok(None) };
+            let text = (c as char).to_string();
+            self.with_params(&name, &label, offset, &text, out)?;
+            return Ok(Some(params_start + 1));
+        }
+        if &name == b"GF" && self.format.is_some() {
+            return self.graphic_field(params_start, offset, at_end);
+        }
+        // Parameters run to the next command prefix.
+        let end = match self.next_prefix(pos, params_start) {
+            Some(n) => n,
+            None if at_end => self.buf.len(),
+            None => return Ok(None),
+        };
+        let buf = &self.buf;
+        let params = String::from_utf8_lossy(&buf[params_start..end]).into_owned();
+        self.with_params(&name, &label, offset, params.trim_end_matches(['\r', '\n']), out)?;
+        Ok(Some(end))
+    }
+
+    fn bare(&mut self, name: &[u8; 2], label: &str, offset: u64, out: &mut Vec<Decoded>) -> Result<(), DecodeError> {
+        match name {
+            b"XA" => {
+                if self.format.is_some() {
+                    return Err(DecodeError::new(label, offset, "^XA inside a format that was never ended with ^XZ"));
+                }
+                self.format = Some(Format { copies: 1, ..Format::default() });
+            }
+            b"XZ" => {
+                let f = self.format.take().ok_or_else(|| DecodeError::new(label, offset, "^XZ without a ^XA"))?;
+                let label_bmp = compose(f.width, f.length, &f.fields, label, offset)?;
+                if f.copies > limits::MAX_COPIES {
+                    return Err(DecodeError::new("^PQ", offset, format!("{} copies is more than this printer makes of one label ({})", f.copies, limits::MAX_COPIES)));
+                }
+                for _ in 0..f.copies {
+                    out.push(Decoded::Label(label_bmp.clone()));
+                }
+            }
+            b"FS" => {
+                if let Some(f) = &mut self.format {
+                    f.typeset = false;
+                }
+            }
+            b"HS" => out.push(Decoded::StatusQuery(QueryKind::ZplHostStatus)),
+            b"HI" => out.push(Decoded::StatusQuery(QueryKind::ZplHostIdentification)),
+            _ => out.push(Decoded::Other(label.to_string())),
+        }
+        Ok(())
+    }
+
+    fn with_params(&mut self, name: &[u8; 2], label: &str, offset: u64, params: &str, out: &mut Vec<Decoded>) -> Result<(), DecodeError> {
+        let p: Vec<&str> = params.split(',').collect();
+        let arg = |i: usize| p.get(i).map(|s| s.trim()).filter(|s| !s.is_empty());
+        match (name, &mut self.format) {
+            (b"CC", _) | (b"CT", _) => {
+                let c = params.bytes().next().ok_or_else(|| DecodeError::new(label, offset, "a new prefix character is required"))?;
+                if c.is_ascii_whitespace() || c == b',' {
+                    return Err(DecodeError::new(label, offset, "the prefix cannot be a blank or a comma"));
+                }
+                if name == b"CC" {
+                    self.format_prefix = c;
+                } else {
+                    self.control_prefix = c;
+                }
+                out.push(Decoded::Other(format!("{label} prefix now {:?}", c as char)));
+            }
+            (b"LH", Some(f)) => {
+                f.home = (
+                    arg(0).map(|v| canvas::uint(label, offset, "x", v, 32_000)).transpose()?.unwrap_or(0) as i64,
+                    arg(1).map(|v| canvas::uint(label, offset, "y", v, 32_000)).transpose()?.unwrap_or(0) as i64,
+                );
+            }
+            (b"FO", Some(f)) | (b"FT", Some(f)) => {
+                let x = arg(0).map(|v| canvas::uint(label, offset, "x", v, 32_000)).transpose()?.unwrap_or(0) as i64;
+                let y = arg(1).map(|v| canvas::uint(label, offset, "y", v, 32_000)).transpose()?.unwrap_or(0) as i64;
+                f.origin = (f.home.0 + x, f.home.1 + y);
+                f.typeset = name == b"FT";
+            }
+            (b"PW", Some(f)) => {
+                let v = arg(0).ok_or_else(|| DecodeError::new(label, offset, "the print width is missing"))?;
+                f.width = Some(canvas::uint(label, offset, "print width", v, limits::MAX_WIDTH as u64)? as u32);
+            }
+            (b"LL", Some(f)) => {
+                let v = arg(0).ok_or_else(|| DecodeError::new(label, offset, "the label length is missing"))?;
+                f.length = Some(canvas::uint(label, offset, "label length", v, limits::MAX_HEIGHT as u64)? as u32);
+            }
+            (b"PQ", Some(f)) => {
+                let q = arg(0).map(|v| canvas::uint(label, offset, "quantity", v, 99_999_999)).transpose()?.unwrap_or(1);
+                f.copies = q.max(1);
+            }
+            (b"GB", Some(f)) => {
+                let w = arg(0).map(|v| canvas::uint(label, offset, "width", v, 32_000)).transpose()?.unwrap_or(1).max(1);
+                let h = arg(1).map(|v| canvas::uint(label, offset, "height", v, 32_000)).transpose()?.unwrap_or(1).max(1);
+                let t = arg(2).map(|v| canvas::uint(label, offset, "thickness", v, 32_000)).transpose()?.unwrap_or(1).max(1);
+                let (w, h) = (w.max(t) as u32, h.max(t) as u32);
+                let black = !matches!(arg(3), Some("W") | Some("w"));
+                let mut g = canvas::blank(label, offset, w, h)?;
+                if black {
+                    let t = t as i32;
+                    g.fill_rect(0, 0, w as i32, t, true);
+                    g.fill_rect(0, h as i32 - t, w as i32, t, true);
+                    g.fill_rect(0, 0, t, h as i32, true);
+                    g.fill_rect(w as i32 - t, 0, t, h as i32, true);
+                    f.fields.push(Field { x: f.origin.0, y: place_y(f, h), graphic: g });
+                } else {
+                    out.push(Decoded::Other(format!("{label} white box not drawn")));
+                }
+            }
+            (b"FD", _) | (b"FV", _) | (b"FH", _) => {
+                // Field data may be anyone's text: report the command only.
+                out.push(Decoded::Other(format!("{label} field data not rendered")));
+            }
+            (b"GF", None) => return Err(DecodeError::new(label, offset, "^GF outside a format (no ^XA before it)")),
+            _ => out.push(Decoded::Other(format!("{label}{}", shorten(params)))),
+        }
+        Ok(())
+    }
+
+    /// `^GFa,b,c,d,data`. Returns the position after the data, or `None` while it is still arriving.
+    fn graphic_field(&mut self, start: usize, offset: u64, at_end: bool) -> Result<Option<usize>, DecodeError> {
+        const CMD: &str = "^GF";
+        let buf = &self.buf;
+        // The four numeric parameters end at the fourth comma.
+        let mut commas = Vec::with_capacity(4);
+        let mut i = start;
+        while commas.len() < 4 {
+            match buf.get(i) {
+                None => return if at_end { Err(DecodeError::new(CMD, offset, "the stream ended inside the parameters")) } else { Ok(None) },
+                Some(&b) if self.is_prefix(b) => return Err(DecodeError::new(CMD, offset, "needs four parameters (type, byte count, field count, bytes per row) before the data")),
+                Some(b',') => commas.push(i),
+                Some(_) if i - start > 64 => return Err(DecodeError::new(CMD, offset, "parameters are not numbers")),
+                _ => {}
+            }
+            i += 1;
+        }
+        let text = |a: usize, b: usize| String::from_utf8_lossy(&buf[a..b]).trim().to_string();
+        let kind = text(start, commas[0]).to_ascii_uppercase();
+        let binary_count = canvas::uint(CMD, offset, "binary byte count", &text(commas[0] + 1, commas[1]), GF_MAX_BYTES as u64)? as usize;
+        let total = canvas::uint(CMD, offset, "graphic field count", &text(commas[1] + 1, commas[2]), GF_MAX_BYTES as u64)? as usize;
+        let stride = canvas::uint(CMD, offset, "bytes per row", &text(commas[2] + 1, commas[3]), GF_MAX_BYTES as u64)? as usize;
+        if stride == 0 || total == 0 {
+            return Err(DecodeError::new(CMD, offset, "bytes per row and graphic field count must be at least 1"));
+        }
+        if total % stride != 0 {
+            return Err(DecodeError::new(CMD, offset, format!("graphic field count {total} is not a whole number of {stride}-byte rows")));
+        }
+        if stride as u64 * 8 > limits::MAX_WIDTH as u64 {
+            return Err(DecodeError::new(CMD, offset, format!("{stride} bytes per row is wider than {} dots", limits::MAX_WIDTH)));
+        }
+        let data_start = commas[3] + 1;
+        let (data, end) = match kind.as_str() {
+            "A" => {
+                let end = match self.next_prefix(start - 3, data_start) {
+                    Some(n) => n,
+                    None if at_end => self.buf.len(),
+                    None => return Ok(None),
+                };
+                let buf = &self.buf;
+                let ascii: Vec<u8> = buf[data_start..end].iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+                (decode_ascii(&ascii, total, stride, offset)?, end)
+            }
+            "B" => {
+                if buf.len() < data_start + binary_count {
+                    return if at_end { Err(DecodeError::new(CMD, offset, format!("the stream ended {} bytes into {binary_count} bytes of binary data", buf.len() - data_start))) } else { Ok(None) };
+                }
+                if binary_count != total {
+                    return Err(DecodeError::new(CMD, offset, format!("binary byte count {binary_count} differs from graphic field count {total}")));
+                }
+                (buf[data_start..data_start + binary_count].to_vec(), data_start + binary_count)
+            }
+            "C" => return Err(DecodeError::new(CMD, offset, "compression type C (Zebra compressed binary) is not supported; send A or B")),
+            other => return Err(DecodeError::new(CMD, offset, format!("compression type must be A, B or C, got {:?}", shorten(other)))),
+        };
+        let rows = (total / stride) as u32;
+        let graphic = Bitmap::from_packed(stride as u32 * 8, rows, data).ok_or_else(|| DecodeError::new(CMD, offset, "internal: row arithmetic"))?;
+        let f = self.format.as_mut().expect("checked by the caller");
+        let y = place_y(f, rows);
+        f.fields.push(Field { x: f.origin.0, y, graphic });
+        Ok(Some(end))
+    }
+}
+
+/// `^FT` puts a graphic's bottom-left corner at the origin, `^FO` its top-left.
+fn place_y(f: &Format, h: u32) -> i64 {
+    if f.typeset { f.origin.1 - h as i64 } else { f.origin.1 }
+}
+
+/// `^GFA` data: `:Z64:`/`:B64:` or hex with ACS compression, to exactly `total` bytes.
+fn decode_ascii(ascii: &[u8], total: usize, stride: usize, offset: u64) -> Result<Vec<u8>, DecodeError> {
+    const CMD: &str = "^GF";
+    if ascii.starts_with(b":Z64:") || ascii.starts_with(b":B64:") {
+        let zipped = ascii.starts_with(b":Z64:");
+        let body = &ascii[5..];
+        let colon = body.iter().rposition(|&b| b == b':').ok_or_else(|| DecodeError::new(CMD, offset, "ZB64 data has no ':' before its CRC"))?;
+        let (text, crc_text) = (&body[..colon], &body[colon + 1..]);
+        let crc_str = std::str::from_utf8(crc_text).unwrap_or("");
+        let want = u16::from_str_radix(crc_str, 16)
+            .ok()
+            .filter(|_| crc_text.len() == 4)
+            .ok_or_else(|| DecodeError::new(CMD, offset, format!("the CRC must be four hex digits, got {:?}", shorten(crc_str))))?;
+        let got = crc16_xmodem(text);
+        if got != want {
+            return Err(DecodeError::new(CMD, offset, format!("CRC mismatch: the data has {got:04X}, the field says {want:04X}; download aborted")));
+        }
+        let raw = BASE64.decode(text).map_err(|e| DecodeError::new(CMD, offset, format!("bad Base64: {e}")))?;
+        let data = if zipped {
+            let mut out = Vec::with_capacity(total);
+            // Read one byte past the expected size to notice data that is too long, without unbounded output.
+            ZlibDecoder::new(&raw[..])
+                .take(total as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| DecodeError::new(CMD, offset, format!("bad zlib stream: {e}")))?;
+            out
+        } else {
+            raw
+        };
+        if data.len() != total {
+            return Err(DecodeError::new(CMD, offset, format!("data holds {}{} bytes, the field count says {total}", data.len(), if data.len() > total { "+" } else { "" })));
+        }
+        return Ok(data);
+    }
+    decode_acs(ascii, total, stride).map_err(|p| DecodeError::new(CMD, offset, p))
+}
+
+/// Hex digits with ACS run letters to packed bytes.
+pub fn decode_acs(ascii: &[u8], total: usize, stride: usize) -> Result<Vec<u8>, String> {
+    let row_digits = stride * 2;
+    let mut digits: Vec<u8> = Vec::with_capacity(total * 2);
+    let mut repeat = 0usize;
+    for (i, &c) in ascii.iter().enumerate() {
+        if digits.len() > total * 2 {
+            break;
+        }
+        let in_row = digits.len() % row_digits;
+        match c {
+            b'G'..=b'Y' => repeat += (c - b'G') as usize + 1,
+            b'g'..=b'z' => repeat += ((c - b'g') as usize + 1) * 20,
+            b',' | b'!' => {
+                if repeat != 0 {
+                    return Err(format!("repeat count before {:?} at data position {i}", c as char));
+                }
+                let fill = if c == b',' { 0 } else { 0xF };
+                // `,` right after a complete row fills the whole next row.
+                let n = row_digits - in_row;
+                digits.extend(std::iter::repeat_n(fill, n));
+            }
+            b':' => {
+                if repeat != 0 || in_row != 0 {
+                    return Err(format!("':' (repeat the previous row) in the middle of a row at data position {i}"));
+                }
+                if digits.is_empty() {
+                    return Err("':' (repeat the previous row) before any row".into());
+                }
+                let start = digits.len() - row_digits;
+                digits.extend_from_within(start..start + row_digits);
+            }
+            _ => {
+                let v = (c as char).to_digit(16).ok_or_else(|| format!("{:?} at data position {i} is not a hex digit or compression character", c as char))? as u8;
+                // A run may cross into the next row; the total is checked at the end.
+                let n = repeat.max(1).min(total * 2 + 1 - digits.len());
+                repeat = 0;
+                digits.extend(std::iter::repeat_n(v, n));
+            }
+        }
+    }
+    if repeat != 0 {
+        return Err("the data ends with a repeat count and no digit".into());
+    }
+    if digits.len() != total * 2 {
+        return Err(format!("data holds {} bytes, the field count says {total}", digits.len().div_ceil(2).min(total + 1)));
+    }
+    Ok(digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect())
+}
+
+/// The label at `^XZ`: `^PW`×`^LL`, or just large enough for its fields when those are missing.
+fn compose(width: Option<u32>, length: Option<u32>, fields: &[Field], label: &str, offset: u64) -> Result<Bitmap, DecodeError> {
+    let extent_x = fields.iter().map(|f| f.x + f.graphic.width() as i64).max().unwrap_or(0).max(0) as u32;
+    let extent_y = fields.iter().map(|f| f.y + f.graphic.height() as i64).max().unwrap_or(0).max(0) as u32;
+    let mut canvas = canvas::blank(label, offset, width.unwrap_or(extent_x), length.unwrap_or(extent_y))?;
+    for f in fields {
+        canvas::overlay(&mut canvas, &f.graphic, f.x, f.y);
+    }
+    Ok(canvas)
+}
+
+impl StreamDecoder for Decoder {
+    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Decoded>, DecodeError> {
+        self.buf.extend_from_slice(bytes);
+        self.run(false)
+    }
+    fn finish(&mut self) -> Result<Vec<Decoded>, DecodeError> {
+        self.run(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{decode_all, labels};
+
+    #[test]
+    fn crc16_xmodem_check_value() {
+        // The catalogued check value of CRC-16/XMODEM.
+        assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn acs_matches_the_manual_examples() {
+        // "M6" is seven 6s; "hB" is forty Bs; "vMB" is 327 Bs (ZPL II Programming Guide, ACS chapter).
+        assert_eq!(decode_acs(b"M6M6M6M6M6M6M6M6M6M6M6M6M6M6M6M6M6M6M6M6", 70, 70).unwrap(), vec![0x66; 70]);
+        assert_eq!(decode_acs(b"hB", 20, 20).unwrap(), vec![0xBB; 20]);
+        let mut long = b"vMB".to_vec();
+        long.push(b'B');
+        assert_eq!(decode_acs(&long, 164, 164).unwrap(), vec![0xBB; 164]);
+        // The condensed triangle (Figure 4.2): "FO," is F0 followed by zeros.
+        assert_eq!(decode_acs(b"F0,FF,FFF0,", 18, 6).unwrap()[..8], [0xF0, 0, 0, 0, 0, 0, 0xFF, 0]);
+    }
+
+    #[test]
+    fn acs_round_trips_awkward_rows() {
+        let stride = 5;
+        let rows: Vec<u8> = vec![
+            0, 0, 0, 0, 0, // all white
+            0, 0, 0, 0, 0, // repeated
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, // all black
+            0x10, 0, 0, 0, 0, // odd zero run
+            0xAB, 0xCD, 0xEF, 0xFF, 0xFF, // trailing ones
+            0x12, 0x34, 0x56, 0x78, 0x9A,
+        ];
+        let text = acs(&rows, stride);
+        assert_eq!(decode_acs(text.as_bytes(), rows.len(), stride).unwrap(), rows, "{text}");
+    }
+
+    #[test]
+    fn bad_crc_is_an_error_naming_gf() {
+        let mut bmp = Bitmap::new(16, 2);
+        bmp.set(3, 1, true);
+        let bytes = encode(&[bmp], &JobSettings::new(203, 16, 2)).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        let at = text.find(":Z64:").unwrap() + 8;
+        let mut broken = text.clone().into_bytes();
+        broken[at] = if broken[at] == b'A' { b'B' } else { b'A' };
+        let broken = String::from_utf8(broken).unwrap();
+        let err = decode_all(Language::Zpl, 203, broken.as_bytes()).unwrap_err();
+        assert_eq!(err.command, "^GF");
+        assert!(err.problem.contains("CRC") || err.problem.contains("zlib"), "{err}");
+    }
+
+    #[test]
+    fn status_queries_answer_without_waiting() {
+        let mut d = Decoder::new();
+        assert_eq!(d.push(b"~HS").unwrap(), vec![Decoded::StatusQuery(QueryKind::ZplHostStatus)]);
+        assert_eq!(d.push(b"~HQES").unwrap(), vec![Decoded::StatusQuery(QueryKind::ZplHostQuery("ES".into()))]);
+    }
+
+    #[test]
+    fn boxes_and_prefix_changes_are_interpreted() {
+        let zpl = b"^XA^PW20^LL10^FO2,2^GB5,4,1^FS^CC+\r\n+FO10,0+GFA,2,2,1,FF80+FS+XZ";
+        let l = labels(decode_all(Language::Zpl, 203, zpl).unwrap());
+        assert_eq!(l.len(), 1);
+        assert!(l[0].get(2, 2) && l[0].get(6, 5) && !l[0].get(4, 3));
+        assert!(l[0].get(10, 0) && l[0].get(17, 0) && l[0].get(10, 1) && !l[0].get(11, 1));
+    }
+}

@@ -1,0 +1,86 @@
+//! ZPL checked by an interpreter labeld did not write: zpl-renderer-js (Zebrash compiled to WebAssembly)
+//! renders our ZPL to PNG, and the tracking barcode must scan from that PNG. `.ci/run` installs it
+//! (`npm ci` in tests/zpl) and sets LABELD_REQUIRE_ZPL_RENDERER=1, so on CI a missing renderer fails.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use labeld::barcode::verify::read_code128;
+use labeld::lang::{self, JobSettings, Language, ZplCompression};
+use labeld::render::png;
+
+fn renderer() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zpl");
+    let required = std::env::var("LABELD_REQUIRE_ZPL_RENDERER").is_ok_and(|v| v == "1");
+    let installed = dir.join("node_modules/zpl-renderer-js").is_dir();
+    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if installed && node {
+        return Some(dir);
+    }
+    let why = if node { "tests/zpl/node_modules is absent (run `npm ci` in tests/zpl)" } else { "node is not installed" };
+    assert!(!required, "LABELD_REQUIRE_ZPL_RENDERER=1 but {why}");
+    eprintln!("skipped: independent ZPL check: {why}");
+    None
+}
+
+/// Renders ZPL documents of one size with Zebrash (one node process for all); returns the PNGs.
+fn zebrash(dir: &Path, zpls: &[Vec<u8>], width: u32, height: u32, dpi: u32) -> Vec<Vec<u8>> {
+    let tmp = std::env::temp_dir().join(format!("labeld-zpl-{}-{dpi}-{}", std::process::id(), zpls.len()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let dpmm: u32 = if dpi >= 300 { 12 } else { 8 };
+    let mut cmd = Command::new("node");
+    cmd.arg(dir.join("render.js"))
+        .arg(format!("{}", width as f64 / dpmm as f64))
+        .arg(format!("{}", height as f64 / dpmm as f64))
+        .arg(dpmm.to_string());
+    for (i, zpl) in zpls.iter().enumerate() {
+        let input = tmp.join(format!("{i}.zpl"));
+        std::fs::write(&input, zpl).unwrap();
+        cmd.arg(input).arg(tmp.join(format!("{i}.png")));
+    }
+    let out = cmd.output().expect("running node");
+    assert!(out.status.success(), "zpl-renderer-js failed: {}", String::from_utf8_lossy(&out.stderr));
+    let pngs = (0..zpls.len()).map(|i| std::fs::read(tmp.join(format!("{i}.png"))).unwrap()).collect();
+    std::fs::remove_dir_all(&tmp).ok();
+    pngs
+}
+
+#[test]
+fn zebrash_renders_our_zpl_and_the_tracking_barcode_scans() {
+    let Some(dir) = renderer() else { return };
+    let mut checked = 0;
+    for dpi in [203, 300] {
+        let labels: Vec<_> = common::fixture_orders().into_iter().map(|(name, order)| (name, common::render(&order, dpi).unwrap())).collect();
+        let (width, height) = (labels[0].1.raster.width(), labels[0].1.raster.height());
+        for compression in [ZplCompression::Z64, ZplCompression::Acs] {
+            let zpls: Vec<Vec<u8>> = labels
+                .iter()
+                .map(|(_, l)| {
+                    let mut settings = JobSettings::for_bitmap(dpi, &l.raster);
+                    settings.zpl_compression = compression;
+                    lang::encode(Language::Zpl, std::slice::from_ref(&l.raster), &settings).unwrap()
+                })
+                .collect();
+            let pngs = zebrash(&dir, &zpls, width, height, dpi);
+            for ((name, label), png_bytes) in labels.iter().zip(pngs) {
+                let raster = &label.raster;
+                let rendered = png::decode(&png_bytes).unwrap();
+                // Zebrash sizes its canvas from millimetres; compare the label's area.
+                let w = raster.width().min(rendered.width());
+                let h = raster.height().min(rendered.height());
+                assert!(w + 16 >= raster.width() && h + 16 >= raster.height(), "{name}: rendered {}×{}", rendered.width(), rendered.height());
+                let same = (0..h).all(|y| (0..w).all(|x| rendered.get(x, y) == raster.get(x, y)));
+                assert!(same, "{name} @ {dpi} dpi ({compression:?}): Zebrash's raster differs from ours");
+                for b in label.document.barcodes() {
+                    let r = b.bounds();
+                    let crop = rendered.crop(r.x.max(0) as u32, (r.y - 4).max(0) as u32, r.w as u32, r.h as u32 + 8);
+                    assert_eq!(read_code128(&crop).as_deref(), Some(b.data.as_str()), "{name} @ {dpi} dpi ({compression:?}): barcode from Zebrash's PNG");
+                }
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("independent ZPL check: {checked} renderings by zpl-renderer-js were dot-identical and scanned");
+}
