@@ -550,7 +550,7 @@ impl Decoder {
         if stride == 0 || total == 0 {
             return Err(DecodeError::new(CMD, offset, "bytes per row and graphic field count must be at least 1"));
         }
-        if total % stride != 0 {
+        if !total.is_multiple_of(stride) {
             return Err(DecodeError::new(CMD, offset, format!("graphic field count {total} is not a whole number of {stride}-byte rows")));
         }
         if stride as u64 * 8 > limits::MAX_WIDTH as u64 {
@@ -790,6 +790,18 @@ mod tests {
     fn crc16_xmodem_check_value() {
         // The catalogued check value of CRC-16/XMODEM.
         assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn z64_field_written_by_another_tool_decodes() {
+        // A ^GF field produced by third-party software (posted in the BinaryKits.Zpl discussions, #178):
+        // its CRC D069 and its 2,560-byte payload check our reading of the ZB64 format end to end.
+        let zpl = concat!("^XA^FO768,64^GFA,02560,02560,00020,:Z64:", "eJztVT2OEzEUtmMiF1OMkEApKHyEbRFI6xQcYA+AlCtwAjwl0l5ia66wRYYbQEFviSalkSIxSiZ+vGfP2J6ZQEFFsY6SsT5/+d57fj/D2H+1ni0+f118B9/nWAUAzYxmEOuXNPBT4g6+Pd+Bm2BwwJ/HroQkvMPfDWwLrD5F9kOBmai0KwX30WJVCEqIzzUU2HhehKJGHdUm7O14XNlsdvRLHhPmx41Ihnm6EH5ZnrLb5Ep2PynX2Vo9ehC82rI79iI7SO6tLLPsNRPjXwx+N1a6dZ8d/IhfbW+s6JML5B43zjjVZ1fxjO8tON2HfeA5usFf4EwfdSgMtFXDD3DgUyACeQoww4BGdebp7tVJnNFPNYSLvpujOYasDFiNGFht6y4HjBiH1rQhK0PAdAQNNNpmniIeh62xg3g8Ep57FngyXgyakj0HZtrMU5QR4WMRiIInEWvzf2+pYGY8HXikOAQfeXWHF1zyMB31VR6WILCJHmIDj0fem1GPTfSyXVnq/cG/ZmJ3EUfUgyHexBNeDHdQ3AtcuT/Ph3yINvPWmDk3yQcPeSOsbnPevkCr+oyF/D5M6yDUizPHGliqg1hXmkLOdUX1d1EgyekBI151vkfTh3CZtNbHWM8XgFTPVOsCTtBpn1o59Af8NL2C3B/0JMOVT/0R+m3nNj2Ol9TK1BOiW3W4SX2pMB7+gb1nm8yrGsbmW2kTlvpcZEyPm2K+mHTaXdmlU5lHtB6tFZNGfZ1virGXBmGWKefpeGvCZ4ibqKPK4a4P4bG3BRYnfUhcWisgxk0hR4KXO/Zy9v6ozqfPj+dmgq3p3TN5fZAWQnYKEfHCFuvTEnpaT+uf1m+WdlzV", ":D069^FS^XZ");
+        let body = zpl.split(":Z64:").nth(1).unwrap().split(':').next().unwrap();
+        assert_eq!(crc16_xmodem(body.as_bytes()), 0xD069);
+        let l = labels(decode_all(Language::Zpl, 203, zpl.as_bytes()).unwrap());
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].width(), l[0].height()), (768 + 160, 64 + 128));
     }
 
     #[test]
