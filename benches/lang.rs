@@ -28,6 +28,9 @@ fn bench(c: &mut Criterion) {
         let mut acs = JobSettings::for_bitmap(dpi, &raster);
         acs.zpl_compression = ZplCompression::Acs;
         variants.push(("zpl-acs".into(), Language::Zpl, acs));
+        let mut png = JobSettings::for_bitmap(dpi, &raster);
+        png.zpl_compression = ZplCompression::Png;
+        variants.push(("zpl-png".into(), Language::Zpl, png));
         for (name, lang, settings) in &variants {
             let bytes = lang::encode(*lang, pages, settings).unwrap();
             eprintln!("bytes per label, {name} @ {dpi} dpi: {}", bytes.len());

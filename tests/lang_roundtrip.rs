@@ -53,6 +53,9 @@ fn alternative_encodings_round_trip() {
             let n = round_trip(lang, &raster, &s);
             eprintln!("alternative {lang} @ {dpi}: {n} bytes");
         }
+        s.zpl_compression = ZplCompression::Png;
+        let n = round_trip(Language::Zpl, &raster, &s);
+        eprintln!("alternative zpl png @ {dpi}: {n} bytes");
     }
 }
 
@@ -93,4 +96,18 @@ fn zpl_costs_no_more_than_base64_of_the_rasters_zlib_stream() {
         eprintln!("reference label my-jnt-cod, ZPL :Z64: at {dpi} dpi: {} bytes (Base64 of one zlib stream: {bound})", bytes.len());
         assert!(bytes.len() <= bound + bound / 100 + 300, "{} bytes against a bound of {bound}", bytes.len());
     }
+}
+
+/// The 12 KB wire budget is met by the binary PNG object mode (`zpl_compression = "png"`).
+#[test]
+fn reference_label_fits_12_kb_as_a_png_object() {
+    let order = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap().1;
+    let raster = common::render(&order, 203).unwrap().raster;
+    let mut s = JobSettings::for_bitmap(203, &raster);
+    s.zpl_compression = ZplCompression::Png;
+    let bytes = lang::encode(Language::Zpl, std::slice::from_ref(&raster), &s).unwrap();
+    eprintln!("reference label my-jnt-cod, ZPL PNG object at 203 dpi: {} bytes", bytes.len());
+    assert!(bytes.len() <= 12 * 1024, "{} bytes", bytes.len());
+    let back = lang::labels(lang::decode_all(Language::Zpl, 203, &bytes).unwrap());
+    assert!(lang::same_raster(&raster, &back[0]));
 }

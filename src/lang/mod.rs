@@ -101,6 +101,9 @@ pub enum ZplCompression {
     Z64,
     /// ASCII hex with Zebra's run-length letters (`G`–`z`, `,` `!` `:`): every ZPL II printer reads it.
     Acs,
+    /// The label as a binary PNG object (`~DY…,B,P`), printed with `^XG` and deleted with `^ID`: about a
+    /// quarter smaller than `:Z64:` (no Base64), but it needs an 8-bit clean link without XON/XOFF.
+    Png,
 }
 
 /// How CPCL graphics are sent.

@@ -129,53 +129,98 @@ fn push_run(out: &mut String, mut n: usize, digit: char) {
 }
 
 pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
-    let mut out = String::new();
+    let mut out: Vec<u8> = Vec::new();
+    let put = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
     if let Some(d) = s.darkness {
         if d > 30 {
             return Err(limit(format!("darkness {d} is outside ~SD's 0–30")));
         }
-        out.push_str(&format!("~SD{d:02}\n"));
+        put(&mut out, &format!("~SD{d:02}\n"));
+    }
+    if s.copies == 0 || s.copies > 99_999_999 {
+        return Err(limit(format!("{} copies is outside ^PQ's 1–99,999,999", s.copies)));
     }
     for page in pages {
         let stride = page.stride();
         if stride > GF_MAX_BYTES {
             return Err(limit(format!("a {}-dot row does not fit one ^GF field", page.width())));
         }
-        out.push_str("^XA\n");
-        out.push_str(match s.media {
-            Media::Gap => "^MNY\n",
-            Media::Mark => "^MNM\n",
-            Media::Continuous => "^MNN\n",
-        });
+        if s.zpl_compression == ZplCompression::Png {
+            // The image travels once, as a binary PNG object in printer RAM, and is recalled by name.
+            let png = png_object(page);
+            put(&mut out, &format!("~DY{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME},B,P,{},,", png.len()));
+            out.extend_from_slice(&png);
+            put(&mut out, "\n");
+        }
+        put(&mut out, "^XA\n");
+        put(
+            &mut out,
+            match s.media {
+                Media::Gap => "^MNY\n",
+                Media::Mark => "^MNM\n",
+                Media::Continuous => "^MNN\n",
+            },
+        );
         if let Some(ips) = s.speed {
             let p = ips.round() as i64;
             if !(1..=14).contains(&p) {
                 return Err(limit(format!("speed {ips} in/s is outside ^PR's 1–14")));
             }
-            out.push_str(&format!("^PR{p}\n"));
+            put(&mut out, &format!("^PR{p}\n"));
         }
-        out.push_str(&format!("^PW{}\n^LL{}\n^LH0,0\n", s.width, s.height));
-        let rows_per_strip = (GF_MAX_BYTES / stride.max(1)).max(1);
-        let mut y = 0u32;
-        while y < page.height() {
-            let h = (rows_per_strip as u32).min(page.height() - y);
-            let data = &page.data()[y as usize * stride..(y + h) as usize * stride];
-            // White strips cost nothing to leave out: the label starts white.
-            if data.iter().any(|&b| b != 0) {
-                let body = match s.zpl_compression {
-                    ZplCompression::Z64 => z64(data),
-                    ZplCompression::Acs => acs(data, stride),
-                };
-                out.push_str(&format!("^FO0,{y}^GFA,{n},{n},{stride},{body}^FS\n", n = data.len()));
+        put(&mut out, &format!("^PW{}\n^LL{}\n^LH0,0\n", s.width, s.height));
+        if s.zpl_compression == ZplCompression::Png {
+            put(&mut out, &format!("^FO0,0^XG{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME}.PNG,1,1^FS\n"));
+        } else {
+            let rows_per_strip = (GF_MAX_BYTES / stride.max(1)).max(1);
+            let mut y = 0u32;
+            while y < page.height() {
+                let h = (rows_per_strip as u32).min(page.height() - y);
+                let data = &page.data()[y as usize * stride..(y + h) as usize * stride];
+                // White strips cost nothing to leave out: the label starts white.
+                if data.iter().any(|&b| b != 0) {
+                    let body = match s.zpl_compression {
+                        ZplCompression::Acs => acs(data, stride),
+                        _ => z64(data),
+                    };
+                    put(&mut out, &format!("^FO0,{y}^GFA,{n},{n},{stride},{body}^FS\n", n = data.len()));
+                }
+                y += h;
             }
-            y += h;
         }
-        if s.copies == 0 || s.copies > 99_999_999 {
-            return Err(limit(format!("{} copies is outside ^PQ's 1–99,999,999", s.copies)));
+        put(&mut out, &format!("^PQ{}\n^XZ\n", s.copies));
+        if s.zpl_compression == ZplCompression::Png {
+            // Free the printer's RAM once the label is formatted.
+            put(&mut out, &format!("^XA^ID{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME}.PNG^FS^XZ\n"));
         }
-        out.push_str(&format!("^PQ{}\n^XZ\n", s.copies));
     }
-    Ok(out.into_bytes())
+    Ok(out)
+}
+
+/// Where `ZplCompression::Png` stores the label image: printer RAM, one fixed name reused by every label.
+const PNG_OBJECT_DEVICE: &str = "R:";
+const PNG_OBJECT_NAME: &str = "LABELD";
+
+/// The page as the smallest 1-bit greyscale PNG the filters give (0 = black, as PNG greyscale has it).
+pub fn png_object(page: &Bitmap) -> Vec<u8> {
+    let inverted: Vec<u8> = page.data().iter().map(|b| !b).collect();
+    let mut best: Option<Vec<u8>> = None;
+    for filter in [png::Filter::Up, png::Filter::NoFilter, png::Filter::Adaptive] {
+        let mut buf = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut buf, page.width(), page.height());
+            enc.set_color(png::ColorType::Grayscale);
+            enc.set_depth(png::BitDepth::One);
+            enc.set_compression(png::Compression::High);
+            enc.set_filter(filter);
+            let mut w = enc.write_header().expect("PNG to a Vec");
+            w.write_image_data(&inverted).expect("PNG to a Vec");
+        }
+        if best.as_ref().is_none_or(|b| buf.len() < b.len()) {
+            best = Some(buf);
+        }
+    }
+    best.expect("three tries")
 }
 
 fn limit(problem: String) -> EncodeError {
@@ -199,6 +244,8 @@ struct Format {
     width: Option<u32>,
     length: Option<u32>,
     copies: u64,
+    /// `^PQ` was given: the format prints even with nothing on it.
+    quantity_given: bool,
     fields: Vec<Field>,
 }
 
@@ -211,6 +258,8 @@ pub struct Decoder {
     format_prefix: u8,
     control_prefix: u8,
     format: Option<Format>,
+    /// Graphics downloaded with `~DY`/`~DG`, by `D:NAME.EXT`.
+    objects: std::collections::HashMap<String, Bitmap>,
     /// Bytes after the start of the pending command already searched for the next prefix: data that
     /// arrives in small pieces is scanned once, not once per piece.
     scanned: usize,
@@ -227,7 +276,7 @@ const BARE: &[&[u8; 2]] = &[b"XA", b"XZ", b"FS", b"FR", b"HS", b"HI", b"HM", b"H
 
 impl Decoder {
     pub fn new() -> Decoder {
-        Decoder { buf: Vec::new(), base: 0, format_prefix: b'^', control_prefix: b'~', format: None, scanned: 0 }
+        Decoder { buf: Vec::new(), base: 0, format_prefix: b'^', control_prefix: b'~', format: None, objects: Default::default(), scanned: 0 }
     }
 
     fn is_prefix(&self, b: u8) -> bool {
@@ -338,6 +387,9 @@ impl Decoder {
             self.with_params(&name, &label, offset, &text, out)?;
             return Ok(Some(params_start + 1));
         }
+        if &name == b"DY" {
+            return self.download_object(params_start, offset, at_end, out);
+        }
         if &name == b"GF" && self.format.is_some() {
             return self.graphic_field(params_start, offset, at_end);
         }
@@ -363,6 +415,11 @@ impl Decoder {
             }
             b"XZ" => {
                 let f = self.format.take().ok_or_else(|| DecodeError::new(label, offset, "^XZ without a ^XA"))?;
+                // A format with no fields and no ^PQ (settings, ^ID housekeeping) feeds no label.
+                if f.fields.is_empty() && !f.quantity_given {
+                    out.push(Decoded::Other("^XZ format without fields: nothing printed".into()));
+                    return Ok(());
+                }
                 let label_bmp = compose(f.width, f.length, &f.fields, label, offset)?;
                 if f.copies > limits::MAX_COPIES {
                     return Err(DecodeError::new("^PQ", offset, format!("{} copies is more than this printer makes of one label ({})", f.copies, limits::MAX_COPIES)));
@@ -422,6 +479,7 @@ impl Decoder {
             (b"PQ", Some(f)) => {
                 let q = arg(0).map(|v| canvas::uint(label, offset, "quantity", v, 99_999_999)).transpose()?.unwrap_or(1);
                 f.copies = q.max(1);
+                f.quantity_given = true;
             }
             (b"GB", Some(f)) => {
                 let w = arg(0).map(|v| canvas::uint(label, offset, "width", v, 32_000)).transpose()?.unwrap_or(1).max(1);
@@ -440,6 +498,22 @@ impl Decoder {
                 } else {
                     out.push(Decoded::Other(format!("{label} white box not drawn")));
                 }
+            }
+            (b"XG", Some(f)) => {
+                let name = object_name(arg(0).unwrap_or(""), "GRF");
+                let mx = arg(1).map(|v| canvas::uint(label, offset, "x magnification", v, 10)).transpose()?.unwrap_or(1);
+                let my = arg(2).map(|v| canvas::uint(label, offset, "y magnification", v, 10)).transpose()?.unwrap_or(1);
+                if mx != 1 || my != 1 {
+                    return Err(DecodeError::new(label, offset, "magnified graphics are not supported by this printer; use 1,1"));
+                }
+                let g = self.objects.get(&name).ok_or_else(|| DecodeError::new(label, offset, format!("no object {name} was downloaded")))?.clone();
+                let y = place_y(f, g.height());
+                f.fields.push(Field { x: f.origin.0, y, graphic: g });
+            }
+            (b"ID", _) => {
+                let name = object_name(arg(0).unwrap_or(""), "GRF");
+                self.objects.remove(&name);
+                out.push(Decoded::Other(format!("^ID {name} deleted")));
             }
             (b"FD", _) | (b"FV", _) | (b"FH", _) => {
                 // Field data may be anyone's text: report the command only.
@@ -476,7 +550,7 @@ impl Decoder {
         if stride == 0 || total == 0 {
             return Err(DecodeError::new(CMD, offset, "bytes per row and graphic field count must be at least 1"));
         }
-        if total % stride != 0 {
+        if !total.is_multiple_of(stride) {
             return Err(DecodeError::new(CMD, offset, format!("graphic field count {total} is not a whole number of {stride}-byte rows")));
         }
         if stride as u64 * 8 > limits::MAX_WIDTH as u64 {
@@ -511,6 +585,85 @@ impl Decoder {
         let f = self.format.as_mut().expect("checked by the caller");
         let y = place_y(f, rows);
         f.fields.push(Field { x: f.origin.0, y, graphic });
+        Ok(Some(end))
+    }
+}
+
+/// `R:NAME.EXT` with the default device and extension filled in, upper-cased.
+fn object_name(raw: &str, default_ext: &str) -> String {
+    let raw = raw.trim().to_ascii_uppercase();
+    let with_device = if raw.contains(':') { raw } else { format!("R:{raw}") };
+    if with_device.rsplit(':').next().is_some_and(|n| n.contains('.')) { with_device } else { format!("{with_device}.{default_ext}") }
+}
+
+impl Decoder {
+    /// `~DYd:f,b,x,t,w,data`: PNG (`x` = P) or raw bitmap (`x` = G) objects, binary (`b` = B) or ASCII.
+    fn download_object(&mut self, start: usize, offset: u64, at_end: bool, out: &mut Vec<Decoded>) -> Result<Option<usize>, DecodeError> {
+        const CMD: &str = "~DY";
+        let mut commas = Vec::with_capacity(5);
+        let mut i = start;
+        while commas.len() < 5 {
+            match self.buf.get(i) {
+                None => return if at_end { Err(DecodeError::new(CMD, offset, "the stream ended inside the parameters")) } else { Ok(None) },
+                Some(b',') => commas.push(i),
+                Some(&b) if self.is_prefix(b) => return Err(DecodeError::new(CMD, offset, "needs name, format, extension, size and row bytes before the data")),
+                Some(_) if i - start > 80 => return Err(DecodeError::new(CMD, offset, "parameters are too long")),
+                _ => {}
+            }
+            i += 1;
+        }
+        let text = |a: usize, b: usize| String::from_utf8_lossy(&self.buf[a..b]).trim().to_ascii_uppercase();
+        let (format, ext) = (text(commas[0] + 1, commas[1]), text(commas[1] + 1, commas[2]));
+        let size = canvas::uint(CMD, offset, "total bytes", &text(commas[2] + 1, commas[3]), 16 << 20)? as usize;
+        let row_bytes = text(commas[3] + 1, commas[4]);
+        let name_raw = text(start, commas[0]);
+        let data_start = commas[4] + 1;
+        let (payload, end) = match format.as_str() {
+            "B" => {
+                if self.buf.len() < data_start + size {
+                    return if at_end { Err(DecodeError::new(CMD, offset, format!("the stream ended {} bytes into {size} bytes of binary data", self.buf.len() - data_start))) } else { Ok(None) };
+                }
+                (self.buf[data_start..data_start + size].to_vec(), data_start + size)
+            }
+            "A" | "P" => {
+                let end = match self.next_prefix(start - 3, data_start) {
+                    Some(n) => n,
+                    None if at_end => self.buf.len(),
+                    None => return Ok(None),
+                };
+                let ascii: Vec<u8> = self.buf[data_start..end].iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+                let stride = if ext == "G" { canvas::uint(CMD, offset, "bytes per row", &row_bytes, GF_MAX_BYTES as u64)?.max(1) as usize } else { 1 };
+                (decode_ascii(&ascii, size, stride, offset).map_err(|e| DecodeError::new(CMD, offset, e.problem))?, end)
+            }
+            other => return Err(DecodeError::new(CMD, offset, format!("format {:?} is not supported; send A, B or P", shorten(other)))),
+        };
+        let graphic = match ext.as_str() {
+            "P" => {
+                if payload.len() < 24 || &payload[..8] != b"\x89PNG\r\n\x1a\n" {
+                    return Err(DecodeError::new(CMD, offset, "the data is not a PNG file"));
+                }
+                let w = u32::from_be_bytes(payload[16..20].try_into().expect("4 bytes"));
+                let h = u32::from_be_bytes(payload[20..24].try_into().expect("4 bytes"));
+                canvas::blank(CMD, offset, w, h)?;
+                crate::render::png::decode(&payload).map_err(|e| DecodeError::new(CMD, offset, format!("bad PNG: {e}")))?
+            }
+            "G" => {
+                let stride = canvas::uint(CMD, offset, "bytes per row", &row_bytes, GF_MAX_BYTES as u64)? as usize;
+                if stride == 0 || payload.len() % stride != 0 {
+                    return Err(DecodeError::new(CMD, offset, "total bytes is not a whole number of rows"));
+                }
+                let rows = (payload.len() / stride) as u32;
+                canvas::blank(CMD, offset, stride as u32 * 8, rows)?;
+                Bitmap::from_packed(stride as u32 * 8, rows, payload).expect("sizes checked")
+            }
+            other => return Err(DecodeError::new(CMD, offset, format!("extension {:?} is not a graphic this printer stores (P or G)", shorten(other)))),
+        };
+        if self.objects.len() >= 64 {
+            return Err(DecodeError::new(CMD, offset, "more than 64 stored graphics: delete some with ^ID"));
+        }
+        let name = object_name(&name_raw, if ext == "P" { "PNG" } else { "GRF" });
+        out.push(Decoded::Other(format!("~DY {name} stored")));
+        self.objects.insert(name, graphic);
         Ok(Some(end))
     }
 }
@@ -637,6 +790,18 @@ mod tests {
     fn crc16_xmodem_check_value() {
         // The catalogued check value of CRC-16/XMODEM.
         assert_eq!(crc16_xmodem(b"123456789"), 0x31C3);
+    }
+
+    #[test]
+    fn z64_field_written_by_another_tool_decodes() {
+        // A ^GF field produced by third-party software (posted in the BinaryKits.Zpl discussions, #178):
+        // its CRC D069 and its 2,560-byte payload check our reading of the ZB64 format end to end.
+        let zpl = concat!("^XA^FO768,64^GFA,02560,02560,00020,:Z64:", "eJztVT2OEzEUtmMiF1OMkEApKHyEbRFI6xQcYA+AlCtwAjwl0l5ia66wRYYbQEFviSalkSIxSiZ+vGfP2J6ZQEFFsY6SsT5/+d57fj/D2H+1ni0+f118B9/nWAUAzYxmEOuXNPBT4g6+Pd+Bm2BwwJ/HroQkvMPfDWwLrD5F9kOBmai0KwX30WJVCEqIzzUU2HhehKJGHdUm7O14XNlsdvRLHhPmx41Ihnm6EH5ZnrLb5Ep2PynX2Vo9ehC82rI79iI7SO6tLLPsNRPjXwx+N1a6dZ8d/IhfbW+s6JML5B43zjjVZ1fxjO8tON2HfeA5usFf4EwfdSgMtFXDD3DgUyACeQoww4BGdebp7tVJnNFPNYSLvpujOYasDFiNGFht6y4HjBiH1rQhK0PAdAQNNNpmniIeh62xg3g8Ep57FngyXgyakj0HZtrMU5QR4WMRiIInEWvzf2+pYGY8HXikOAQfeXWHF1zyMB31VR6WILCJHmIDj0fem1GPTfSyXVnq/cG/ZmJ3EUfUgyHexBNeDHdQ3AtcuT/Ph3yINvPWmDk3yQcPeSOsbnPevkCr+oyF/D5M6yDUizPHGliqg1hXmkLOdUX1d1EgyekBI151vkfTh3CZtNbHWM8XgFTPVOsCTtBpn1o59Af8NL2C3B/0JMOVT/0R+m3nNj2Ol9TK1BOiW3W4SX2pMB7+gb1nm8yrGsbmW2kTlvpcZEyPm2K+mHTaXdmlU5lHtB6tFZNGfZ1virGXBmGWKefpeGvCZ4ibqKPK4a4P4bG3BRYnfUhcWisgxk0hR4KXO/Zy9v6ozqfPj+dmgq3p3TN5fZAWQnYKEfHCFuvTEnpaT+uf1m+WdlzV", ":D069^FS^XZ");
+        let body = zpl.split(":Z64:").nth(1).unwrap().split(':').next().unwrap();
+        assert_eq!(crc16_xmodem(body.as_bytes()), 0xD069);
+        let l = labels(decode_all(Language::Zpl, 203, zpl.as_bytes()).unwrap());
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].width(), l[0].height()), (768 + 160, 64 + 128));
     }
 
     #[test]

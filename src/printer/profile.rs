@@ -302,7 +302,11 @@ impl Profile {
             Some(c) => match c.get_ref().as_str() {
                 "z64" => ZplCompression::Z64,
                 "acs" => ZplCompression::Acs,
-                other => return Err(at(c.span(), format!("options.zpl_compression: {other:?} is not z64 or acs"))),
+                "png" if flow_control == FlowControl::Software => {
+                    return Err(at(c.span(), "options.zpl_compression: png sends binary data, which an XON/XOFF serial link cannot carry; use z64 or hardware flow control".into()));
+                }
+                "png" => ZplCompression::Png,
+                other => return Err(at(c.span(), format!("options.zpl_compression: {other:?} is not z64, acs or png"))),
             },
         };
         let escpos_band_height = match &o.escpos_band_height {
