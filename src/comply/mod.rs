@@ -210,10 +210,10 @@ impl Checker {
         let mut refusals = Vec::new();
         let mut regions: Vec<country::Id> = Vec::with_capacity(self.regions.len() + 2);
         for c in [&order.recipient.address.country, &order.sender.address.country] {
-            if let Ok(id) = c.parse::<country::Id>() {
-                if !regions.contains(&id) {
-                    regions.push(id);
-                }
+            if let Ok(id) = c.parse::<country::Id>()
+                && !regions.contains(&id)
+            {
+                regions.push(id);
             }
         }
         for id in &self.regions {

@@ -107,10 +107,10 @@ fn differences(id: &str, w: &Warehouse, s: &Party) -> Vec<Mismatch> {
     if fold(&s.name) != fold(&w.name) {
         differ("name", "name");
     }
-    if let (Some(a), Some(b)) = (&s.phone, &w.phone) {
-        if digits(a) != digits(b) {
-            differ("phone", "phone");
-        }
+    if let (Some(a), Some(b)) = (&s.phone, &w.phone)
+        && digits(a) != digits(b)
+    {
+        differ("phone", "phone");
     }
     let a = &s.address;
     if fold(&a.lines.join(" ")) != fold(&w.lines.join(" ")) {
