@@ -121,6 +121,22 @@ fn every_transition_legal_and_illegal() {
 }
 
 #[test]
+fn spool_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Spool>();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Arc::new(Spool::open(&dir.path().join("nested/dir/spool.db")).unwrap());
+    let handles: Vec<_> = (0..4u64)
+        .map(|t| {
+            let spool = Arc::clone(&spool);
+            std::thread::spawn(move || (0..25).for_each(|i| drop(spool.submit(vec![NewDocument::label("dock-1", order(t * 100 + i))]).unwrap())))
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(spool.list(&Filter::default()).unwrap().len(), 100);
+}
+
+#[test]
 fn unknown_document_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let spool = open(&dir);

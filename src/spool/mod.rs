@@ -59,6 +59,8 @@ pub enum SpoolError {
     NoWal(PathBuf, String),
     #[error("document {0}: stored content is unreadable: {1}")]
     Corrupt(DocId, String),
+    #[error("spool {0}: {1}")]
+    Io(PathBuf, std::io::Error),
 }
 
 /// What a document is.
@@ -272,6 +274,9 @@ const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracki
 impl Spool {
     /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Spool, SpoolError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SpoolError::Io(dir.to_path_buf(), e))?;
+        }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
