@@ -408,6 +408,23 @@ impl Spool {
         })
     }
 
+    /// For an idle printer: stores the bytes and starts sending in one commit (rendering → ready →
+    /// sending), one fsync less between acceptance and the first byte. A crash before the commit
+    /// leaves it rendering (re-queued, nothing sent); after, it is sending (in doubt), as with the
+    /// two separate calls.
+    pub fn mark_ready_and_sending(&self, id: DocId, bytes: &[u8], format: &str) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Ready, "rendered", Some(&format!("{} bytes of {format}", bytes.len())), now)?;
+            transition(tx, id, State::Sending, "sending", None, now)?;
+            tx.execute(
+                "UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL, attempts = attempts + 1 WHERE id = ?1",
+                params![id, bytes, format],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Refused by a compliance rule (rendering → held); `report` says why.
     pub fn mark_held(&self, id: DocId, report: &serde_json::Value) -> Result<(), SpoolError> {
         let now = now_ms();
@@ -502,7 +519,7 @@ impl Spool {
         }
         let now = now_ms();
         let new_id = self.write(|tx| {
-            let row: Option<(String, String, String, Option<String>, Option<String>, String, bool)> = tx
+            let row: Option<ReprintSource> = tx
                 .query_row(
                     "SELECT state, idem_key, kind, order_id, tracking_number, printer, purged_ms IS NOT NULL \
                      FROM documents WHERE id = ?1",
@@ -783,6 +800,9 @@ impl Spool {
         self.find_other_order_with(tracking, order_id).ok().flatten()
     }
 }
+
+/// What a reprint copies: state, key, kind, order id, tracking number, printer, purged.
+type ReprintSource = (String, String, String, Option<String>, Option<String>, String, bool);
 
 /// A document checked and serialised before the transaction starts.
 struct Prepared {
