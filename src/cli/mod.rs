@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod input;
+mod picklist;
 mod render;
 
 #[derive(Parser)]
@@ -18,10 +20,16 @@ pub struct Cli {
 enum Command {
     /// Render an order to a label file (PNG, PDF).
     Render(render::Args),
+    /// Print a pick list (and packing checks) for a batch of orders.
+    Picklist(picklist::Args),
+    /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
+    Check(check::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Picklist(a) => picklist::run(a),
+        Command::Check(a) => check::run(a),
     }
 }
