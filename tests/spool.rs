@@ -121,6 +121,22 @@ fn every_transition_legal_and_illegal() {
 }
 
 #[test]
+fn spool_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Spool>();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Arc::new(Spool::open(&dir.path().join("nested/dir/spool.db")).unwrap());
+    let handles: Vec<_> = (0..4u64)
+        .map(|t| {
+            let spool = Arc::clone(&spool);
+            std::thread::spawn(move || (0..25).for_each(|i| drop(spool.submit(vec![NewDocument::label("dock-1", order(t * 100 + i))]).unwrap())))
+        })
+        .collect();
+    handles.into_iter().for_each(|h| h.join().unwrap());
+    assert_eq!(spool.list(&Filter::default()).unwrap().len(), 100);
+}
+
+#[test]
 fn unknown_document_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let spool = open(&dir);
@@ -271,6 +287,24 @@ fn rendered_bytes_survive_reopen() {
     let r = spool.rendered(id).unwrap().unwrap();
     assert_eq!((r.bytes.as_slice(), r.format.as_str()), (&b"^XA^FO10,10^GFA,...^XZ"[..], "zpl"));
     assert_eq!(spool.document(id).unwrap().state, State::Ready);
+}
+
+#[test]
+fn ready_and_sending_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(&dir);
+    let id = document_in(&spool, 1, State::Rendering);
+    spool.mark_ready_and_sending(id, b"SIZE 100 mm,150 mm\r\n", "tspl").unwrap();
+    let d = spool.document(id).unwrap();
+    assert_eq!((d.state, d.attempts, d.rendered_bytes), (State::Sending, 1, Some(20)));
+    let steps: Vec<_> = spool.history(id).unwrap().into_iter().map(|h| h.to.unwrap_or_default()).collect();
+    assert_eq!(steps, ["queued", "rendering", "ready", "sending"]);
+    // Only from rendering; nothing changes otherwise.
+    let queued = submit_one(&spool, 2);
+    let e = spool.mark_ready_and_sending(queued, b"x", "tspl").unwrap_err();
+    assert_eq!(e.to_string(), format!("document {queued}: cannot go from queued to ready"));
+    assert_eq!(spool.document(queued).unwrap().state, State::Queued);
+    assert_eq!(spool.rendered(queued).unwrap(), None);
 }
 
 #[test]
@@ -493,14 +527,12 @@ fn crash_child() {
         }
         out.flush().unwrap();
         // Resubmit something already there: must come back as the same document.
-        if let Some(d) = spool.list(&Filter { limit: Some(1), before: Some(1 + rng.below(1000) as i64), ..Default::default() }).unwrap().first() {
-            if d.reprint_of.is_none() {
-                let again = spool.submit(vec![NewDocument::label("dock-1", spool_order(&spool, d.id)).with_key(d.key.clone())]);
-                if let Ok(again) = again {
-                    assert_eq!(again.documents[0].document, d.id);
-                    assert_ne!(again.documents[0].outcome, Outcome::New);
-                }
-            }
+        if let Some(d) = spool.list(&Filter { limit: Some(1), before: Some(1 + rng.below(1000) as i64), ..Default::default() }).unwrap().first()
+            && d.reprint_of.is_none()
+        {
+            let again = spool.submit(vec![NewDocument::label("dock-1", spool_order(&spool, d.id)).with_key(d.key.clone())]).unwrap();
+            assert_eq!(again.documents[0].document, d.id);
+            assert_ne!(again.documents[0].outcome, Outcome::New);
         }
         // Work the queue like a worker: render, send (append to the "printer"), confirm.
         while let Some(d) = spool.claim_next("dock-1").unwrap() {
@@ -515,8 +547,12 @@ fn crash_child() {
                 }
                 _ => {}
             }
-            spool.mark_ready(d.id, format!("label {}\n", d.id).as_bytes(), "test").unwrap();
-            spool.mark_sending(d.id).unwrap();
+            if rng.below(2) == 0 {
+                spool.mark_ready_and_sending(d.id, format!("label {}\n", d.id).as_bytes(), "test").unwrap();
+            } else {
+                spool.mark_ready(d.id, format!("label {}\n", d.id).as_bytes(), "test").unwrap();
+                spool.mark_sending(d.id).unwrap();
+            }
             if rng.below(10) == 0 {
                 spool.unsend(d.id, "connection refused").unwrap();
                 continue;
@@ -541,12 +577,12 @@ fn crash_child() {
             spool.mark_done(d.id).unwrap();
         }
         // Now and then an operator reprints a done label or resolves an in-doubt one.
-        if rng.below(5) == 0 {
-            if let Some(d) = spool.list(&Filter { states: vec![State::InDoubt, State::Done], limit: Some(1), ..Default::default() }).unwrap().first() {
-                spool.reprint(d.id, "operator reprint in crash test", None).unwrap();
-                if d.state == State::InDoubt {
-                    spool.cancel(d.id).unwrap();
-                }
+        if rng.below(5) == 0
+            && let Some(d) = spool.list(&Filter { states: vec![State::InDoubt, State::Done], limit: Some(1), ..Default::default() }).unwrap().first()
+        {
+            spool.reprint(d.id, "operator reprint in crash test", None).unwrap();
+            if d.state == State::InDoubt {
+                spool.cancel(d.id).unwrap();
             }
         }
     }

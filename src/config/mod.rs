@@ -313,14 +313,13 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
         }
         Some((t, _)) => Some(Token(t)),
     };
-    if let Some((addr, span)) = &listen {
-        if !addr.ip().is_loopback() && token.is_none() && ok {
-            sink.report(
-                span,
-                r.msg("listen", format!("{addr} is not a loopback address, so server.token is required")),
-            );
-            ok = false;
-        }
+    if let Some((addr, span)) = &listen
+        && !addr.ip().is_loopback()
+        && token.is_none()
+        && ok
+    {
+        sink.report(span, r.msg("listen", format!("{addr} is not a loopback address, so server.token is required")));
+        ok = false;
     }
     let allowed_hosts = checked_list(&mut r, "allowed_hosts", sink, &mut ok, check_host);
     let allowed_origins = checked_list(&mut r, "allowed_origins", sink, &mut ok, check_origin);

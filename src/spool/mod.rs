@@ -59,6 +59,8 @@ pub enum SpoolError {
     NoWal(PathBuf, String),
     #[error("document {0}: stored content is unreadable: {1}")]
     Corrupt(DocId, String),
+    #[error("spool {0}: {1}")]
+    Io(PathBuf, std::io::Error),
 }
 
 /// What a document is.
@@ -272,6 +274,9 @@ const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracki
 impl Spool {
     /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Spool, SpoolError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SpoolError::Io(dir.to_path_buf(), e))?;
+        }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -403,6 +408,23 @@ impl Spool {
         })
     }
 
+    /// For an idle printer: stores the bytes and starts sending in one commit (rendering → ready →
+    /// sending), one fsync less between acceptance and the first byte. A crash before the commit
+    /// leaves it rendering (re-queued, nothing sent); after, it is sending (in doubt), as with the
+    /// two separate calls.
+    pub fn mark_ready_and_sending(&self, id: DocId, bytes: &[u8], format: &str) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Ready, "rendered", Some(&format!("{} bytes of {format}", bytes.len())), now)?;
+            transition(tx, id, State::Sending, "sending", None, now)?;
+            tx.execute(
+                "UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL, attempts = attempts + 1 WHERE id = ?1",
+                params![id, bytes, format],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Refused by a compliance rule (rendering → held); `report` says why.
     pub fn mark_held(&self, id: DocId, report: &serde_json::Value) -> Result<(), SpoolError> {
         let now = now_ms();
@@ -497,7 +519,7 @@ impl Spool {
         }
         let now = now_ms();
         let new_id = self.write(|tx| {
-            let row: Option<(String, String, String, Option<String>, Option<String>, String, bool)> = tx
+            let row: Option<ReprintSource> = tx
                 .query_row(
                     "SELECT state, idem_key, kind, order_id, tracking_number, printer, purged_ms IS NOT NULL \
                      FROM documents WHERE id = ?1",
@@ -778,6 +800,9 @@ impl Spool {
         self.find_other_order_with(tracking, order_id).ok().flatten()
     }
 }
+
+/// What a reprint copies: state, key, kind, order id, tracking number, printer, purged.
+type ReprintSource = (String, String, String, Option<String>, Option<String>, String, bool);
 
 /// A document checked and serialised before the transaction starts.
 struct Prepared {
