@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod input;
+mod picklist;
 mod printers;
 mod render;
 mod test_page;
@@ -27,6 +29,10 @@ enum Command {
     VirtualPrinter(virtual_printer::Args),
     /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
     TestPage(test_page::Args),
+    /// Print a pick list (and packing checks) for a batch of orders.
+    Picklist(picklist::Args),
+    /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
+    Check(check::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -35,5 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),
         Command::TestPage(a) => test_page::run(a),
+        Command::Picklist(a) => picklist::run(a),
+        Command::Check(a) => check::run(a),
     }
 }

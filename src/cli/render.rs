@@ -78,7 +78,7 @@ pub struct FontArgs {
 
 impl FontArgs {
     pub fn load(&self) -> anyhow::Result<Fonts> {
-        Fonts::load(&FontConfig { dirs: self.dirs.clone(), no_system: false }).context("loading fonts")
+        Fonts::load(&FontConfig { dirs: self.dirs.clone(), ..FontConfig::default() }).context("loading fonts")
     }
 }
 
