@@ -21,6 +21,7 @@ pub mod comply;
 pub mod compose;
 pub mod config;
 pub mod document;
+pub mod events;
 pub mod fields;
 pub mod lang;
 pub mod layout;
