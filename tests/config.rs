@@ -292,3 +292,12 @@ fn fixture_registry_parses() {
     let ids: Vec<&str> = registry.keys().map(String::as_str).collect();
     assert_eq!(ids, ["WH-BKK-01", "WH-KUL-01", "WH-LAX-01", "WH-MAN-01", "WH-SZ-01"]);
 }
+
+/// The config's registry is the same registry the compliance checker reads from the file itself.
+#[test]
+fn registry_matches_the_checkers_reading() {
+    let path = common::shared().join("warehouses.toml");
+    let text = format!("[warehouses]\nfile = \"{}\"\n", path.display());
+    let config = parse(&text).unwrap();
+    assert_eq!(config.registry(), labeld::comply::Registry::load(&path).unwrap());
+}

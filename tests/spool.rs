@@ -421,6 +421,9 @@ fn duplicate_tracking_lookup() {
     let c = document_in(&spool, 9, State::Cancelled);
     let _ = c;
     assert_eq!(spool.other_order_with("TRK0000000009", "ORD-000002"), None, "cancelled labels do not count");
+    // Through the compliance trait.
+    let lookup: &dyn labeld::comply::DuplicateTracking = &spool;
+    assert_eq!(lookup.other_order_with("TRK0000000001", "ORD-000002").as_deref(), Some("ORD-000001"));
 }
 
 #[test]

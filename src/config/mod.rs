@@ -250,6 +250,31 @@ impl Config {
         if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }
 
+    /// The warehouse registry in the compliance checker's form (empty: the sender check is off).
+    pub fn registry(&self) -> crate::comply::Registry {
+        let warehouses = self
+            .warehouses
+            .iter()
+            .map(|(id, w)| {
+                let w = w.clone();
+                (
+                    id.clone(),
+                    crate::comply::Warehouse {
+                        name: w.name,
+                        phone: w.phone,
+                        lines: w.lines,
+                        district: w.district,
+                        city: w.city,
+                        region: w.region,
+                        postal_code: w.postal_code,
+                        country: w.country,
+                    },
+                )
+            })
+            .collect();
+        crate::comply::Registry { warehouses }
+    }
+
     pub fn printer(&self, name: &str) -> Option<&Printer> {
         self.printers.iter().find(|p| p.name == name)
     }

@@ -801,6 +801,13 @@ impl Spool {
     }
 }
 
+/// The compliance rule `duplicate_tracking_number` asks the spool.
+impl crate::comply::DuplicateTracking for Spool {
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
+        Spool::other_order_with(self, tracking, order_id)
+    }
+}
+
 /// What a reprint copies: state, key, kind, order id, tracking number, printer, purged.
 type ReprintSource = (String, String, String, Option<String>, Option<String>, String, bool);
 
