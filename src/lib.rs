@@ -22,6 +22,7 @@ pub mod compose;
 pub mod config;
 pub mod document;
 pub mod events;
+pub mod feed;
 pub mod fields;
 pub mod lang;
 pub mod layout;

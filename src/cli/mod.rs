@@ -8,6 +8,7 @@ mod check;
 mod input;
 mod picklist;
 mod printers;
+mod publish;
 mod render;
 mod test_page;
 mod virtual_printer;
@@ -33,6 +34,8 @@ enum Command {
     VirtualPrinter(virtual_printer::Args),
     /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
     TestPage(test_page::Args),
+    /// Publish a batch of orders to a station's NATS JetStream subject (Nats-Msg-Id = key).
+    Publish(publish::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),
         Command::TestPage(a) => test_page::run(a),
+        Command::Publish(a) => publish::run(a),
     }
 }

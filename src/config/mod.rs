@@ -33,8 +33,11 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
+mod feed;
 mod problems;
 mod uri;
+
+pub use feed::NatsFeedConfig;
 
 pub use problems::{ConfigError, Location, Problem};
 pub use uri::{DEFAULT_TCP_PORT, FlowControl, PrinterUri, UriError};
@@ -57,6 +60,8 @@ pub struct Config {
     /// Registered warehouses by id; empty when none is configured (the sender check is then off).
     pub warehouses: BTreeMap<String, Warehouse>,
     pub printers: Vec<Printer>,
+    /// `[feed.nats]`: the job feed over NATS JetStream, when configured.
+    pub feed_nats: Option<NatsFeedConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -221,6 +226,13 @@ impl Config {
             None => BTreeMap::new(),
         };
         let printers = read_printers(top.tables("printer", &mut sink), drivers, &mut sink);
+        let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
+            f.routes.printers = printers
+                .iter()
+                .map(|p| (p.name.clone(), if p.role == Role::Picklist { crate::spool::Kind::Picklist } else { crate::spool::Kind::Label }))
+                .collect();
+            f
+        });
         if syntax.is_empty() {
             // After a syntax error the tree is partial; "unknown key" guesses would only add noise.
             top.finish(&mut sink);
@@ -228,7 +240,7 @@ impl Config {
         let mut problems = sink.into_problems();
         problems.extend(extra);
         match (problems.is_empty(), server, spool) {
-            (true, Some(server), Some(spool)) => Ok(Config { server, spool, warehouses, printers }),
+            (true, Some(server), Some(spool)) => Ok(Config { server, spool, warehouses, printers, feed_nats }),
             _ => Err(ConfigError { problems }),
         }
     }

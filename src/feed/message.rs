@@ -1,0 +1,99 @@
+//! The feed's message: one order as JSON, plus where it prints and its idempotency key.
+//!
+//! ```json
+//! {"key": "label:573942683098059400:1", "role": "label", "order_id": "…", …the order…}
+//! ```
+//! `printer` names a printer directly; otherwise `role` (`label`, the default, or `picklist`)
+//! picks the station's printer for that role. `key` defaults to the spool's own key
+//! (`label:ORDER_ID:PACKAGE_INDEX`). Publishers also set the `Nats-Msg-Id` header to the key so
+//! JetStream drops a repeated publish within its duplicate window.
+
+use crate::order::Order;
+use crate::spool::{Kind, NewDocument};
+
+/// Where the station's printers are, by name and role.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Routes {
+    pub printers: Vec<(String, Kind)>,
+}
+
+impl Routes {
+    fn by_role(&self, kind: Kind) -> Option<&str> {
+        self.printers.iter().find(|(_, k)| *k == kind).map(|(n, _)| n.as_str())
+    }
+}
+
+/// Why a message cannot be printed. The text names fields, never their values (buyer data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not JSON, or not an order.
+    Invalid(String),
+    /// A readable order this station will not print (another warehouse, unknown printer).
+    Refused(String),
+}
+
+impl Rejection {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rejection::Invalid(_) => "invalid",
+            Rejection::Refused(_) => "refused",
+        }
+    }
+    pub fn reason(&self) -> &str {
+        match self {
+            Rejection::Invalid(r) | Rejection::Refused(r) => r,
+        }
+    }
+}
+
+/// Reads a message body into a spool document for this station. A rejection carries the order id
+/// when one was readable, for the event.
+pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocument, (Rejection, Option<String>)> {
+    let mut value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| (Rejection::Invalid(format!("not JSON (line {}, column {})", e.line(), e.column())), None))?;
+    let Some(obj) = value.as_object_mut() else {
+        return Err((Rejection::Invalid("not a JSON object".into()), None));
+    };
+    let order_id = obj.get("order_id").and_then(|v| v.as_str()).map(str::to_owned);
+    let take_str = |obj: &mut serde_json::Map<String, serde_json::Value>, k: &str| match obj.remove(k) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Rejection::Invalid(format!("{k}: must be a string"))),
+    };
+    let printer = take_str(obj, "printer").map_err(|e| (e, order_id.clone()))?;
+    let role = take_str(obj, "role").map_err(|e| (e, order_id.clone()))?;
+    let key = take_str(obj, "key").map_err(|e| (e, order_id.clone()))?;
+    let kind = match role.as_deref() {
+        None | Some("label") => Kind::Label,
+        Some("picklist") => Kind::Picklist,
+        Some(_) => return Err((Rejection::Invalid("role: must be \"label\" or \"picklist\"".into()), order_id)),
+    };
+    // Only the path goes into the reason: the problem text may quote the (buyer's) value.
+    let order = Order::from_json_value(value)
+        .map_err(|e| (Rejection::Invalid(format!("bad order at {}", if e.path.is_empty() { "(root)" } else { &e.path })), order_id.clone()))?;
+    if !warehouse.is_empty() && order.sender.warehouse_id.as_deref() != Some(warehouse) {
+        return Err((
+            Rejection::Refused(format!("sender.warehouse_id: this station prints for warehouse {warehouse}")),
+            order_id,
+        ));
+    }
+    let printer = match printer {
+        Some(p) if routes.printers.iter().any(|(n, _)| *n == p) => p,
+        Some(_) => return Err((Rejection::Refused("printer: not a printer of this station".into()), order_id)),
+        None => match routes.by_role(kind) {
+            Some(p) => p.to_owned(),
+            None => {
+                return Err((Rejection::Refused(format!("role: this station has no {} printer", kind.as_str())), order_id));
+            }
+        },
+    };
+    let doc = match kind {
+        Kind::Label => NewDocument::label(printer, order),
+        Kind::Picklist => NewDocument::picklist(printer, vec![order]),
+    };
+    Ok(match key {
+        Some(k) if !k.trim().is_empty() => doc.with_key(k),
+        Some(_) => return Err((Rejection::Invalid("key: must not be empty".into()), order_id)),
+        None => doc,
+    })
+}
