@@ -276,7 +276,7 @@ async fn poison_messages_are_terminated_with_an_event_and_not_redelivered() {
     let bad_order = std::fs::read_to_string(shared().join("orders-bad/missing-tracking.json")).unwrap();
     let poison: Vec<(Vec<u8>, String)> = vec![
         (std::fs::read(shared().join("orders-bad/not-json.json")).unwrap(), "p-notjson".into()),
-        (serde_json::to_vec(&serde_json::from_str::<serde_json::Value>(&bad_order).unwrap()).unwrap(), "p-bad".into()),
+        (serde_json::to_vec(&serde_json::from_str::<serde_json::Value>(&bad_order).unwrap()["order"]).unwrap(), "p-bad".into()),
         (serde_json::to_vec(&other_warehouse).unwrap(), "p-refused".into()),
         (serde_json::to_vec(&unknown_printer).unwrap(), "p-printer".into()),
         (b"[1, 2]".to_vec(), "p-array".into()),
