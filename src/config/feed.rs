@@ -185,3 +185,67 @@ pub(super) fn read_feed(
     r.finish(sink);
     (ok && warehouse.is_some() && station.is_some()).then_some(cfg)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{AnyDriver, Config};
+    use crate::spool::Kind;
+
+    const PRINTERS: &str = r#"
+[[printer]]
+name = "dock"
+driver = "zebra"
+uri = "tcp://10.0.0.9:9100"
+role = "label"
+
+[[printer]]
+name = "desk"
+driver = "escpos"
+uri = "tcp://10.0.0.10:9100"
+role = "picklist"
+"#;
+
+    fn parse(feed: &str) -> Result<Config, String> {
+        Config::parse(&format!("{feed}\n{PRINTERS}"), Path::new("/etc/labeld/labeld.toml"), &AnyDriver).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reads_feed_nats_with_defaults_and_the_printers_as_routes() {
+        let c = parse(
+            "[feed.nats]\nservers = [\"nats://10.0.0.5:4222\"]\nwarehouse = \"WH-KUL-01\"\nstation = \"pack-03\"\n\
+             creds_file = \"station.creds\"\nmax_in_flight = \"16\"\nack_wait = \"45s\"",
+        )
+        .unwrap();
+        let f = c.feed_nats.unwrap();
+        assert_eq!(f.subject(), "labels.WH-KUL-01.pack-03");
+        assert_eq!(f.stream_subject(), "labels.*.*");
+        assert_eq!(f.events_subject(), "labels.events.WH-KUL-01.pack-03");
+        assert_eq!(f.durable(), "labeld-WH-KUL-01-pack-03");
+        assert_eq!(f.max_in_flight, 16);
+        assert_eq!(f.ack_wait, std::time::Duration::from_secs(45));
+        assert_eq!(f.creds_file.as_deref(), Some(Path::new("/etc/labeld/station.creds")));
+        assert_eq!(f.routes.printers, vec![("dock".to_string(), Kind::Label), ("desk".to_string(), Kind::Picklist)]);
+    }
+
+    #[test]
+    fn no_feed_section_means_no_feed() {
+        assert!(parse("").unwrap().feed_nats.is_none());
+    }
+
+    #[test]
+    fn problems_name_the_field() {
+        let e = parse("[feed.nats]\nservers = []\nwarehouse = \"WH.1\"\nmax_in_flight = \"lots\"\nuser = \"u\"\nretries = 3").unwrap_err();
+        for want in [
+            "feed.nats: servers: needs at least one server",
+            "feed.nats: warehouse: \"WH.1\" must be a single subject token",
+            "feed.nats: station: missing (required)",
+            "feed.nats: max_in_flight: \"lots\" is not a number",
+            "feed.nats: user: user and password go together",
+            "retries",
+        ] {
+            assert!(e.contains(want), "missing {want:?} in:\n{e}");
+        }
+    }
+}
