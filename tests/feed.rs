@@ -378,3 +378,41 @@ async fn crash_between_spool_commit_and_ack_redelivers_into_one_document() {
     assert_eq!(info.num_ack_pending, 0);
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labeld_publish_counts_stored_and_duplicates_and_refuses_a_bad_batch() {
+    let Some(nats) = Nats::start() else { return };
+    let bin = env!("CARGO_BIN_EXE_labeld");
+    let batch = shared().join("batches/batch-50.jsonl");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let subject = "cli.WH-KUL-01.pack-01";
+    let common = ["--subject", subject, "--server", &nats.url, "--stream", "LABELS_cli", "--stream-subjects", "cli.*.*"];
+    let mut first: Vec<&str> = vec!["publish", batch.to_str().unwrap(), "--create-stream"];
+    first.extend(common);
+    // Blocking here is fine: the broker is another process.
+    let (ok, out) = run(&first);
+    assert!(ok, "{out}");
+    assert!(out.contains("published 50 order(s) to cli.WH-KUL-01.pack-01: 50 stored, 0 duplicate(s)"), "{out}");
+    let mut again: Vec<&str> = vec!["publish", batch.to_str().unwrap()];
+    again.extend(common);
+    let (ok, out) = run(&again);
+    assert!(ok, "{out}");
+    assert!(out.contains("0 stored, 50 duplicate(s)"), "{out}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.jsonl");
+    let mut text = std::fs::read_to_string(&batch).unwrap();
+    text.push_str("{\"order_id\": \"x\"}\n");
+    std::fs::write(&bad, text).unwrap();
+    let mut with_bad: Vec<&str> = vec!["publish", bad.to_str().unwrap()];
+    with_bad.extend(common);
+    let (ok, out) = run(&with_bad);
+    assert!(!ok);
+    assert!(out.contains("bad.jsonl:51:") && out.contains("nothing published"), "{out}");
+    let js = context(&nats).await;
+    let mut stream = js.get_stream("LABELS_cli").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 50);
+}
