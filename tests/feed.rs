@@ -416,3 +416,67 @@ async fn labeld_publish_counts_stored_and_duplicates_and_refuses_a_bad_batch() {
     let mut stream = js.get_stream("LABELS_cli").await.unwrap();
     assert_eq!(stream.info().await.unwrap().state.messages, 50);
 }
+
+const CHILD_ENV: &str = "LABELD_FEED_CHILD";
+
+/// Not a test on its own: the station process that `station_sigkill_mid_batch_prints_each_once` kills.
+#[test]
+#[ignore = "run by station_sigkill_mid_batch_prints_each_once as its child process"]
+fn feed_child() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else { return };
+    let (url, dir) = spec.split_once('|').unwrap();
+    let nats = Nats { url: url.to_string(), port: 0, store: None, child: None };
+    let mut cfg = station_cfg(&nats, "kill", "pack-01");
+    cfg.max_in_flight = 5;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let spool = open_spool(Path::new(dir), "kill");
+        let _h = feed::start(&cfg, spool, EventBus::default(), |_| {});
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn station_sigkill_mid_batch_prints_each_once() {
+    let Some(nats) = Nats::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cfg = station_cfg(&nats, "kill", "pack-01");
+    cfg.max_in_flight = 5;
+    let spool = open_spool(tmp.path(), "kill");
+    let lines: Vec<String> = batch_lines().into_iter().take(300).collect();
+    let js = context(&nats).await;
+    feed::bind(&js, &cfg).await.unwrap();
+    assert_eq!(publish::publish(&js, &cfg.subject(), messages(&lines)).await.unwrap().stored, 300);
+
+    for round in 1..=2 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["feed_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, format!("{}|{}", nats.url, tmp.path().display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let target = 60 * round;
+        wait_for("the child station to spool some", Duration::from_secs(60), || documents(&spool).len() >= target).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let at_kill = documents(&spool).len();
+        assert!(at_kill < 300, "round {round}: killed mid-stream ({at_kill} of 300 in)");
+    }
+    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    wait_for("300 documents", Duration::from_secs(90), || documents(&spool).len() >= 300).await;
+    let mut consumer = feed::bind(&js, &cfg).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still in flight: {info:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let docs = documents(&spool);
+    assert_eq!(docs.len(), 300);
+    assert_eq!(docs.iter().map(|d| d.key.clone()).collect::<BTreeSet<_>>().len(), 300);
+    h.shutdown().await;
+}
