@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod doctor;
 mod input;
 mod picklist;
 mod printers;
@@ -33,6 +34,8 @@ enum Command {
     VirtualPrinter(virtual_printer::Args),
     /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
     TestPage(test_page::Args),
+    /// Check fonts, printer access, config, spool and broker reachability; print the fix for each problem.
+    Doctor(doctor::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),
         Command::TestPage(a) => test_page::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }
