@@ -41,15 +41,16 @@ pub fn udev_rules(profiles: &Profiles) -> String {
          # The service user labeld is in lp and dialout (see labeld.service, postinst).\n\n\
          ACTION==\"remove\", GOTO=\"labeld_end\"\n\
          SUBSYSTEM!=\"usb\", GOTO=\"labeld_end\"\n\
-         ENV{DEVTYPE}!=\"usb_device\", GOTO=\"labeld_end\"\n\n",
+         ENV{DEVTYPE}!=\"usb_device\", GOTO=\"labeld_end\"\n\
+         # ID_USB_INTERFACES (which interface classes a device has); 50-udev-default.rules imports it too.\n\
+         IMPORT{builtin}=\"usb_id\"\n\n",
     );
 
     out.push_str("# Exact vendor:product ids from the profiles.\n");
     for (vid, pid, name) in &exact {
-        let _ = writeln!(
-            out,
-            "ATTR{{idVendor}}==\"{vid:04x}\", ATTR{{idProduct}}==\"{pid:04x}\", MODE=\"0660\", GROUP=\"{PRINTER_GROUP}\"  # {name}"
-        );
+        // udev has no trailing comments: the profile goes on the line above.
+        let _ = writeln!(out, "# {name}");
+        let _ = writeln!(out, "ATTR{{idVendor}}==\"{vid:04x}\", ATTR{{idProduct}}==\"{pid:04x}\", MODE=\"0660\", GROUP=\"{PRINTER_GROUP}\"");
     }
 
     out.push_str("\n# Vendors whose product ids are not known: any of their devices with a printer interface (class 07).\n");
@@ -59,11 +60,8 @@ pub fn udev_rules(profiles: &Profiles) -> String {
             continue;
         }
         let names: Vec<&str> = vendors.iter().filter(|(v, _)| v == vid).map(|(_, n)| n.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "ATTR{{idVendor}}==\"{vid:04x}\", ENV{{ID_USB_INTERFACES}}==\"*:0701??:*\", MODE=\"0660\", GROUP=\"{PRINTER_GROUP}\"  # {}",
-            names.join(", ")
-        );
+        let _ = writeln!(out, "# {}", names.join(", "));
+        let _ = writeln!(out, "ATTR{{idVendor}}==\"{vid:04x}\", ENV{{ID_USB_INTERFACES}}==\"*:0701??:*\", MODE=\"0660\", GROUP=\"{PRINTER_GROUP}\"");
     }
 
     out.push_str("\n# Profiles matched only by their IEEE 1284 device id (vendor ids unknown): any printer-class device.\n");
