@@ -21,6 +21,7 @@ version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage"
 
 install -D -m 0755 "$bin" "$stage/usr/bin/labeld"
 strip --strip-debug "$stage/usr/bin/labeld" 2>/dev/null || true

@@ -61,33 +61,46 @@ fn udev_rules_match_drivers() {
 // ---------------------------------------------------------------- the .deb
 
 struct Extracted {
-    _dir: tempfile::TempDir,
     root: PathBuf,
     control: PathBuf,
 }
 
-fn build_and_extract() -> Option<Extracted> {
+/// Built once per test run (both package tests use it) under the target dir's scratch space.
+fn build_and_extract() -> Option<&'static Extracted> {
+    static BUILT: std::sync::OnceLock<Option<Extracted>> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build).as_ref()
+}
+
+fn build() -> Option<Extracted> {
     if !have("dpkg-deb") {
         eprintln!("skipped: dpkg-deb not installed");
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packaging-deb");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(root().join("packaging/build-deb.sh"))
         .arg(env!("CARGO_BIN_EXE_labeld"))
-        .arg(dir.path())
-        .env("DEB_COMPRESS", "gzip")
+        .arg(&dir)
+        .env("DEB_COMPRESS", "none") // the test reads the package once; compression only costs time
         .output()
         .unwrap();
     assert!(out.status.success(), "build-deb.sh failed: {}", String::from_utf8_lossy(&out.stderr));
     let deb = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     assert!(deb.file_name().unwrap().to_string_lossy().starts_with(&format!("labeld_{}_", env!("CARGO_PKG_VERSION"))));
-    let extracted = dir.path().join("root");
-    let control = dir.path().join("control");
+    let extracted = dir.join("root");
+    let control = dir.join("control");
     for (flag, to) in [("-x", &extracted), ("-e", &control)] {
         let st = Command::new("dpkg-deb").arg(flag).arg(&deb).arg(to).status().unwrap();
         assert!(st.success(), "dpkg-deb {flag}");
     }
-    Some(Extracted { _dir: dir, root: extracted, control })
+    // Directories in the package are world-readable (the staging dir starts out 0700).
+    let listing = Command::new("dpkg-deb").arg("-c").arg(&deb).output().unwrap();
+    for line in String::from_utf8_lossy(&listing.stdout).lines() {
+        assert!(line.starts_with("drwxr-xr-x") || !line.starts_with('d'), "bad directory mode: {line}");
+        assert!(line.contains(" root/root "), "not owned by root: {line}");
+    }
+    Some(Extracted { root: extracted, control })
 }
 
 #[test]
