@@ -275,7 +275,7 @@ fn doctor_names_the_packages_for_missing_scripts() {
     std::fs::create_dir(&fonts).unwrap();
     std::fs::write(fonts.join("DejaVuSans.ttf"), dejavu::sans::regular()).unwrap();
     let config = good_config(dir.path(), "");
-    let (out, json) = doctor(&["--config", config.to_str().unwrap(), "--no-system-fonts", "--fonts-dir", fonts.to_str().unwrap()]);
+    let (out, json) = doctor(&["--config", config.to_str().unwrap(), "--no-system-fonts", "--font-dir", fonts.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let ok: Vec<&str> = findings(&json, "fonts", "ok").iter().map(|f| f["message"].as_str().unwrap()).collect();
     assert!(ok.iter().any(|m| m.starts_with("Latin: DejaVuSans")), "{ok:?}");

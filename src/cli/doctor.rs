@@ -23,9 +23,9 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Also search this font directory (repeatable), as labeld does with extra font dirs.
-    #[arg(long = "fonts-dir", value_name = "DIR")]
+    #[arg(long = "font-dir", value_name = "DIR")]
     fonts_dirs: Vec<PathBuf>,
-    /// Look only in --fonts-dir and the built-in DejaVu, not the system font directories.
+    /// Look only in --font-dir and the built-in DejaVu, not the system font directories.
     #[arg(long)]
     no_system_fonts: bool,
 }
