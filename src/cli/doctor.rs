@@ -170,7 +170,7 @@ fn check_config(path: &Path, profiles: &Profiles, report: &mut Report) -> Option
         }
         Err(e) => {
             for p in &e.problems {
-                report.problem(AREA, p.to_string(), format!("edit {} (the commented example in packaging/labeld.toml shows every key)", p.file));
+                report.problem(AREA, p.to_string(), format!("edit {} (the packaged default labeld.toml lists every key with its default, commented)", p.file));
             }
             None
         }
