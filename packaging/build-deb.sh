@@ -51,7 +51,7 @@ Version: $version
 Architecture: $arch
 Maintainer: labeld authors <labeld@localhost>
 Installed-Size: $size
-Depends: adduser, libc6 (>= 2.34)
+Depends: adduser, libc6 (>= 2.35), libgcc-s1, zlib1g
 Recommends: fonts-dejavu-core, fonts-thai-tlwg, fonts-noto-cjk
 Section: utils
 Priority: optional

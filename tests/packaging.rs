@@ -139,7 +139,21 @@ fn deb_installs_the_expected_files() {
     let control = std::fs::read_to_string(x.control.join("control")).unwrap();
     assert!(control.contains("Package: labeld\n"), "{control}");
     assert!(control.contains(&format!("Version: {}\n", env!("CARGO_PKG_VERSION"))), "{control}");
-    assert!(control.lines().any(|l| l.starts_with("Depends:") && l.contains("adduser")), "{control}");
+    let depends = control.lines().find(|l| l.starts_with("Depends:")).unwrap_or_else(|| panic!("no Depends: {control}"));
+    assert!(depends.contains("adduser"), "{depends}");
+    // Every shared library the binary needs comes from a package the .deb depends on.
+    if have("objdump") && have("dpkg") {
+        let dynamic = Command::new("objdump").arg("-p").arg(&bin).output().unwrap();
+        for lib in String::from_utf8_lossy(&dynamic.stdout).lines().filter_map(|l| l.trim().strip_prefix("NEEDED")).map(str::trim) {
+            let owner = Command::new("dpkg").arg("-S").arg(format!("*/{lib}")).output().unwrap();
+            let owner = String::from_utf8_lossy(&owner.stdout);
+            let package = owner.split(':').next().unwrap_or_default().trim();
+            assert!(!package.is_empty(), "no package provides {lib}");
+            assert!(depends.split([',', ' ']).any(|d| d == package), "{lib} is in {package}, missing from {depends}");
+        }
+    } else {
+        eprintln!("skipped: objdump or dpkg missing; library dependencies not checked");
+    }
 
     // The same files are listed for cargo-deb, so `cargo deb` and build-deb.sh install the same things.
     let manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();

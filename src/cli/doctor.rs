@@ -471,11 +471,11 @@ fn keep_spool_owner(path: &Path) {
         let mut side = path.as_os_str().to_owned();
         side.push(suffix);
         let Ok(meta) = std::fs::metadata(&side) else { continue };
-        if meta.uid() != db.uid() || meta.gid() != db.gid() {
-            if let Ok(c) = std::ffi::CString::new(Path::new(&side).as_os_str().as_bytes()) {
-                // SAFETY: valid NUL-terminated path; chown(2) only reads it. Failure leaves things as they were.
-                unsafe { libc::chown(c.as_ptr(), db.uid(), db.gid()) };
-            }
+        if (meta.uid() != db.uid() || meta.gid() != db.gid())
+            && let Ok(c) = std::ffi::CString::new(Path::new(&side).as_os_str().as_bytes())
+        {
+            // SAFETY: valid NUL-terminated path; chown(2) only reads it. Failure leaves things as they were.
+            unsafe { libc::chown(c.as_ptr(), db.uid(), db.gid()) };
         }
     }
 }
