@@ -102,6 +102,17 @@ static PHONE_WORD: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// Words that say the number after them is an identifier, not a phone.
+static ID_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:\b(?:part|model|serial|s/n|sn|sku|ref|reference|invoice|inv|batch|lot|order|item|article|art|code|kode|kod|ma|",
+        r"ean|upc|gtin|isbn|imei|awb|tracking|resi|pedido|factura|referencia|modelo|pesanan|don hang|hoa don)",
+        r"(?: ?(?:no|nr|number|num|#))?\.?",
+        r"|货号|型号|编号|編號|订单号|訂單號|单号|單號|批次|批号|發票|发票)[ :#：.\-]*$"
+    ))
+    .unwrap()
+});
+
 fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
     for m in PHONE_CANDIDATE.find_iter(t) {
         let s = m.as_str().trim_end_matches([' ', '(', '-', '.']);
@@ -150,12 +161,19 @@ fn looks_like_phone(t: &str, start: usize, s: &str, digits: &str) -> bool {
         return false; // an EAN/UPC/GTIN product code
     }
     let window_start = t[..start].char_indices().rev().take(24).last().map_or(start, |(i, _)| i);
-    if PHONE_WORD.is_match(&t[window_start..start]) {
+    let before = &t[window_start..start];
+    if PHONE_WORD.is_match(before) {
         return true;
     }
+    // A number labelled as something else ("Part no. 0451-2233-01", "Invoice 0123456789", "货号 …").
+    if ID_WORD.is_match(before) {
+        return false;
+    }
     let trunk = digits.starts_with('0') && !digits.starts_with("00");
+    // Phone numbers are written in short groups ("0912 345 678", "415-555-0198"); "20261120-07" is a batch number.
+    let grouped = separated && s.split(|c: char| !c.is_ascii_digit()).all(|g| g.len() <= 5);
     (digits.len() >= 8 && (trunk || s.starts_with('(')))
-        || (digits.len() >= 10 && separated)
+        || (digits.len() >= 10 && grouped)
         || (digits.len() == 11 && !separated && digits.starts_with('1') && matches!(digits.as_bytes()[1], b'3'..=b'9'))
 }
 
