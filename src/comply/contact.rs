@@ -28,7 +28,7 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>)
         phones(t, cx, out);
     }
     if !t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic()) {
-        messaging(t, out);
+        messaging(t, cx.product_name, out);
         marketplaces(t, out);
         if t.contains('@') {
             handles(t, out);
@@ -222,13 +222,18 @@ static INVITE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-fn messaging(t: &str, out: &mut Vec<Finding>) {
+/// `product_name`: in a product title a network's name is a brand ("Instagram frame prop", "Facebook Portal"),
+/// so there even the strong names need a contact's shape around them.
+fn messaging(t: &str, product_name: bool, out: &mut Vec<Finding>) {
     for m in STRONG.find_iter(t) {
         // "ออนไลน์" is Thai for "online", not LINE.
         if m.as_str() == "ไลน์" && t[..m.start()].ends_with("ออน") {
             continue;
         }
         let end = extend_handle(t, m.end());
+        if product_name && !(invited(t, m.start()) || handle_after(t, m.end(), m.as_str()).1) {
+            continue;
+        }
         push(out, m.start()..end, "a messaging or social account; labels may not carry contacts outside the platform");
     }
     for m in WEAK.find_iter(t) {
@@ -240,13 +245,18 @@ fn messaging(t: &str, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let window_start = t[..m.start()].char_indices().rev().take(24).last().map_or(m.start(), |(i, _)| i);
-        let invited = INVITE_BEFORE.is_match(&t[window_start..m.start()]);
+        let invited = invited(t, m.start());
         let (handle_end, shaped) = handle_after(t, m.end(), word);
         if invited && (word != "v" || handle_end > m.end() || next_char(t, m.end()).is_some_and(|c| !c.is_ascii())) || shaped {
             push(out, m.start()..handle_end.max(m.end()), "a messaging or social account; labels may not carry contacts outside the platform");
         }
     }
+}
+
+/// An invitation ("add", "加", "hubungi kami di") ends right before `at`.
+fn invited(t: &str, at: usize) -> bool {
+    let window_start = t[..at].char_indices().rev().take(24).last().map_or(at, |(i, _)| i);
+    INVITE_BEFORE.is_match(&t[window_start..at])
 }
 
 /// Extends a match over an id that follows it ("WhatsApp: 012-345", "微信 acme_888").
