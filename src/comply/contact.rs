@@ -213,7 +213,7 @@ static WEAK: LazyLock<Regex> = LazyLock::new(|| {
 /// An invitation just before a handle: "add", "加", "แอด", "hubungi kami di", "liên hệ qua".
 static INVITE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhan|nhan tin|",
+        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|dm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhan|nhan tin|",
         r"ket ban|lien he|agrega|agreganos|agreganos|escribenos|escribenos|sigueme|sigueme|siguenos|siguenos|contactanos)\b",
         r"|\+|加|加个|加個|搜|关注|關注|私信|联系|聯繫|找|แอด|เพิ่ม|ทัก|ติดต่อ)",
         r" ?(?:(?:us|me|kami|saya|aku|chung toi|minh|em|nos|我们|我們|我|เรา)\b ?)?",
@@ -301,7 +301,7 @@ fn starts_with_letter(handle: &str) -> bool {
 fn handles(t: &str, out: &mut Vec<Finding>) {
     static HANDLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[a-z_][a-z0-9_.]{2,29}").unwrap());
     static SOCIAL: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"follow|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he")
+        Regex::new(r"follow|\btag\b|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he")
             .unwrap()
     });
     for m in HANDLE.find_iter(t) {
