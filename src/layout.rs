@@ -220,6 +220,24 @@ fn place_text(id: &str, spec: &TextSpec, bound: &Bound, frame: Rect, mm: BoxMm, 
     })
 }
 
+/// Lays out one text box that no template describes (pick-list cells, test pages), with the same
+/// shaping, shrink-to-fit and refusal rules as a template's text element. `source` names what the
+/// text shows, for errors (e.g. `items[3].name`); `spec.pieces` is ignored.
+pub fn text_box(id: &str, source: &str, text: &str, spec: &TextSpec, frame: Rect, fonts: &Fonts, dpi: u32) -> Result<TextRun, LayoutError> {
+    let bound = Bound { text: text.to_string(), spans: Vec::new() };
+    let mm = |dots: i32| (dots as f32 * 25.4 / dpi as f32 * 10.0).round() / 10.0;
+    let size = BoxMm { x: mm(frame.x), y: mm(frame.y), w: mm(frame.w), h: mm(frame.h) };
+    let mut run = place_text(id, spec, &bound, frame, size, fonts, dpi).map_err(|e| match e {
+        LayoutError::MissingGlyph { element, ch, .. } => LayoutError::MissingGlyph { element, field: source.to_string(), ch },
+        LayoutError::Overflow { element, width_mm, height_mm, min_size_pt, .. } => {
+            LayoutError::Overflow { element, field: source.to_string(), width_mm, height_mm, min_size_pt }
+        }
+        other => other,
+    })?;
+    run.source = source.to_string();
+    Ok(run)
+}
+
 fn fits(p: &Paragraph, spec: &TextSpec, frame: Rect) -> bool {
     let max_lines = spec.max_lines.map(|m| m as usize).unwrap_or(usize::MAX);
     p.lines.len() <= max_lines && p.width <= frame.w as f32 + 0.01 && p.height <= frame.h as f32 + 0.01

@@ -12,16 +12,26 @@
 //! * [`text`] finds fonts, shapes and breaks text.
 //! * [`barcode`] encodes Code 128 and reads a raster back to verify it.
 //! * [`render`] paints a document: 1-bit raster, PNG, PDF.
+//! * [`server`] is the local HTTP API and the packers' web page.
+//! * [`picklist`] builds pick lists and packing checks for a batch and lays them out on pages.
 
 pub mod barcode;
 pub mod bitmap;
+pub mod comply;
 pub mod compose;
+pub mod config;
 pub mod document;
+pub mod events;
 pub mod fields;
 pub mod lang;
 pub mod layout;
 pub mod order;
+pub mod picklist;
 pub mod printer;
 pub mod render;
+pub mod server;
+pub mod spool;
 pub mod template;
 pub mod text;
+pub mod transport;
+pub mod virtual_printer;

@@ -173,7 +173,13 @@ impl Order {
     pub fn from_json_value(mut value: serde_json::Value) -> Result<Order, OrderError> {
         nfc_strings(&mut value);
         let order: Order = serde_path_to_error::deserialize(value).map_err(|e| {
-            OrderError::new(json_path(&e.path().to_string()), describe_serde_error(&e.inner().to_string()))
+            let inner = e.inner().to_string();
+            let mut path = json_path(&e.path().to_string());
+            // serde names a missing field at its parent; the caller wants the field's own path.
+            if let Some(field) = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                path = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+            }
+            OrderError::new(path, describe_serde_error(&inner))
         })?;
         order.validate()?;
         Ok(order)

@@ -72,3 +72,40 @@ fn pdf_text_is_extractable() {
     assert!(text.contains("María José Rodríguez-Hernández"), "{text}");
     assert!(text.replace(' ', "").contains("9400111201080085045843"), "{text}");
 }
+
+/// Every "reject:RULE" case of orders-bad is refused by `labeld render` itself, with that rule, and no
+/// output file appears: a refused order never becomes a label.
+#[test]
+fn refused_orders_never_become_a_label() {
+    let registry = common::shared().join("warehouses.toml");
+    let dir = common::shared().join("orders-bad");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Ok(case) = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&path).unwrap()) else { continue };
+        let Some(rule) = case["expect"].as_str().and_then(|e| e.strip_prefix("reject:")) else { continue };
+        let rule = if rule == "warehouse" { "unknown_warehouse" } else { rule };
+        let order = tmp(&format!("bad-{}", path.file_name().unwrap().to_string_lossy()));
+        std::fs::write(&order, serde_json::to_vec(&case["order"]).unwrap()).unwrap();
+        let out = tmp(&format!("bad-{}.png", path.file_stem().unwrap().to_string_lossy()));
+        let res = labeld().arg("render").arg(&order).arg("--warehouses").arg(&registry).arg("-o").arg(&out).output().unwrap();
+        assert_eq!(res.status.code(), Some(1), "{}", path.display());
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert!(stderr.contains(&format!("refused [{rule}]")), "{}: {stderr}", path.display());
+        assert!(!out.exists(), "{}: a refused label was written", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} reject cases found");
+    // And every good fixture passes the same gate with the registry, except us-fedex: its tracking
+    // number fails FedEx's published 12-digit check digit (see tests/comply_corpus.rs), so it is refused.
+    for (name, _) in common::fixture_orders() {
+        let out = tmp(&format!("good-{name}.png"));
+        let res = labeld().arg("render").arg(common::shared().join(format!("orders/{name}.json"))).arg("--warehouses").arg(&registry).arg("-o").arg(&out).output().unwrap();
+        if name == "us-fedex" {
+            assert_eq!(res.status.code(), Some(1));
+            assert!(String::from_utf8_lossy(&res.stderr).contains("refused [tracking_number]"));
+            continue;
+        }
+        assert!(res.status.success(), "{name}: {}", String::from_utf8_lossy(&res.stderr));
+    }
+}

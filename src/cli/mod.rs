@@ -4,9 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
 mod input;
+mod picklist;
+mod printers;
 mod render;
 mod test_page;
+mod virtual_printer;
 
 #[derive(Parser)]
 #[command(name = "labeld", version, about = "Label printing daemon for e-commerce warehouses")]
@@ -19,6 +23,14 @@ pub struct Cli {
 enum Command {
     /// Render an order to a label file (PNG, PDF).
     Render(render::Args),
+    /// Print a pick list (and packing checks) for a batch of orders.
+    Picklist(picklist::Args),
+    /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
+    Check(check::Args),
+    /// List USB printers and serial ports found, with the matched profile and status.
+    Printers(printers::Args),
+    /// Emulate a printer over TCP (and a pty): save received labels as PNG, answer status, inject faults.
+    VirtualPrinter(virtual_printer::Args),
     /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
     TestPage(test_page::Args),
 }
@@ -26,6 +38,10 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(a) => render::run(a),
+        Command::Picklist(a) => picklist::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Printers(a) => printers::run(a),
+        Command::VirtualPrinter(a) => virtual_printer::run(a),
         Command::TestPage(a) => test_page::run(a),
     }
 }

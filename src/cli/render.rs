@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::ValueEnum;
 
-use labeld::compose::{self, ComposeError};
+use labeld::comply::{Checker, NoSpool, Registry};
+use labeld::compose::{self, ComposeError, Gate};
 use labeld::lang::{self, JobSettings, Language};
 use labeld::printer::{Profile, Profiles};
 use labeld::order::Order;
@@ -66,6 +67,22 @@ pub struct Args {
     /// Print time to stamp on the label (RFC 3339); defaults to now. Fix it for reproducible output.
     #[arg(long, value_parser = parse_time)]
     printed_at: Option<time::OffsetDateTime>,
+    /// Warehouse registry (TOML); the sender must be one of its warehouses.
+    #[arg(long, value_name = "FILE")]
+    warehouses: Option<PathBuf>,
+}
+
+/// The rules every label passes, bound to its template. A template that itself breaks a rule is an error.
+pub fn gate(template: &str, warehouses: Option<&std::path::Path>) -> anyhow::Result<Gate> {
+    let template = Template::load(template)?;
+    let registry = match warehouses {
+        Some(path) => Some(Registry::load(path).context("loading the warehouse registry")?),
+        None => None,
+    };
+    Gate::new(Checker::new(registry), template).map_err(|report| {
+        let lines: Vec<String> = report.refusals.iter().map(|r| r.to_string()).collect();
+        anyhow::anyhow!("the template breaks the label rules:\n  {}", lines.join("\n  "))
+    })
 }
 
 /// Font options shared by every command that draws.
@@ -78,7 +95,7 @@ pub struct FontArgs {
 
 impl FontArgs {
     pub fn load(&self) -> anyhow::Result<Fonts> {
-        Fonts::load(&FontConfig { dirs: self.dirs.clone(), no_system: false }).context("loading fonts")
+        Fonts::load(&FontConfig { dirs: self.dirs.clone(), ..FontConfig::default() }).context("loading fonts")
     }
 }
 
@@ -109,10 +126,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(p), _) => p.dpi,
         (None, d) => d.unwrap_or(203),
     };
-    let template = Template::load(&args.template)?;
+    let gate = gate(&args.template, args.warehouses.as_deref())?;
     let fonts = args.fonts.load()?;
     let opts = compose::Options { dpi, printed_at: args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc) };
-    let label = match compose::label(&order, &template, &fonts, &opts) {
+    let label = match gate.label(&order, &NoSpool, &fonts, &opts) {
         Ok(l) => l,
         Err(e) => {
             report_refusal(&args.order, &e);
@@ -142,8 +159,13 @@ pub fn encode_for_printer(lang: Language, raster: &labeld::bitmap::Bitmap, profi
     Ok(lang::encode(lang, std::slice::from_ref(raster), &settings)?)
 }
 
-fn report_refusal(source: &std::path::Path, e: &ComposeError) {
+pub fn report_refusal(source: &std::path::Path, e: &ComposeError) {
     match e {
+        ComposeError::Refused(report) => {
+            for r in &report.refusals {
+                eprintln!("labeld: {}: refused [{}] {} [{}..{}]: {:?} — {}", source.display(), r.rule, r.path, r.span.start, r.span.end, r.text, r.message);
+            }
+        }
         ComposeError::Layout(errors) => {
             for err in errors {
                 eprintln!("labeld: {}: refused [{}] {err}", source.display(), err.rule());

@@ -3,6 +3,9 @@
 //! Discovery is fontdb's directory scan (configured dirs first, then the system dirs); no fontconfig C
 //! library. Font files are read lazily, the first time a face is actually needed, so a Latin-only label
 //! never pulls the 20 MB CJK collections into memory.
+//!
+//! DejaVu Sans (regular and bold) is compiled into the binary and sorts after every installed face: a
+//! machine without any font still renders Latin and Vietnamese labels, and an installed DejaVu wins.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -73,9 +76,18 @@ struct FaceEntry {
 }
 
 struct FileEntry {
-    path: PathBuf,
+    source: FileSource,
     data: OnceLock<Option<Arc<[u8]>>>,
 }
+
+enum FileSource {
+    Path(PathBuf),
+    /// A face compiled into the binary.
+    Builtin(&'static [u8]),
+}
+
+/// The faces compiled into the binary: the last resort for Latin and Vietnamese.
+const BUILTIN_FACES: [fn() -> &'static [u8]; 2] = [dejavu::sans::regular, dejavu::sans::bold];
 
 /// The regular and (when installed) bold face of one family.
 #[derive(Debug, Clone, Copy)]
@@ -226,29 +238,45 @@ impl FontSet {
         if !cfg.no_system {
             db.load_system_fonts();
         }
+        let mut builtin: HashMap<fontdb::ID, &'static [u8]> = HashMap::new();
+        if !cfg.no_builtin {
+            for bytes in BUILTIN_FACES.map(|f| f()) {
+                for id in db.load_font_source(fontdb::Source::Binary(Arc::new(bytes))) {
+                    builtin.insert(id, bytes);
+                }
+            }
+        }
 
         let mut files: Vec<FileEntry> = Vec::new();
         let mut file_index: HashMap<PathBuf, usize> = HashMap::new();
         let mut faces: Vec<FaceEntry> = Vec::new();
-        // Configured faces first, then the rest sorted by path so that the order (and so the face
-        // chosen by the last-resort scan) does not depend on directory listing order.
+        // Configured faces first, then the system's sorted by path so that the order (and so the face
+        // chosen by the last-resort scan) does not depend on directory listing order; built-in last.
         let mut infos: Vec<&fontdb::FaceInfo> = db.faces().collect();
-        infos.sort_by(|a, b| {
-            let ka = (!configured.contains(&a.id), source_path(&a.source), a.index);
-            let kb = (!configured.contains(&b.id), source_path(&b.source), b.index);
-            ka.cmp(&kb)
-        });
+        let order_key = |f: &fontdb::FaceInfo| {
+            let is_builtin = builtin.contains_key(&f.id);
+            (!configured.contains(&f.id), is_builtin, source_path(&f.source), f.index)
+        };
+        infos.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
         for info in infos {
-            let Some(path) = source_path(&info.source) else {
-                continue;
-            };
-            let file = *file_index.entry(path.clone()).or_insert_with(|| {
+            let file = if let Some(&bytes) = builtin.get(&info.id) {
                 files.push(FileEntry {
-                    path: path.clone(),
+                    source: FileSource::Builtin(bytes),
                     data: OnceLock::new(),
                 });
                 files.len() - 1
-            });
+            } else {
+                let Some(path) = source_path(&info.source) else {
+                    continue;
+                };
+                *file_index.entry(path.clone()).or_insert_with(|| {
+                    files.push(FileEntry {
+                        source: FileSource::Path(path.clone()),
+                        data: OnceLock::new(),
+                    });
+                    files.len() - 1
+                })
+            };
             faces.push(FaceEntry {
                 db_id: info.id,
                 file,
@@ -398,7 +426,10 @@ impl FontSet {
         let entry = self.files.get(file)?;
         entry
             .data
-            .get_or_init(|| std::fs::read(&entry.path).ok().map(Arc::from))
+            .get_or_init(|| match &entry.source {
+                FileSource::Path(path) => std::fs::read(path).ok().map(Arc::from),
+                FileSource::Builtin(bytes) => Some(Arc::from(*bytes)),
+            })
             .clone()
     }
 

@@ -48,6 +48,8 @@ pub struct FontConfig {
     pub dirs: Vec<PathBuf>,
     /// Skip the system font directories (hermetic tests).
     pub no_system: bool,
+    /// Skip the DejaVu Sans compiled into the binary (tests of discovery itself).
+    pub no_builtin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

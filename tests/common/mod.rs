@@ -1,6 +1,8 @@
 //! Shared test helpers: fixtures from ../shared/fixtures, one font set, a fixed print time.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

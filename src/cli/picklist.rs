@@ -1,0 +1,150 @@
+//! `labeld picklist BATCH.jsonl --format pdf|png [--paper a4|letter|100x150] -o FILE`
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::ValueEnum;
+
+use labeld::comply::{Checker, Registry, SeenTracking};
+
+use labeld::picklist::page::{self, Paper};
+use labeld::picklist::{self, BinPattern, Held, PickList, Walk};
+use labeld::render;
+
+use super::input::{read_batch, write_output};
+use super::render::{FontArgs, parse_time};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Pdf,
+    Png,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Batch file: JSON Lines, one order per line (- for standard input).
+    batch: PathBuf,
+    #[arg(long, short = 'f', value_enum, default_value = "pdf")]
+    format: Format,
+    /// Paper: a4, letter (laser printers) or 100x150 (thermal labels).
+    #[arg(long, default_value = "a4", value_parser = |s: &str| s.parse::<Paper>())]
+    paper: Paper,
+    /// Resolution of the page raster (PNG); defaults to 300 for a4/letter and 203 for 100x150.
+    #[arg(long)]
+    dpi: Option<u32>,
+    /// How bin codes are built, naming zone, aisle, bay, shelf, level, slot.
+    #[arg(long, default_value = "{zone}-{aisle}-{shelf}")]
+    bins: String,
+    /// Walk every aisle from its start (sequential) or up one and down the next (serpentine).
+    #[arg(long, default_value = "sequential", value_parser = parse_walk)]
+    walk: Walk,
+    /// Batch id to print; defaults to one derived from the orders in the batch.
+    #[arg(long)]
+    batch_id: Option<String>,
+    /// Output file (- for standard output). PNG pages after the first go to FILE-2.png, FILE-3.png...
+    #[arg(long, short = 'o')]
+    output: PathBuf,
+    #[command(flatten)]
+    fonts: FontArgs,
+    /// Print time (RFC 3339); defaults to now.
+    #[arg(long, value_parser = parse_time)]
+    printed_at: Option<time::OffsetDateTime>,
+    /// Warehouse registry (TOML); orders whose sender is not one of its warehouses are held.
+    #[arg(long, value_name = "FILE")]
+    warehouses: Option<PathBuf>,
+}
+
+fn parse_walk(s: &str) -> Result<Walk, String> {
+    match s {
+        "sequential" => Ok(Walk::Sequential),
+        "serpentine" => Ok(Walk::Serpentine),
+        _ => Err(format!("{s:?}: use sequential or serpentine")),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let pattern = match BinPattern::parse(&args.bins, args.walk) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("labeld: --bins: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let orders = match read_batch(&args.batch)? {
+        Ok(o) => o,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("labeld: {e}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let printed_at = args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let batch_id = args.batch_id.clone().unwrap_or_else(|| picklist::batch_id(&orders, printed_at));
+    let registry = match &args.warehouses {
+        Some(path) => Some(Registry::load(path).context("loading the warehouse registry")?),
+        None => None,
+    };
+    let held = held_orders(&orders, &Checker::new(registry));
+    let list = PickList::build(&orders, held, &pattern, batch_id, printed_at);
+    let fonts = args.fonts.load()?;
+    let dpi = args.dpi.unwrap_or(args.paper.default_dpi());
+    let pages = match page::pages(&list, args.paper, dpi, &fonts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("labeld: {}: cannot lay out the pick list [{}] {e}", args.batch.display(), e.rule());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match args.format {
+        Format::Pdf => {
+            let refs: Vec<&_> = pages.iter().collect();
+            let pdf = render::pdf::paint(&refs, &fonts, &format!("Pick list {}", list.batch_id))?;
+            write_output(&args.output, &pdf)?;
+        }
+        Format::Png => {
+            if pages.len() > 1 && args.output.as_os_str() == "-" {
+                anyhow::bail!("the pick list has {} pages; PNG needs a file name, not -", pages.len());
+            }
+            for (i, doc) in pages.iter().enumerate() {
+                let raster = render::raster::paint(doc, &fonts);
+                let path = if i == 0 { args.output.clone() } else { numbered(&args.output, i + 1) };
+                write_output(&path, &render::png::encode(&raster, dpi))?;
+            }
+        }
+    }
+    eprintln!(
+        "labeld: pick list {}: {} orders, {} lines, {} units, {} held, {} page(s)",
+        list.batch_id,
+        list.totals.orders,
+        list.totals.lines,
+        list.totals.units,
+        list.totals.held,
+        pages.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Orders whose labels the rules refuse: held, listed on the summary, not picked. A tracking number
+/// already used by an earlier order of the batch is a duplicate, as it would be in the spool.
+pub fn held_orders(orders: &[labeld::order::Order], checker: &Checker) -> Vec<Held> {
+    let mut seen = SeenTracking::new();
+    let mut held = Vec::new();
+    for o in orders {
+        let report = checker.check_order(o, &seen);
+        seen.record(&o.shipment.tracking_number, &o.order_id);
+        if let Some(first) = report.refusals.first() {
+            let rules: Vec<&str> = report.rules().iter().map(|r| r.id()).collect();
+            held.push(Held { order_id: o.order_id.clone(), rule: rules.join(", "), field: first.path.clone() });
+        }
+    }
+    held
+}
+
+/// `out.png` → `out-2.png`.
+fn numbered(path: &Path, n: usize) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}-{n}{ext}"))
+}

@@ -1,0 +1,391 @@
+//! Compliance: refuse what a marketplace forbids on a shipping label, and say why.
+//!
+//! TikTok Shop, Shopee and Lazada forbid links, QR codes, contacts for other channels and information unrelated
+//! to the order on a label, and punish false shipping (forged sender, invalid or reused tracking numbers). The
+//! [`Checker`] reads every text that will reach a label and answers with a [`Report`]: an empty report means
+//! printable; otherwise each [`Refusal`] names the [`Rule`], the field, the byte span of the offending text in the
+//! field as given, that text, and one sentence a packer understands.
+//!
+//! One file per concern:
+//! * [`normalize`] folds disguises (fullwidth, homoglyphs, zero-width, "dot"/"點"/"punto") into a detection copy
+//!   that maps back to the original bytes.
+//! * [`hyperlink`], [`contact`], [`unrelated`] find the forbidden content in that copy.
+//! * [`tracking`] validates tracking numbers by carrier; [`warehouse`] holds the sender registry.
+//!
+//! Precision matters as much as recall: a false refusal stops a warehouse. Addresses, SKUs and product names
+//! are full of dots, digits and @-signs, so every rule wants a violation's shape, not just a word.
+
+pub mod contact;
+pub mod hyperlink;
+pub mod normalize;
+pub mod tracking;
+pub mod unrelated;
+pub mod warehouse;
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use phonenumber::country;
+use serde::{Deserialize, Serialize};
+
+use crate::bitmap::Bitmap;
+use crate::order::Order;
+
+pub use normalize::Normalized;
+pub use warehouse::{Registry, RegistryError, Warehouse};
+
+/// The rules a label can break. Serialised as the snake_case ids of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Hyperlink,
+    QrCode,
+    OffPlatformContact,
+    UnrelatedContent,
+    UnknownWarehouse,
+    TrackingNumber,
+    DuplicateTrackingNumber,
+    MissingGlyph,
+    Overflow,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 9] = [
+        Rule::Hyperlink,
+        Rule::QrCode,
+        Rule::OffPlatformContact,
+        Rule::UnrelatedContent,
+        Rule::UnknownWarehouse,
+        Rule::TrackingNumber,
+        Rule::DuplicateTrackingNumber,
+        Rule::MissingGlyph,
+        Rule::Overflow,
+    ];
+
+    /// The rule's id in DESIGN.md, reports and the HTTP API.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Rule::Hyperlink => "hyperlink",
+            Rule::QrCode => "qr_code",
+            Rule::OffPlatformContact => "off_platform_contact",
+            Rule::UnrelatedContent => "unrelated_content",
+            Rule::UnknownWarehouse => "unknown_warehouse",
+            Rule::TrackingNumber => "tracking_number",
+            Rule::DuplicateTrackingNumber => "duplicate_tracking_number",
+            Rule::MissingGlyph => "missing_glyph",
+            Rule::Overflow => "overflow",
+        }
+    }
+
+    /// The rule for an id, as written in DESIGN.md.
+    pub fn from_id(id: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.id() == id)
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Why a label may not be printed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub rule: Rule,
+    /// Field path (`label_note`, `items[0].name`) or, for templates, the element's path.
+    pub path: String,
+    /// Byte span of `text` in the field as given (before any normalisation).
+    pub span: Range<usize>,
+    /// The offending text, exactly as given.
+    pub text: String,
+    /// One sentence a packer understands.
+    pub message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {} [{}..{}]: {:?} — {}", self.rule, self.path, self.span.start, self.span.end, self.text, self.message)
+    }
+}
+
+/// The verdict on one label: printable when there are no refusals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub refusals: Vec<Refusal>,
+}
+
+impl Report {
+    pub fn is_printable(&self) -> bool {
+        self.refusals.is_empty()
+    }
+
+    /// The distinct rules broken, in rule order.
+    pub fn rules(&self) -> Vec<Rule> {
+        let mut rules: Vec<Rule> = self.refusals.iter().map(|r| r.rule).collect();
+        rules.sort();
+        rules.dedup();
+        rules
+    }
+}
+
+/// Where tracking numbers already in use are known: the spool implements this; [`SeenTracking`] is the
+/// in-memory version for tests and CLI batches.
+pub trait DuplicateTracking {
+    /// The id of an order OTHER than `order_id` that already carries `tracking`, if any.
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String>;
+}
+
+/// No spool: nothing is a duplicate.
+pub struct NoSpool;
+
+impl DuplicateTracking for NoSpool {
+    fn other_order_with(&self, _: &str, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Tracking numbers seen so far in a batch, in memory.
+#[derive(Debug, Default, Clone)]
+pub struct SeenTracking {
+    by_number: HashMap<String, String>,
+}
+
+impl SeenTracking {
+    pub fn new() -> SeenTracking {
+        SeenTracking::default()
+    }
+
+    /// Remembers that `order_id` carries `tracking` (the first order to claim a number keeps it).
+    pub fn record(&mut self, tracking: &str, order_id: &str) {
+        self.by_number.entry(tracking.to_string()).or_insert_with(|| order_id.to_string());
+    }
+}
+
+impl DuplicateTracking for SeenTracking {
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
+        self.by_number.get(tracking).filter(|o| o.as_str() != order_id).cloned()
+    }
+}
+
+/// A finding in the normalised copy of a text, before it is mapped back to the original.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub rule: Rule,
+    pub range: Range<usize>,
+    pub message: String,
+}
+
+/// What a text rule needs to know about the field it reads.
+pub(crate) struct TextContext<'a> {
+    /// Regions tried for phone numbers written without a country code.
+    pub regions: &'a [country::Id],
+    /// The recipient's and the sender's own numbers (country code, national number): allowed anywhere.
+    pub own_phones: &'a [(u16, u64)],
+    /// The field is the recipient's or sender's phone field itself.
+    pub own_phone_field: bool,
+    /// Look for phone numbers without a `+` country code (not in ids, postcodes, SKUs).
+    pub bare_numbers: bool,
+}
+
+/// The compliance engine. Cheap to share; build one per configuration.
+pub struct Checker {
+    registry: Option<Registry>,
+    regions: Vec<country::Id>,
+}
+
+impl Checker {
+    /// A checker; with a registry, the sender must be a registered warehouse.
+    pub fn new(registry: Option<Registry>) -> Checker {
+        Checker { registry, regions: contact::default_regions() }
+    }
+
+    pub fn registry(&self) -> Option<&Registry> {
+        self.registry.as_ref()
+    }
+
+    /// Every rule that applies to an order's data. `dup` answers whether the tracking number is already on
+    /// another order.
+    pub fn check_order(&self, order: &Order, dup: &dyn DuplicateTracking) -> Report {
+        let mut refusals = Vec::new();
+        let mut regions: Vec<country::Id> = Vec::with_capacity(self.regions.len() + 2);
+        for c in [&order.recipient.address.country, &order.sender.address.country] {
+            if let Ok(id) = c.parse::<country::Id>()
+                && !regions.contains(&id)
+            {
+                regions.push(id);
+            }
+        }
+        for id in &self.regions {
+            if !regions.contains(id) {
+                regions.push(*id);
+            }
+        }
+        let own_phones: Vec<(u16, u64)> = [(&order.recipient.phone, &order.recipient.address.country), (&order.sender.phone, &order.sender.address.country)]
+            .into_iter()
+            .filter_map(|(phone, country)| {
+                let region = country.parse::<country::Id>().ok();
+                let number = phonenumber::parse(region, phone.as_deref()?).ok()?;
+                Some((number.code().value(), number.national().value()))
+            })
+            .collect();
+
+        for (path, text) in order.text_fields() {
+            if path == "shipment.tracking_number" {
+                continue; // checked below, by its own rules
+            }
+            let cx = TextContext {
+                regions: &regions,
+                own_phones: &own_phones,
+                own_phone_field: path == "recipient.phone" || path == "sender.phone",
+                bare_numbers: !is_identifier(&path),
+            };
+            scan(&path, text, &cx, &mut refusals);
+        }
+
+        let tn = &order.shipment.tracking_number;
+        let whole = |rule, message: String| Refusal { rule, path: "shipment.tracking_number".into(), span: 0..tn.len(), text: tn.clone(), message };
+        if let Err(tracking::Invalid(why)) = tracking::check(&order.shipment.carrier, tn) {
+            refusals.push(whole(Rule::TrackingNumber, format!("{why}; use the number the carrier issued")));
+        }
+        if let Some(other) = dup.other_order_with(tn, &order.order_id) {
+            refusals.push(whole(Rule::DuplicateTrackingNumber, format!("this tracking number is already on order {other}; each parcel needs its own")));
+        }
+
+        if let Some(registry) = &self.registry {
+            for m in registry.check_sender(&order.sender) {
+                let text = sender_field(order, &m.path).unwrap_or_default();
+                refusals.push(Refusal { rule: Rule::UnknownWarehouse, span: 0..text.len(), text, path: m.path, message: m.message });
+            }
+        }
+        Report { refusals }
+    }
+
+    /// The text rules on one text that is not order data (a template's static text).
+    pub fn check_text(&self, path: &str, text: &str) -> Vec<Refusal> {
+        let cx = TextContext { regions: &self.regions, own_phones: &[], own_phone_field: false, bare_numbers: true };
+        let mut out = Vec::new();
+        scan(path, text, &cx, &mut out);
+        out
+    }
+
+    /// An image (a template's logo, or a whole label raster) must not carry a QR code or any other 2D code.
+    pub fn check_image(&self, path: &str, image: &Bitmap) -> Vec<Refusal> {
+        crate::barcode::verify::find_2d_codes(image)
+            .into_iter()
+            .map(|f| Refusal {
+                rule: Rule::QrCode,
+                path: path.to_string(),
+                span: 0..0,
+                text: format!("{} at x={} y={} ({}×{} dots)", f.format.name(), f.x, f.y, f.width, f.height),
+                message: format!("the image contains a {}; labels may carry 1D barcodes only", f.format.name()),
+            })
+            .collect()
+    }
+}
+
+/// Fields that hold identifiers and codes: digit runs there are ids, not phone numbers.
+fn is_identifier(path: &str) -> bool {
+    matches!(path, "order_id" | "platform" | "created_at" | "ship_by" | "shipment.sort_code" | "shipment.cod.amount" | "shipment.cod.currency")
+        || path.ends_with(".warehouse_id")
+        || path.ends_with(".postal_code")
+        || path.ends_with(".country")
+        || path.ends_with("].sku")
+        || path.ends_with("].bin")
+}
+
+fn sender_field(order: &Order, path: &str) -> Option<String> {
+    order.text_fields().into_iter().find(|(p, _)| p == path).map(|(_, t)| t.to_string())
+}
+
+/// Runs the text rules on one field and appends its refusals.
+fn scan(path: &str, text: &str, cx: &TextContext<'_>, out: &mut Vec<Refusal>) {
+    if text.is_empty() {
+        return;
+    }
+    let n = Normalized::new(text);
+    let mut findings: Vec<Finding> = Vec::new();
+    hyperlink::find(&n, &mut findings);
+    contact::find(&n, cx, &mut findings);
+    unrelated::find(&n, &mut findings);
+    // One refusal per stretch of text: where two rules claim overlapping text, the longer claim explains it
+    // ("acme.shop@gmail.com" is an e-mail address, not a link to acme.shop); on a tie the earlier rule wins.
+    findings.sort_by_key(|f| std::cmp::Reverse(f.range.len()));
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings {
+        if !kept.iter().any(|k| k.rule != f.rule && k.range.start < f.range.end && f.range.start < k.range.end) {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| (f.range.start, f.range.end));
+    // Pieces of one contact ("WhatsApp us" + "+60 12-888 7777") are one refusal.
+    let mut i = 1;
+    while i < kept.len() {
+        let (a, b) = (&kept[i - 1], &kept[i]);
+        if a.rule == b.rule && a.range.end <= b.range.start && n.text[a.range.end..b.range.start].chars().all(|c| c == ' ' || c == ':' || c == '：' || c == ',') && b.range.start - a.range.end <= 3 {
+            let end = b.range.end;
+            kept[i - 1].range.end = end;
+            kept.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    // Bait next to a contact or link ("加微信 acme_888 领券", "WhatsApp us ... for 10% off") is one offence: the
+    // contact's refusal grows to cover it instead of a second refusal for the same clause.
+    let mut i = 0;
+    while i < kept.len() {
+        if kept[i].rule == Rule::UnrelatedContent {
+            let u = kept[i].range.clone();
+            let near = kept.iter().position(|c| {
+                c.rule != Rule::UnrelatedContent && {
+                    let gap = if c.range.end <= u.start { c.range.end..u.start } else { u.end..c.range.start.max(u.end) };
+                    gap.len() <= 12 && !n.text[gap].contains(['.', '!', '?', '。', '！', '？', ';', '；'])
+                }
+            });
+            if let Some(c) = near {
+                let r = &mut kept[c].range;
+                *r = r.start.min(u.start)..r.end.max(u.end);
+                kept.remove(i);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    for f in kept {
+        let span = n.original_span(f.range.clone());
+        out.push(Refusal { rule: f.rule, path: path.to_string(), text: text[span.clone()].to_string(), span, message: f.message });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_match_design() {
+        for r in Rule::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::Value::String(r.id().into()));
+            assert_eq!(Rule::from_id(r.id()), Some(r));
+        }
+    }
+
+    #[test]
+    fn spans_point_into_the_original() {
+        let c = Checker::new(None);
+        let text = "Thanks! Ｖｉｓｉｔ ｗｗｗ．ａｃｍｅ．ｃｏｍ";
+        let r = c.check_text("label_note", text);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0].rule, Rule::Hyperlink);
+        assert_eq!(&text[r[0].span.clone()], "ｗｗｗ．ａｃｍｅ．ｃｏｍ");
+        assert_eq!(r[0].text, "ｗｗｗ．ａｃｍｅ．ｃｏｍ");
+    }
+
+    #[test]
+    fn seen_tracking_flags_only_other_orders() {
+        let mut seen = SeenTracking::new();
+        seen.record("635828770378", "A");
+        assert_eq!(seen.other_order_with("635828770378", "A"), None);
+        assert_eq!(seen.other_order_with("635828770378", "B"), Some("A".into()));
+        assert_eq!(seen.other_order_with("635828770379", "B"), None);
+    }
+}

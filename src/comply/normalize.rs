@@ -1,0 +1,282 @@
+//! The detection copy of a text: folded so that disguises look like what they disguise.
+//!
+//! Rules never look at the printed text directly. They look at a [`Normalized`] copy in which fullwidth,
+//! circled and mathematical letters are plain ASCII (NFKC), case is folded, invisible characters are gone,
+//! Cyrillic and Greek look-alikes are Latin, keycap emoji are digits, spelled-out separators ("dot", "[dot]",
+//! "點", "punto", "titik", "[at]") are `.` and `@`, and letters spaced apart ("w h a t s a p p") are joined.
+//! Every byte of the copy remembers which bytes of the original it came from, so a finding in the copy is
+//! reported as a span of the original text. The original is never changed.
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
+
+/// A folded copy of a text with a byte map back to the original.
+#[derive(Debug, Clone)]
+pub struct Normalized {
+    /// The folded text the rules read.
+    pub text: String,
+    /// For each byte of `text`, the original byte range of the character it came from.
+    origin: Vec<(u32, u32)>,
+}
+
+impl Normalized {
+    /// Folds `original` for detection.
+    pub fn new(original: &str) -> Normalized {
+        let folded = fold_chars(original);
+        if !folded.text.is_ascii() || folded.text.contains([' ', '[', '(', '{', '<']) {
+            // The rewrites below only ever match around spaces, brackets or non-ASCII words; most fields
+            // (SKUs, ids, postcodes) skip them.
+            let joined = join_spaced_letters(folded);
+            rewrite_separators(joined)
+        } else {
+            folded
+        }
+    }
+
+    /// The original byte span a range of the folded text came from. Always on character boundaries of the
+    /// original.
+    pub fn original_span(&self, r: Range<usize>) -> Range<usize> {
+        if self.origin.is_empty() {
+            return 0..0;
+        }
+        let start = r.start.min(self.origin.len() - 1);
+        let last = r.end.saturating_sub(1).clamp(start, self.origin.len() - 1);
+        let a = self.origin[start].0 as usize;
+        let b = self.origin[last].1 as usize;
+        a..b.max(a)
+    }
+
+    /// Length of the folded text in bytes.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    fn push(&mut self, c: char, from: (u32, u32)) {
+        self.text.push(c);
+        for _ in 0..c.len_utf8() {
+            self.origin.push(from);
+        }
+    }
+
+    fn with_capacity(n: usize) -> Normalized {
+        Normalized { text: String::with_capacity(n), origin: Vec::with_capacity(n) }
+    }
+}
+
+/// Characters that print as nothing (or nothing a reader notices) and are dropped from the copy:
+/// zero-width spaces and joiners, bidi controls, soft hyphens, variation selectors, the combining keycap
+/// (so "1️⃣" folds to "1"), tag characters and emoji skin-tone modifiers.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180E}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{20E3}' | '\u{3164}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{1F3FB}'..='\u{1F3FF}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Latin letters that other scripts draw identically (after lower-casing).
+fn homoglyph(c: char) -> char {
+    match c {
+        // Cyrillic
+        'а' => 'a', 'в' => 'b', 'е' | 'ё' => 'e', 'к' => 'k', 'м' => 'm', 'н' => 'h', 'о' => 'o', 'р' => 'p',
+        'с' => 'c', 'т' => 't', 'у' => 'y', 'х' => 'x', 'ѕ' => 's', 'і' | 'ї' => 'i', 'ј' => 'j', 'ԁ' => 'd',
+        'ԛ' => 'q', 'ԝ' => 'w', 'һ' => 'h', 'ӏ' => 'l', 'ɡ' => 'g', 'ı' => 'i', 'ո' => 'n', 'ս' => 'u',
+        // Greek
+        'α' => 'a', 'β' => 'b', 'ε' => 'e', 'η' => 'n', 'ι' => 'i', 'κ' => 'k', 'ν' => 'v', 'ο' => 'o', 'ρ' => 'p',
+        'τ' => 't', 'υ' => 'u', 'χ' => 'x', 'ω' => 'w', 'ϲ' | 'ς' => 'c', 'ϳ' => 'j',
+        // Separators that stand in for ASCII ones
+        '。' | '｡' | '・' | '·' | '•' | '∙' | '․' => '.',
+        '‐' | '‑' | '‒' | '–' | '—' | '―' | '−' | '﹣' | 'ー' => '-',
+        '﹫' => '@',
+        // Thai digits
+        '๐'..='๙' => char::from(b'0' + (c as u32 - '๐' as u32) as u8),
+        // Regional-indicator letters (flag emoji halves) spell Latin letters
+        '\u{1F1E6}'..='\u{1F1FF}' => char::from(b'a' + (c as u32 - 0x1F1E6) as u8),
+        // Negative circled / squared capital letters (🅐, 🅰, 🄰) have no NFKC mapping
+        '\u{1F150}'..='\u{1F169}' => char::from(b'a' + (c as u32 - 0x1F150) as u8),
+        '\u{1F170}'..='\u{1F189}' => char::from(b'a' + (c as u32 - 0x1F170) as u8),
+        '\u{1F130}'..='\u{1F149}' => char::from(b'a' + (c as u32 - 0x1F130) as u8),
+        c if c.is_whitespace() => ' ',
+        c => c,
+    }
+}
+
+/// Latin letters lose their accents in the copy ("Ẃhatsapp", "síguenos", "mã giảm giá" are matched as
+/// "whatsapp", "siguenos", "ma giam gia"), so rules are written once, without accents, and also catch text
+/// typed without them.
+fn strip_latin_marks(c: char) -> Option<char> {
+    match c {
+        'đ' => Some('d'),
+        'ø' => Some('o'),
+        'ł' => Some('l'),
+        '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}' => std::iter::once(c).nfd().next().filter(char::is_ascii_alphabetic),
+        _ => None,
+    }
+}
+
+fn is_combining_latin_mark(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36F}')
+}
+
+/// Pass 1, character by character: NFKC, lower case, homoglyphs, invisible characters dropped.
+fn fold_chars(original: &str) -> Normalized {
+    let mut out = Normalized::with_capacity(original.len() + 8);
+    for (i, c) in original.char_indices() {
+        let from = (i as u32, (i + c.len_utf8()) as u32);
+        if c.is_ascii() {
+            let c = if c.is_ascii_whitespace() { ' ' } else { c.to_ascii_lowercase() };
+            out.push(c, from);
+            continue;
+        }
+        if is_invisible(c) {
+            continue;
+        }
+        for k in std::iter::once(c).nfkc() {
+            if is_invisible(k) {
+                continue;
+            }
+            for l in k.to_lowercase() {
+                match strip_latin_marks(l) {
+                    Some(base) => out.push(base, from),
+                    // A combining accent left over on a Latin letter ("w\u{301}") is dropped like a precomposed one.
+                    None if is_combining_latin_mark(l) && out.text.ends_with(|p: char| p.is_ascii_alphabetic()) => {}
+                    None => out.push(homoglyph(l), from),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Rebuilds `src` with some ranges replaced; a replacement maps to the whole original range it replaces.
+fn rewrite(src: Normalized, edits: &[(Range<usize>, &str)]) -> Normalized {
+    if edits.is_empty() {
+        return src;
+    }
+    let mut out = Normalized::with_capacity(src.text.len());
+    let mut at = 0;
+    for (r, with) in edits {
+        for (j, c) in src.text[at..r.start].char_indices() {
+            out.push(c, src.origin[at + j]);
+        }
+        let from = (src.origin[r.start].0, src.origin[r.end - 1].1);
+        for c in with.chars() {
+            out.push(c, from);
+        }
+        at = r.end;
+    }
+    for (j, c) in src.text[at..].char_indices() {
+        out.push(c, src.origin[at + j]);
+    }
+    out
+}
+
+/// "w h a t s a p p", "g m a i l . c o m", "微 信": three or more single characters separated by single spaces
+/// are joined. Ordinary words are never single characters, so prose is left alone.
+fn join_spaced_letters(src: Normalized) -> Normalized {
+    static SPACED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?:^|[^\p{L}\p{N}])((?:[\p{L}\p{N}.@] ){2,}[\p{L}\p{N}.@])(?:$|[^\p{L}\p{N}])").unwrap());
+    let mut edits = Vec::new();
+    let mut from = 0;
+    while let Some(c) = SPACED.captures_at(&src.text, from) {
+        let m = c.get(1).unwrap();
+        for (j, b) in m.as_str().bytes().enumerate() {
+            if b == b' ' {
+                edits.push((m.start() + j..m.start() + j + 1, ""));
+            }
+        }
+        from = m.end();
+    }
+    let src = rewrite(src, &edits);
+    // Two Chinese characters with a space between ("微 信") are one word: Chinese is written without spaces.
+    static SPACED_HAN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\p{Han}(?: \p{Han})+").unwrap());
+    let mut edits = Vec::new();
+    for m in SPACED_HAN.find_iter(&src.text) {
+        for (j, b) in m.as_str().bytes().enumerate() {
+            if b == b' ' {
+                edits.push((m.start() + j..m.start() + j + 1, ""));
+            }
+        }
+    }
+    rewrite(src, &edits)
+}
+
+/// Spelled-out separators: "acme dot com", "acme[dot]com", "acme (.) com", "acme點com", "acme punto com",
+/// "acme titik com", "acme chấm com", "acme จุด com", "acme . com" → "acme.com"; "name [at] host", "name(at)host",
+/// "name @ host" → "name@host".
+fn rewrite_separators(src: Normalized) -> Normalized {
+    static SEP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(concat!(
+            r"(?P<dot> *[\[({<] *(?:dot|d0t|\.|punto|titik|cham|cham|點|点|จุด) *[\])}>] *",
+            r"| +(?:dot|d0t|punto|titik|cham|จุด) +",
+            r"| *(?:點|点) *",
+            r"| +\. +)",
+            r"|(?P<at> *[\[({<] *(?:at|@|艾特) *[\])}>] *| +@ +|艾特)",
+        ))
+        .unwrap()
+    });
+    let mut edits = Vec::new();
+    for c in SEP.captures_iter(&src.text) {
+        if let Some(m) = c.name("dot") {
+            edits.push((m.range(), "."));
+        } else if let Some(m) = c.name("at") {
+            edits.push((m.range(), "@"));
+        }
+    }
+    rewrite(src, &edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        Normalized::new(s).text
+    }
+
+    #[test]
+    fn folds_disguises() {
+        assert_eq!(n("ＷｈａｔｓＡｐｐ"), "whatsapp");
+        assert_eq!(n("wһаtsаpp"), "whatsapp"); // Cyrillic һ, а
+        assert_eq!(n("what\u{200B}s\u{200D}app"), "whatsapp");
+        assert_eq!(n("ⓦⓦⓦ"), "www");
+        assert_eq!(n("0️⃣1️⃣2️⃣"), "012");
+        assert_eq!(n("w h a t s a p p"), "whatsapp");
+        assert_eq!(n("acme dot com"), "acme.com");
+        assert_eq!(n("acme[dot]com"), "acme.com");
+        assert_eq!(n("acme (dot) com"), "acme.com");
+        assert_eq!(n("acme點com"), "acme.com");
+        assert_eq!(n("acme punto com"), "acme.com");
+        assert_eq!(n("acme titik com"), "acme.com");
+        assert_eq!(n("shop [at] acme.com"), "shop@acme.com");
+        assert_eq!(n("www。acme。com"), "www.acme.com");
+        assert_eq!(n("๐๘๑"), "081");
+    }
+
+    #[test]
+    fn leaves_ordinary_text_alone() {
+        assert_eq!(n("No. 12, Jln 3/4"), "no. 12, jln 3/4");
+        assert_eq!(n("Unit 5.02"), "unit 5.02");
+        assert_eq!(n("微波炉"), "微波炉");
+    }
+
+    #[test]
+    fn spans_map_back_to_the_original() {
+        let orig = "Visit ｗｗｗ．ａｃｍｅ．ｃｏｍ now";
+        let norm = Normalized::new(orig);
+        let at = norm.text.find("www.acme.com").unwrap();
+        let span = norm.original_span(at..at + "www.acme.com".len());
+        assert_eq!(&orig[span], "ｗｗｗ．ａｃｍｅ．ｃｏｍ");
+        let orig = "acme [dot] com";
+        let norm = Normalized::new(orig);
+        assert_eq!(norm.text, "acme.com");
+        assert_eq!(&orig[norm.original_span(0..norm.len())], orig);
+    }
+}

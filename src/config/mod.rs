@@ -1,0 +1,646 @@
+//! `labeld.toml`: where the daemon listens, where the spool lives, which warehouses are registered
+//! and which printers exist.
+//!
+//! A bad config is reported in full: every problem, each with `file:line:column`, in one go, so a
+//! warehouse admin fixes the file in one pass instead of one restart per typo. Unknown keys are
+//! errors (a misspelt `retension` must not silently keep the default). Printer drivers are checked
+//! against a [`DriverCatalog`] the caller supplies, so this module does not depend on the printer
+//! profiles.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8631"
+//!
+//! [spool]
+//! path = "/var/lib/labeld/spool.db"
+//! retention = "7d"
+//!
+//! [warehouses]
+//! file = "warehouses.toml"
+//!
+//! [[printer]]
+//! name = "dock-1"
+//! driver = "zebra-zd421-203"
+//! uri = "usb://0a5f:0164"
+//! role = "label"
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::de::DeTable;
+
+mod problems;
+mod uri;
+
+pub use problems::{ConfigError, Location, Problem};
+pub use uri::{DEFAULT_TCP_PORT, FlowControl, PrinterUri, UriError};
+
+use problems::{Sink, TableReader};
+
+/// Where the daemon listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8631";
+/// How long buyer data stays in the spool after a job is done.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The spool file when `[spool] path` is not given, relative to the config file's directory.
+pub const DEFAULT_SPOOL_FILE: &str = "spool.db";
+/// A token shorter than this is guessable; refuse it rather than pretend it protects anything.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: Server,
+    pub spool: Spool,
+    /// Registered warehouses by id; empty when none is configured (the sender check is then off).
+    pub warehouses: BTreeMap<String, Warehouse>,
+    pub printers: Vec<Printer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub token: Option<Token>,
+    /// Host header values accepted (`host` or `host:port`). Empty: see [`Server::effective_allowed_hosts`].
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins accepted (`https://wms.example.com`). Empty: same-origin only.
+    pub allowed_origins: Vec<String>,
+}
+
+/// The API token. Its `Debug` hides the value so a logged config does not leak it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
+impl Server {
+    /// The Host header values to accept: the configured list, or for a loopback bind the loopback
+    /// names with the listen port (`localhost:8631`, `127.0.0.1:8631`, `[::1]:8631`).
+    pub fn effective_allowed_hosts(&self) -> Vec<String> {
+        if !self.allowed_hosts.is_empty() {
+            return self.allowed_hosts.clone();
+        }
+        let port = self.listen.port();
+        if self.listen.ip().is_loopback() {
+            vec![format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
+        } else {
+            vec![self.listen.to_string()]
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Spool {
+    /// Absolute, or resolved against the config file's directory.
+    pub path: PathBuf,
+    pub retention: Duration,
+}
+
+/// A registered warehouse: the only senders a label may carry when a registry is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warehouse {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub lines: Vec<String>,
+    pub district: Option<String>,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub name: String,
+    /// A printer profile name (`drivers/*.toml`), checked by [`DriverCatalog`].
+    pub driver: String,
+    pub uri: PrinterUri,
+    pub role: Role,
+    /// Where `driver` was written, for problems found after loading.
+    pub driver_at: Location,
+}
+
+/// What a printer is for; the worker routes documents by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Label,
+    Picklist,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Label => "label",
+            Role::Picklist => "picklist",
+        }
+    }
+}
+
+/// The printer profiles a config may name. Implemented by the profile list; [`AnyDriver`] accepts
+/// every name (for tools that do not print).
+pub trait DriverCatalog {
+    fn knows(&self, profile: &str) -> bool;
+    /// Names to suggest in the error; may be empty.
+    fn names(&self) -> Vec<String>;
+}
+
+/// Accepts any driver name.
+pub struct AnyDriver;
+
+impl DriverCatalog for AnyDriver {
+    fn knows(&self, _: &str) -> bool {
+        true
+    }
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A plain list of profile names.
+fn list_knows<S: AsRef<str>>(list: &[S], profile: &str) -> bool {
+    list.iter().any(|s| s.as_ref() == profile)
+}
+
+fn list_names<S: AsRef<str>>(list: &[S]) -> Vec<String> {
+    list.iter().map(|s| s.as_ref().to_string()).collect()
+}
+
+impl<S: AsRef<str>> DriverCatalog for Vec<S> {
+    fn knows(&self, profile: &str) -> bool {
+        list_knows(self, profile)
+    }
+    fn names(&self) -> Vec<String> {
+        list_names(self)
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> DriverCatalog for [S; N] {
+    fn knows(&self, profile: &str) -> bool {
+        list_knows(self, profile)
+    }
+    fn names(&self) -> Vec<String> {
+        list_names(self)
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file (and the warehouse file it names).
+    pub fn load(path: &Path, drivers: &dyn DriverCatalog) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| io_problem(path, &e))?;
+        Config::parse(&text, path, drivers)
+    }
+
+    /// Checks `text` as if read from `origin` (used in messages and to resolve relative paths).
+    pub fn parse(text: &str, origin: &Path, drivers: &dyn DriverCatalog) -> Result<Config, ConfigError> {
+        let mut sink = Sink::new(origin.display().to_string(), text);
+        let mut extra = Vec::new(); // problems in other files (the warehouse registry)
+        let base = origin.parent().unwrap_or(Path::new(""));
+        let (root, syntax) = DeTable::parse_recoverable(text);
+        for e in &syntax {
+            let span = e.span().unwrap_or(0..0);
+            sink.report(&span, format!("TOML syntax: {}", e.message().trim()));
+        }
+        let mut top = TableReader::new(root.get_ref(), root.span(), "");
+        let server = read_server(top.table("server", &mut sink), &mut sink);
+        let spool = read_spool(top.table("spool", &mut sink), base, &mut sink);
+        let warehouses = match top.table("warehouses", &mut sink) {
+            Some((t, span)) => read_warehouse_section(t, span, base, &mut sink, &mut extra),
+            None => BTreeMap::new(),
+        };
+        let printers = read_printers(top.tables("printer", &mut sink), drivers, &mut sink);
+        if syntax.is_empty() {
+            // After a syntax error the tree is partial; "unknown key" guesses would only add noise.
+            top.finish(&mut sink);
+        }
+        let mut problems = sink.into_problems();
+        problems.extend(extra);
+        match (problems.is_empty(), server, spool) {
+            (true, Some(server), Some(spool)) => Ok(Config { server, spool, warehouses, printers }),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+
+    /// Checks driver names against a catalogue loaded after the config (e.g. profiles from a
+    /// directory the config itself points at).
+    pub fn check_drivers(&self, origin: &Path, drivers: &dyn DriverCatalog) -> Result<(), ConfigError> {
+        let problems: Vec<Problem> = self
+            .printers
+            .iter()
+            .filter(|p| !drivers.knows(&p.driver))
+            .map(|p| Problem {
+                file: origin.display().to_string(),
+                line: p.driver_at.line,
+                column: p.driver_at.column,
+                message: unknown_driver(&p.name, &p.driver, drivers),
+            })
+            .collect();
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
+    }
+
+    /// The warehouse registry in the compliance checker's form (empty: the sender check is off).
+    pub fn registry(&self) -> crate::comply::Registry {
+        let warehouses = self
+            .warehouses
+            .iter()
+            .map(|(id, w)| {
+                let w = w.clone();
+                (
+                    id.clone(),
+                    crate::comply::Warehouse {
+                        name: w.name,
+                        phone: w.phone,
+                        lines: w.lines,
+                        district: w.district,
+                        city: w.city,
+                        region: w.region,
+                        postal_code: w.postal_code,
+                        country: w.country,
+                    },
+                )
+            })
+            .collect();
+        crate::comply::Registry { warehouses }
+    }
+
+    pub fn printer(&self, name: &str) -> Option<&Printer> {
+        self.printers.iter().find(|p| p.name == name)
+    }
+}
+
+/// A config made of defaults only: loopback listen, `spool.db` beside `origin`, no printers.
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            token: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+fn io_problem(path: &Path, e: &std::io::Error) -> ConfigError {
+    ConfigError {
+        problems: vec![Problem { file: path.display().to_string(), line: 1, column: 1, message: format!("cannot read: {e}") }],
+    }
+}
+
+fn unknown_driver(printer: &str, driver: &str, drivers: &dyn DriverCatalog) -> String {
+    let names = drivers.names();
+    let hint = if names.is_empty() { String::new() } else { format!(" (known: {})", names.join(", ")) };
+    format!("printer \"{printer}\": driver: unknown printer profile \"{}\"{hint}", driver.escape_debug())
+}
+
+fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut Sink) -> Option<Server> {
+    let Some((table, span)) = section else { return Some(Server::default()) };
+    let mut r = TableReader::new(table, span, "server: ");
+    let mut ok = true;
+    let listen = match r.string("listen", sink) {
+        None => Some((DEFAULT_LISTEN.parse::<SocketAddr>().expect("valid default"), 0..0)),
+        Some((s, span)) => match s.parse::<SocketAddr>() {
+            Ok(a) => Some((a, span)),
+            Err(_) => {
+                sink.report(
+                    &span,
+                    r.msg("listen", format!("\"{}\" is not an IP address with a port, e.g. 127.0.0.1:8631", s.escape_debug())),
+                );
+                None
+            }
+        },
+    };
+    let token = match r.string("token", sink) {
+        None => None,
+        Some((t, span)) if t.chars().count() < MIN_TOKEN_CHARS || t.trim() != t => {
+            sink.report(
+                &span,
+                r.msg(
+                    "token",
+                    format!(
+                        "too short or padded with spaces; use at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)"
+                    ),
+                ),
+            );
+            ok = false;
+            None
+        }
+        Some((t, _)) => Some(Token(t)),
+    };
+    if let Some((addr, span)) = &listen
+        && !addr.ip().is_loopback()
+        && token.is_none()
+        && ok
+    {
+        sink.report(span, r.msg("listen", format!("{addr} is not a loopback address, so server.token is required")));
+        ok = false;
+    }
+    let allowed_hosts = checked_list(&mut r, "allowed_hosts", sink, &mut ok, check_host);
+    let allowed_origins = checked_list(&mut r, "allowed_origins", sink, &mut ok, check_origin);
+    r.finish(sink);
+    let (listen, _) = listen?;
+    ok.then_some(Server { listen, token, allowed_hosts, allowed_origins })
+}
+
+fn checked_list(
+    r: &mut TableReader,
+    key: &'static str,
+    sink: &mut Sink,
+    ok: &mut bool,
+    check: fn(&str) -> Result<(), String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, (value, span)) in r.string_list(key, sink).unwrap_or_default().into_iter().enumerate() {
+        match check(&value) {
+            Ok(()) => out.push(value),
+            Err(problem) => {
+                sink.report(&span, r.msg(&format!("{key}[{i}]"), problem));
+                *ok = false;
+            }
+        }
+    }
+    out
+}
+
+fn check_host(h: &str) -> Result<(), String> {
+    if h.contains('*') {
+        return Err(format!("\"{}\": wildcards are not allowed (they defeat the DNS-rebinding check)", h.escape_debug()));
+    }
+    if h.is_empty() || h.contains(['/', ' ', '@']) {
+        return Err(format!("\"{}\" is not a host or host:port as sent in the Host header", h.escape_debug()));
+    }
+    Ok(())
+}
+
+fn check_origin(o: &str) -> Result<(), String> {
+    if o.contains('*') || o == "null" {
+        return Err(format!("\"{}\": wildcard and null origins are not allowed; name each origin", o.escape_debug()));
+    }
+    let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', ' ', '?', '#', '@']) => Ok(()),
+        _ => Err(format!(
+            "\"{}\" is not an origin; write scheme://host[:port] without a path, e.g. https://wms.example.com",
+            o.escape_debug()
+        )),
+    }
+}
+
+fn read_spool(section: Option<(&DeTable, std::ops::Range<usize>)>, base: &Path, sink: &mut Sink) -> Option<Spool> {
+    let default = Spool { path: base.join(DEFAULT_SPOOL_FILE), retention: DEFAULT_RETENTION };
+    let Some((table, span)) = section else { return Some(default) };
+    let mut r = TableReader::new(table, span, "spool: ");
+    let mut ok = true;
+    let path = match r.string("path", sink) {
+        None => default.path,
+        Some((p, span)) if p.trim().is_empty() => {
+            sink.report(&span, r.msg("path", "must not be empty"));
+            ok = false;
+            PathBuf::new()
+        }
+        Some((p, _)) => base.join(p),
+    };
+    let retention = match r.string("retention", sink) {
+        None => default.retention,
+        Some((s, span)) => match parse_duration(&s) {
+            Ok(d) => d,
+            Err(problem) => {
+                sink.report(&span, r.msg("retention", problem));
+                ok = false;
+                Duration::ZERO
+            }
+        },
+    };
+    r.finish(sink);
+    ok.then_some(Spool { path, retention })
+}
+
+/// `"7d"`, `"36h"`, `"90m"`, `"3600s"`, `"2w"`: a whole number and one unit.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("\"{}\" is not a duration such as \"7d\", \"36h\" or \"90m\" (units: s, m, h, d, w)", s.escape_debug());
+    let s2 = s.trim();
+    let split = s2.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (digits, unit) = s2.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(format!("\"{}\" must be more than zero", s.escape_debug()));
+    }
+    n.checked_mul(secs).map(Duration::from_secs).ok_or_else(bad)
+}
+
+/// `[warehouses]`: `file = "warehouses.toml"`, or the registry inline as `[warehouses.warehouse."ID"]`
+/// (the same shape as the file, one level down).
+fn read_warehouse_section(
+    table: &DeTable,
+    span: std::ops::Range<usize>,
+    base: &Path,
+    sink: &mut Sink,
+    extra: &mut Vec<Problem>,
+) -> BTreeMap<String, Warehouse> {
+    let mut r = TableReader::new(table, span.clone(), "warehouses: ");
+    let file = r.string("file", sink);
+    let inline = r.table("warehouse", sink);
+    r.finish(sink);
+    match (file, inline) {
+        (Some(_), Some((_, span))) => {
+            sink.report(&span, "warehouses: give either file or inline [warehouses.warehouse.\"ID\"] entries, not both");
+            BTreeMap::new()
+        }
+        (Some((file, span)), None) => {
+            let path = base.join(&file);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => match parse_warehouses(&text, &path) {
+                    Ok(w) => w,
+                    Err(e) => {
+                        extra.extend(e.problems);
+                        BTreeMap::new()
+                    }
+                },
+                Err(e) => {
+                    sink.report(&span, format!("warehouses: file: cannot read {}: {e}", path.display()));
+                    BTreeMap::new()
+                }
+            }
+        }
+        (None, Some((t, span))) => read_warehouses(t, span, sink),
+        (None, None) => {
+            sink.report(&span, "warehouses: give file = \"warehouses.toml\" or inline [warehouses.warehouse.\"ID\"] entries");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Reads a warehouse registry file (`[warehouse."ID"]` tables), reporting every problem.
+pub fn parse_warehouses(text: &str, origin: &Path) -> Result<BTreeMap<String, Warehouse>, ConfigError> {
+    let mut sink = Sink::new(origin.display().to_string(), text);
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    for e in &syntax {
+        sink.report(&e.span().unwrap_or(0..0), format!("TOML syntax: {}", e.message().trim()));
+    }
+    let mut top = TableReader::new(root.get_ref(), root.span(), "");
+    let found = top.table("warehouse", &mut sink).map(|(t, span)| read_warehouses(t, span, &mut sink));
+    top.finish(&mut sink);
+    let problems = sink.into_problems();
+    match found {
+        Some(w) if problems.is_empty() => Ok(w),
+        None if problems.is_empty() => Err(ConfigError {
+            problems: vec![Problem {
+                file: origin.display().to_string(),
+                line: 1,
+                column: 1,
+                message: "no [warehouse.\"ID\"] tables".into(),
+            }],
+        }),
+        _ => Err(ConfigError { problems }),
+    }
+}
+
+fn read_warehouses(table: &DeTable, _span: std::ops::Range<usize>, sink: &mut Sink) -> BTreeMap<String, Warehouse> {
+    let mut out = BTreeMap::new();
+    for (id, value) in table.iter() {
+        let id_str: &str = id.get_ref();
+        let context = format!("warehouse \"{}\": ", id_str.escape_debug());
+        let toml::de::DeValue::Table(t) = value.get_ref() else {
+            sink.report(&value.span(), format!("{context}expected a table"));
+            continue;
+        };
+        let mut r = TableReader::new(t, value.span(), context);
+        let name = r.required_string("name", sink);
+        let phone = r.string("phone", sink).map(|(s, _)| s);
+        let lines = r.string_list("lines", sink);
+        let district = r.string("district", sink).map(|(s, _)| s);
+        let city = r.required_string("city", sink);
+        let region = r.string("region", sink).map(|(s, _)| s).unwrap_or_default();
+        let postal_code = r.string("postal_code", sink).map(|(s, _)| s).unwrap_or_default();
+        let country = r.required_string("country", sink);
+        let lines = match lines {
+            Some(l) if !l.is_empty() => Some(l.into_iter().map(|(s, _)| s).collect::<Vec<_>>()),
+            Some(_) | None => {
+                sink.report(&r.span, r.msg("lines", "missing or empty (the street address lines)"));
+                None
+            }
+        };
+        let country = match country {
+            Some((c, _)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) => Some(c),
+            Some((c, span)) => {
+                sink.report(&span, r.msg("country", format!("\"{}\" is not an ISO 3166 alpha-2 code such as \"CN\"", c.escape_debug())));
+                None
+            }
+            None => None,
+        };
+        r.finish(sink);
+        if let (Some((name, _)), Some(lines), Some((city, _)), Some(country)) = (name, lines, city, country) {
+            out.insert(
+                id_str.to_string(),
+                Warehouse { id: id_str.to_string(), name, phone, lines, district, city, region, postal_code, country },
+            );
+        }
+    }
+    out
+}
+
+fn read_printers(
+    entries: Vec<(&DeTable, std::ops::Range<usize>)>,
+    drivers: &dyn DriverCatalog,
+    sink: &mut Sink,
+) -> Vec<Printer> {
+    let mut out: Vec<Printer> = Vec::new();
+    let mut seen_names: Vec<(String, usize)> = Vec::new();
+    let mut seen_uris: Vec<(PrinterUri, String)> = Vec::new();
+    for (i, (table, span)) in entries.into_iter().enumerate() {
+        // Name first, so every later message can say which printer it is about.
+        let name_value = table.get("name").and_then(|v| v.get_ref().as_str().map(|s| s.to_string()));
+        let context = match &name_value {
+            Some(n) if !n.trim().is_empty() => format!("printer \"{}\": ", n.escape_debug()),
+            _ => format!("printer #{}: ", i + 1),
+        };
+        let mut r = TableReader::new(table, span, context);
+        let name = r.required_string("name", sink).and_then(|(n, span)| {
+            if !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+                sink.report(&span, r.msg("name", "use only letters, digits, '-', '_' and '.' (it appears in URLs)"));
+                return None;
+            }
+            if let Some((_, line)) = seen_names.iter().find(|(seen, _)| *seen == n) {
+                sink.report(&span, r.msg("name", format!("already used by the printer on line {line}")));
+                return None;
+            }
+            seen_names.push((n.clone(), sink.location(&span).line));
+            Some(n)
+        });
+        let driver = r.required_string("driver", sink).and_then(|(d, span)| {
+            if drivers.knows(&d) {
+                Some((d, sink.location(&span)))
+            } else {
+                let printer = name_value.clone().unwrap_or_else(|| format!("#{}", i + 1));
+                sink.report(&span, unknown_driver(&printer, &d, drivers));
+                None
+            }
+        });
+        let uri = r.required_string("uri", sink).and_then(|(u, span)| match PrinterUri::parse(&u) {
+            Ok(uri) => {
+                if let Some((_, other)) = seen_uris.iter().find(|(seen, _)| *seen == uri) {
+                    sink.report(&span, r.msg("uri", format!("{uri} is already printer {other}")));
+                    return None;
+                }
+                seen_uris.push((uri.clone(), format!("\"{}\"", name_value.clone().unwrap_or_default())));
+                Some(uri)
+            }
+            Err(e) => {
+                sink.report(&span, r.msg("uri", e));
+                None
+            }
+        });
+        let role = match r.string("role", sink) {
+            None => Some(Role::Label),
+            Some((s, span)) => match s.as_str() {
+                "label" => Some(Role::Label),
+                "picklist" => Some(Role::Picklist),
+                _ => {
+                    sink.report(&span, r.msg("role", format!("\"{}\" must be label or picklist", s.escape_debug())));
+                    None
+                }
+            },
+        };
+        r.finish(sink);
+        if let (Some(name), Some((driver, driver_at)), Some(uri), Some(role)) = (name, driver, uri, role) {
+            out.push(Printer { name, driver, uri, role, driver_at });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86400));
+        assert_eq!(parse_duration("36h").unwrap(), Duration::from_secs(36 * 3600));
+        assert_eq!(parse_duration("90m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2w").unwrap(), Duration::from_secs(14 * 86400));
+        assert!(parse_duration("0d").unwrap_err().contains("more than zero"));
+        assert!(parse_duration("7 days").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("-1d").is_err());
+    }
+}

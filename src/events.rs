@@ -1,0 +1,63 @@
+//! Events: what changed, for the web page (server-sent events), the NATS feed and logs.
+//!
+//! One broadcast bus per daemon. Events identify a parcel by order id and tracking number only, and
+//! a refusal by its rule ids and field paths: never buyer names, phones, addresses, or the refused
+//! text itself (which can be buyer data).
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::spool::{DocId, JobId, State};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A document changed state.
+    Job {
+        job: JobId,
+        document: DocId,
+        printer: String,
+        order_id: Option<String>,
+        tracking_number: Option<String>,
+        state: State,
+        /// Rule ids when held; a short error when failed or in doubt. No buyer data.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A printer's state changed (ready, printing, paper_out, head_open, paused, offline, unknown).
+    Printer {
+        printer: String,
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The job feed's connection changed (connected, reconnecting, disabled).
+    Feed { state: String, #[serde(skip_serializing_if = "Option::is_none")] detail: Option<String> },
+}
+
+/// Fan-out of events. Slow listeners miss old events (they get `Lagged`) rather than slow the daemon.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        EventBus::new(1024)
+    }
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> EventBus {
+        EventBus { tx: broadcast::channel(capacity).0 }
+    }
+
+    pub fn publish(&self, event: Event) {
+        // No listener is not an error: the daemon runs without a web page open.
+        let _ = self.tx.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}

@@ -1,0 +1,130 @@
+//! The local HTTP API (`/v1`) and the packers' web page, on axum.
+//!
+//! Every request passes [`guard`] (Host, Origin, token) before a handler runs. Handlers parse bodies
+//! themselves so a bad order is a 400 naming the JSON path, never an extractor's plain-text 422 or a
+//! 500. CPU work (layout, raster, PDF) runs on the blocking pool, off the reactor.
+//!
+//! [`ROUTES`] is the one list of endpoints: the router is checked against it and so is the OpenAPI
+//! document served at `/v1/openapi.json` (tests/http.rs), so the two cannot drift apart.
+
+pub mod error;
+pub mod guard;
+pub mod metrics;
+mod preview;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::compose::Gate;
+use crate::text::Fonts;
+use error::ApiError;
+use guard::Guard;
+use metrics::Metrics;
+
+/// One endpoint: what the router serves and the OpenAPI document describes.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+pub const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/healthz" },
+    Route { method: "GET", path: "/metrics" },
+    Route { method: "GET", path: "/v1/openapi.json" },
+    Route { method: "POST", path: "/v1/render" },
+];
+
+/// The OpenAPI 3.1 description of [`ROUTES`].
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Largest request body: a 500-order batch is about 1 MB of JSON.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// What handlers share.
+pub struct AppState {
+    pub fonts: Fonts,
+    /// The rules and the label template every label passes through.
+    pub gate: Arc<Gate>,
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+}
+
+/// Listen options (from `[server]` in labeld.toml).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub listen: SocketAddr,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub token: Option<String>,
+}
+
+pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> Router {
+    let guard = Arc::new(Guard::new(bound, &opts.allowed_hosts, &opts.allowed_origins, opts.token.clone()));
+    let metrics = state.metrics.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/render", post(preview::render))
+        .fallback(no_such_route)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(guard, guard::enforce))
+        .layer(middleware::from_fn_with_state(metrics, count_requests))
+}
+
+/// Binds `opts.listen` and serves until `shutdown` resolves. Returns the bound address through
+/// `on_bound` first (port 0 picks a free port: tests and `labeld demo`).
+pub async fn serve(
+    state: Arc<AppState>,
+    opts: ServerOptions,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(opts.listen).await?;
+    let bound = listener.local_addr()?;
+    on_bound(bound);
+    let app = router(state, &opts, bound);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    metrics.count_request(&route, resp.status().as_u16());
+    // Route templates and status only: paths can carry ids, bodies carry buyer data.
+    tracing::debug!(%method, route, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "http");
+    resp
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let body = serde_json::json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+    });
+    axum::Json(body).into_response()
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render("")).into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn no_such_route(req: Request) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no_such_route", format!("no endpoint {} {}", req.method(), req.uri().path()))
+}

@@ -1,0 +1,915 @@
+//! The durable spool: every acknowledged job, in SQLite, from acceptance until paper.
+//!
+//! A job is one order's label or a batch; it holds documents (a label, a pick list), each with an
+//! idempotency key, a printer, and a [`State`]. The rules that make a `kill -9` harmless:
+//!
+//! * A submit returns only after its transaction committed with `synchronous=FULL`, so whatever the
+//!   caller was told is on disk. A batch commits whole or not at all.
+//! * Submitting a key that exists returns the existing document: the same label twice prints once.
+//! * Rendered printer bytes are stored before sending, so a restart sends what was checked, not a
+//!   second rendering of it.
+//! * [`Spool::recover`] at startup puts interrupted renders back in the queue and turns interrupted
+//!   sends into `in_doubt`: a label is never re-sent unless someone asks for it ([`Spool::reprint`]).
+//!
+//! Buyer data (recipient name, phone, address) is stored only in a document's content (the order
+//! JSON) and, derived from it, the rendered bytes and a held document's compliance report;
+//! [`Spool::purge`] replaces all three once a document has been done or cancelled for the retention
+//! period. [`Document`], what lists and events see, carries no buyer data.
+//!
+//! The spool is synchronous and internally locked; async callers use `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::order::Order;
+
+mod schema;
+mod state;
+
+pub use schema::VERSION as SCHEMA_VERSION;
+pub use state::{ALL_STATES, IllegalTransition, State};
+
+/// The most documents one submit may carry (a marketplace shipping batch).
+pub const MAX_BATCH: usize = 500;
+
+pub type JobId = i64;
+pub type DocId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("spool database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("document {id}: {transition}")]
+    IllegalTransition { id: DocId, transition: IllegalTransition },
+    #[error("no document {0}")]
+    NoDocument(DocId),
+    /// The request itself is wrong (empty batch, missing reason): the caller's fault, a 4xx.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("document {0}: buyer data was purged after the retention period; it cannot be printed again")]
+    Purged(DocId),
+    #[error("the spool was written by a newer labeld (schema {found}; this build knows up to {known})")]
+    TooNew { found: i64, known: i64 },
+    #[error("spool {0} is not in WAL mode (journal_mode = {1}); is it on a network file system?")]
+    NoWal(PathBuf, String),
+    #[error("document {0}: stored content is unreadable: {1}")]
+    Corrupt(DocId, String),
+    #[error("spool {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// What a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Label,
+    Picklist,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Label => "label",
+            Kind::Picklist => "picklist",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "label" => Some(Kind::Label),
+            "picklist" => Some(Kind::Picklist),
+            _ => None,
+        }
+    }
+}
+
+/// What a document prints: one order's label, or a pick list over a batch of orders.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Order(Box<Order>),
+    Orders(Vec<Order>),
+}
+
+/// A document to submit.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub kind: Kind,
+    pub printer: String,
+    pub content: Content,
+    /// The caller's idempotency key; by default `label:ORDER_ID:PACKAGE_INDEX` for a label and
+    /// `picklist:ID,ID,...` for a pick list.
+    pub key: Option<String>,
+}
+
+impl NewDocument {
+    pub fn label(printer: impl Into<String>, order: Order) -> Self {
+        NewDocument { kind: Kind::Label, printer: printer.into(), content: Content::Order(Box::new(order)), key: None }
+    }
+
+    pub fn picklist(printer: impl Into<String>, orders: Vec<Order>) -> Self {
+        NewDocument { kind: Kind::Picklist, printer: printer.into(), content: Content::Orders(orders), key: None }
+    }
+
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    fn idempotency_key(&self) -> String {
+        if let Some(k) = &self.key {
+            return k.clone();
+        }
+        match &self.content {
+            Content::Order(o) => format!("{}:{}:{}", self.kind.as_str(), o.order_id, o.shipment.package.index),
+            Content::Orders(os) => {
+                let ids: Vec<&str> = os.iter().map(|o| o.order_id.as_str()).collect();
+                format!("{}:{}", self.kind.as_str(), ids.join(","))
+            }
+        }
+    }
+}
+
+/// The answer to a submit: the job that holds the new documents and one admission per document,
+/// in the order submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submitted {
+    /// The new job, or for an all-duplicate submit, the job of the first document.
+    pub job: JobId,
+    pub documents: Vec<Admission>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Admission {
+    pub document: DocId,
+    pub job: JobId,
+    pub key: String,
+    pub outcome: Outcome,
+    pub state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Stored now.
+    New,
+    /// The key existed: nothing stored, the first document is returned.
+    Duplicate,
+    /// The key existed on a held document and the order changed (the caller fixed it): the
+    /// document now holds the new order and is queued again.
+    Resubmitted,
+}
+
+impl Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A document as lists, the API and events see it: no buyer data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub id: DocId,
+    pub job: JobId,
+    pub key: String,
+    pub kind: Kind,
+    pub printer: String,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub state: State,
+    /// Sends started.
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// The compliance report while held (JSON, as the rules wrote it).
+    pub report: Option<serde_json::Value>,
+    pub reprint_of: Option<DocId>,
+    pub reprint_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Buyer data was removed after the retention period.
+    pub purged: bool,
+    /// Size of the stored printer bytes, once rendered.
+    pub rendered_bytes: Option<i64>,
+}
+
+/// A document's content as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredContent {
+    Order(Box<Order>),
+    Orders(Vec<Order>),
+    /// After the retention period: only what identifies the parcel.
+    Purged { order_id: Option<String>, tracking_number: Option<String> },
+}
+
+/// Printer bytes stored at `ready`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    /// What the bytes are (`zpl`, `tspl`, ...), as the encoder named it.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Job {
+    pub id: JobId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub documents: Vec<Document>,
+}
+
+/// Which documents to list. Newest first; `before` pages backwards by id.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub printer: Option<String>,
+    /// Any of these states; empty means all.
+    pub states: Vec<State>,
+    pub kind: Option<Kind>,
+    pub job: Option<JobId>,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub before: Option<DocId>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// What [`Spool::recover`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// Were rendering: back in the queue (nothing had been sent).
+    pub requeued: Vec<DocId>,
+    /// Were sending: may or may not have printed; an operator decides.
+    pub in_doubt: Vec<DocId>,
+    /// Were sent (every byte had reached the printer): done.
+    pub completed: Vec<DocId>,
+}
+
+/// One line of a document's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub document: DocId,
+    pub action: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The SQLite spool. Cheap to share behind an `Arc`.
+pub struct Spool {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracking_number, state, attempts, error, \
+     report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, length(rendered)";
+
+impl Spool {
+    /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Spool, SpoolError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| SpoolError::Io(dir.to_path_buf(), e))?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SpoolError::NoWal(path.to_path_buf(), mode));
+        }
+        // FULL: a commit is on disk when it returns, also across power loss, not only process death.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        // Purged buyer data is overwritten in the file, not just unlinked from the b-tree.
+        conn.pragma_update(None, "secure_delete", true)?;
+        schema::migrate(&mut conn)?;
+        Ok(Spool { conn: Mutex::new(conn), path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while holding the lock cannot leave a half transaction: rusqlite rolls
+        // back on drop. The connection itself stays usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction) -> Result<T, SpoolError>) -> Result<T, SpoolError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Stores documents as one job, atomically. Duplicate keys return the existing documents.
+    pub fn submit(&self, documents: Vec<NewDocument>) -> Result<Submitted, SpoolError> {
+        if documents.is_empty() {
+            return Err(SpoolError::Invalid("a job needs at least one document".into()));
+        }
+        if documents.len() > MAX_BATCH {
+            return Err(SpoolError::Invalid(format!(
+                "a batch holds at most {MAX_BATCH} documents, this one has {}",
+                documents.len()
+            )));
+        }
+        let mut prepared = Vec::with_capacity(documents.len());
+        for (i, d) in documents.iter().enumerate() {
+            prepared.push(prepare(i, d)?);
+        }
+        let now = now_ms();
+        self.write(|tx| {
+            let mut job: Option<JobId> = None;
+            let mut admissions = Vec::with_capacity(prepared.len());
+            for p in &prepared {
+                let existing: Option<(DocId, JobId, String, String)> = tx
+                    .prepare_cached("SELECT id, job_id, state, content FROM documents WHERE idem_key = ?1")?
+                    .query_row([&p.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()?;
+                if let Some((id, job_id, state, content)) = existing {
+                    let state = parse_state(&state)?;
+                    if state == State::Held && content != p.content {
+                        tx.execute(
+                            "UPDATE documents SET content = ?2, order_id = ?3, tracking_number = ?4, report = NULL, \
+                             error = NULL WHERE id = ?1",
+                            params![id, p.content, p.order_id, p.tracking_number],
+                        )?;
+                        transition(tx, id, State::Queued, "resubmit", Some("resubmitted with a changed order"), now)?;
+                        admissions.push(Admission {
+                            document: id,
+                            job: job_id,
+                            key: p.key.clone(),
+                            outcome: Outcome::Resubmitted,
+                            state: State::Queued,
+                        });
+                    } else {
+                        admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::Duplicate, state });
+                    }
+                    continue;
+                }
+                let job_id = match job {
+                    Some(j) => j,
+                    None => {
+                        tx.prepare_cached("INSERT INTO jobs (created_ms) VALUES (?1)")?.execute([now])?;
+                        let j = tx.last_insert_rowid();
+                        job = Some(j);
+                        j
+                    }
+                };
+                tx.prepare_cached(
+                    "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
+                     created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+                )?
+                .execute(params![job_id, p.key, p.kind.as_str(), p.printer, p.order_id, p.tracking_number, p.content, now])?;
+                let id = tx.last_insert_rowid();
+                audit(tx, id, "submit", None, Some(State::Queued), None, now)?;
+                admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::New, state: State::Queued });
+            }
+            Ok(Submitted { job: job.unwrap_or(admissions[0].job), documents: admissions })
+        })
+    }
+
+    /// Claims the oldest queued document for `printer` (queued → rendering).
+    pub fn claim_next(&self, printer: &str) -> Result<Option<Document>, SpoolError> {
+        let now = now_ms();
+        let id = self.write(|tx| {
+            let id: Option<DocId> = tx
+                .prepare_cached("SELECT id FROM documents WHERE printer = ?1 AND state = 'queued' ORDER BY id LIMIT 1")?
+                .query_row([printer], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = id {
+                transition(tx, id, State::Rendering, "claim", None, now)?;
+            }
+            Ok(id)
+        })?;
+        id.map(|id| self.document(id)).transpose()
+    }
+
+    /// Claims one document by id (queued → rendering).
+    pub fn claim(&self, id: DocId) -> Result<(), SpoolError> {
+        self.change(id, State::Rendering, "claim", None)
+    }
+
+    /// Stores the printer bytes (rendering → ready). They are what will be sent, also after a restart.
+    pub fn mark_ready(&self, id: DocId, bytes: &[u8], format: &str) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Ready, "rendered", Some(&format!("{} bytes of {format}", bytes.len())), now)?;
+            tx.execute("UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL WHERE id = ?1", params![id, bytes, format])?;
+            Ok(())
+        })
+    }
+
+    /// For an idle printer: stores the bytes and starts sending in one commit (rendering → ready →
+    /// sending), one fsync less between acceptance and the first byte. A crash before the commit
+    /// leaves it rendering (re-queued, nothing sent); after, it is sending (in doubt), as with the
+    /// two separate calls.
+    pub fn mark_ready_and_sending(&self, id: DocId, bytes: &[u8], format: &str) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Ready, "rendered", Some(&format!("{} bytes of {format}", bytes.len())), now)?;
+            transition(tx, id, State::Sending, "sending", None, now)?;
+            tx.execute(
+                "UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL, attempts = attempts + 1 WHERE id = ?1",
+                params![id, bytes, format],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Refused by a compliance rule (rendering → held); `report` says why.
+    pub fn mark_held(&self, id: DocId, report: &serde_json::Value) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Held, "held", None, now)?;
+            tx.execute("UPDATE documents SET report = ?2 WHERE id = ?1", params![id, report.to_string()])?;
+            Ok(())
+        })
+    }
+
+    /// The first byte is about to go out (ready → sending). Counts an attempt.
+    pub fn mark_sending(&self, id: DocId) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Sending, "sending", None, now)?;
+            tx.execute("UPDATE documents SET attempts = attempts + 1 WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    /// The link failed before any byte was written (sending → ready): safe to try again.
+    /// `error` must not contain buyer data.
+    pub fn unsend(&self, id: DocId, error: &str) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let has_bytes: bool =
+                tx.query_row("SELECT rendered IS NOT NULL FROM documents WHERE id = ?1", [id], |r| r.get(0)).optional()?.ok_or(SpoolError::NoDocument(id))?;
+            if !has_bytes {
+                return Err(SpoolError::Invalid(format!("document {id} has no rendered bytes to send again")));
+            }
+            transition(tx, id, State::Ready, "unsend", Some(error), now)?;
+            tx.execute("UPDATE documents SET error = ?2 WHERE id = ?1", params![id, error])?;
+            Ok(())
+        })
+    }
+
+    /// Every byte reached the printer (sending → sent).
+    pub fn mark_sent(&self, id: DocId) -> Result<(), SpoolError> {
+        self.change(id, State::Sent, "sent", None)
+    }
+
+    /// The printer confirmed it (sent → done), or an operator confirmed an in-doubt label printed.
+    pub fn mark_done(&self, id: DocId) -> Result<(), SpoolError> {
+        self.change(id, State::Done, "done", None)
+    }
+
+    /// Could not be rendered, or refused by the link before the first byte. `error` must not
+    /// contain buyer data.
+    pub fn mark_failed(&self, id: DocId, error: &str) -> Result<(), SpoolError> {
+        self.change(id, State::Failed, "failed", Some(error))
+    }
+
+    /// The link broke mid-send or the printer faulted right after (sending|sent → in_doubt).
+    pub fn mark_in_doubt(&self, id: DocId, why: &str) -> Result<(), SpoolError> {
+        self.change(id, State::InDoubt, "in_doubt", Some(why))
+    }
+
+    /// Withdraws a document that has not started sending.
+    pub fn cancel(&self, id: DocId) -> Result<(), SpoolError> {
+        self.change(id, State::Cancelled, "cancel", None)
+    }
+
+    /// Puts a document back in the queue: a worker lets go of a claimed one, or an operator
+    /// releases a held or failed one. Stored bytes are dropped so it is rendered afresh.
+    pub fn requeue(&self, id: DocId) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, State::Queued, "requeue", None, now)?;
+            tx.execute("UPDATE documents SET rendered = NULL, rendered_format = NULL WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
+
+    fn change(&self, id: DocId, to: State, action: &str, detail: Option<&str>) -> Result<(), SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            transition(tx, id, to, action, detail, now)?;
+            if let Some(d) = detail.filter(|_| matches!(to, State::Failed | State::InDoubt)) {
+                tx.execute("UPDATE documents SET error = ?2 WHERE id = ?1", params![id, d])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Prints a document again, explicitly: a new document in a new job, linked to the original,
+    /// with the reason in the audit log. The original keeps its state. `printer` defaults to the
+    /// original's.
+    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Document, SpoolError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(SpoolError::Invalid("a reprint needs a reason".into()));
+        }
+        let now = now_ms();
+        let new_id = self.write(|tx| {
+            let row: Option<ReprintSource> = tx
+                .query_row(
+                    "SELECT state, idem_key, kind, order_id, tracking_number, printer, purged_ms IS NOT NULL \
+                     FROM documents WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                )
+                .optional()?;
+            let Some((state, key, kind, order_id, tracking, original_printer, purged)) = row else {
+                return Err(SpoolError::NoDocument(id));
+            };
+            let state = parse_state(&state)?;
+            if purged {
+                return Err(SpoolError::Purged(id));
+            }
+            if !state.can_reprint() {
+                return Err(SpoolError::Invalid(format!(
+                    "document {id} is {state} and will still print; cancel it first or wait for it"
+                )));
+            }
+            let printer = printer.unwrap_or(&original_printer);
+            let copies: i64 = tx.query_row("SELECT count(*) FROM documents WHERE reprint_of = ?1", [id], |r| r.get(0))?;
+            let new_key = format!("{key}#reprint{}", copies + 1);
+            tx.execute("INSERT INTO jobs (created_ms) VALUES (?1)", [now])?;
+            let job = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
+                 reprint_of, reprint_reason, created_ms, updated_ms) \
+                 SELECT ?2, ?3, ?4, ?5, ?6, ?7, content, 'queued', ?1, ?8, ?9, ?9 FROM documents WHERE id = ?1",
+                params![id, job, new_key, kind, printer, order_id, tracking, reason, now],
+            )?;
+            let new_id = tx.last_insert_rowid();
+            let detail = format!("reprinted as document {new_id}: {reason}");
+            audit(tx, id, "reprint", Some(state), None, Some(&detail), now)?;
+            audit(tx, new_id, "submit", None, Some(State::Queued), Some(&format!("reprint of document {id}: {reason}")), now)?;
+            Ok(new_id)
+        })?;
+        self.document(new_id)
+    }
+
+    /// Startup, before any worker runs: renders interrupted by a crash go back to the queue,
+    /// interrupted sends become in_doubt (never re-sent silently), and sent documents are done.
+    ///
+    /// `sent` means every byte reached the printer (the transport wrote and flushed all of them);
+    /// a thermal printer prints what it received, also after a paper change, so it is done. A
+    /// label whose fate is unknown is `sending`, never `sent`.
+    pub fn recover(&self) -> Result<Recovery, SpoolError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let mut out = Recovery::default();
+            let moves = [
+                (State::Rendering, State::Queued, "restart: rendering was interrupted, nothing was sent"),
+                (State::Sending, State::InDoubt, "restart: the daemon stopped while sending; it may have printed"),
+                (State::Sent, State::Done, "restart: every byte had reached the printer"),
+            ];
+            for (from, to, why) in moves {
+                let ids: Vec<DocId> = tx
+                    .prepare("SELECT id FROM documents WHERE state = ?1 ORDER BY id")?
+                    .query_map([from.as_str()], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                for &id in &ids {
+                    transition(tx, id, to, "recover", Some(why), now)?;
+                    if to == State::InDoubt {
+                        tx.execute("UPDATE documents SET error = ?2 WHERE id = ?1", params![id, why])?;
+                    }
+                }
+                match from {
+                    State::Rendering => out.requeued = ids,
+                    State::Sending => out.in_doubt = ids,
+                    _ => out.completed = ids,
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Replaces buyer data of documents done or cancelled before `now - retention` with a stub
+    /// holding the order id and tracking number; drops their printer bytes and reports. Returns
+    /// how many were purged. Held, failed and in-doubt documents keep their data until an
+    /// operator resolves them.
+    pub fn purge(&self, now: OffsetDateTime, retention: Duration) -> Result<usize, SpoolError> {
+        let now_ms = to_ms(now);
+        let cutoff = now_ms - retention.as_millis() as i64;
+        let n = self.write(|tx| {
+            let rows: Vec<(DocId, Option<String>, Option<String>)> = tx
+                .prepare(
+                    "SELECT id, order_id, tracking_number FROM documents \
+                     WHERE state IN ('done', 'cancelled') AND purged_ms IS NULL AND updated_ms < ?1",
+                )?
+                .query_map([cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, order_id, tracking) in &rows {
+                let stub = serde_json::json!({ "purged": true, "order_id": order_id, "tracking_number": tracking });
+                tx.execute(
+                    "UPDATE documents SET content = ?2, rendered = NULL, report = NULL, purged_ms = ?3 WHERE id = ?1",
+                    params![id, stub.to_string(), now_ms],
+                )?;
+                audit(tx, *id, "purge", None, None, None, now_ms)?;
+            }
+            Ok(rows.len())
+        })?;
+        if n > 0 {
+            // Old page images in the WAL still hold the data until a checkpoint overwrites the
+            // database pages (zeroed by secure_delete) and the log is truncated.
+            self.lock().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(n)
+    }
+
+    /// `PRAGMA integrity_check`, foreign keys and the spool's own invariants; empty means healthy.
+    pub fn integrity_check(&self) -> Result<Vec<String>, SpoolError> {
+        let conn = self.lock();
+        let mut problems: Vec<String> = conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|s| s != "ok")
+            .collect();
+        let fk: Vec<String> = conn
+            .prepare("PRAGMA foreign_key_check")?
+            .query_map([], |r| Ok(format!("foreign key: {} row {} points nowhere", r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<_, _>>()?;
+        problems.extend(fk);
+        let invariants = [
+            ("SELECT id FROM documents WHERE state IN ('ready', 'sending') AND rendered IS NULL AND purged_ms IS NULL", "is ready or sending without printer bytes"),
+            ("SELECT id FROM documents WHERE state = 'held' AND report IS NULL", "is held without a report"),
+            ("SELECT id FROM documents WHERE purged_ms IS NOT NULL AND state NOT IN ('done', 'cancelled')", "was purged while still active"),
+            ("SELECT id FROM documents WHERE reprint_of IS NOT NULL AND reprint_reason IS NULL", "is a reprint without a reason"),
+        ];
+        for (sql, what) in invariants {
+            let ids: Vec<DocId> = conn.prepare(sql)?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            problems.extend(ids.into_iter().map(|id| format!("document {id} {what}")));
+        }
+        Ok(problems)
+    }
+
+    pub fn document(&self, id: DocId) -> Result<Document, SpoolError> {
+        let conn = self.lock();
+        conn.prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"))?
+            .query_row([id], document_from_row)
+            .optional()?
+            .ok_or(SpoolError::NoDocument(id))?
+    }
+
+    pub fn job(&self, id: JobId) -> Result<Option<Job>, SpoolError> {
+        let conn = self.lock();
+        let created: Option<i64> = conn.query_row("SELECT created_ms FROM jobs WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        let Some(created) = created else { return Ok(None) };
+        let documents = conn
+            .prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE job_id = ?1 ORDER BY id"))?
+            .query_map([id], document_from_row)?
+            .collect::<Result<Result<Vec<_>, _>, _>>()??;
+        Ok(Some(Job { id, created_at: from_ms(created), documents }))
+    }
+
+    pub fn list(&self, filter: &Filter) -> Result<Vec<Document>, SpoolError> {
+        let mut sql = format!("SELECT {DOC_COLUMNS} FROM documents WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(p) = &filter.printer {
+            arg(&mut sql, " AND printer = ?", p.clone().into());
+        }
+        if let Some(k) = filter.kind {
+            arg(&mut sql, " AND kind = ?", k.as_str().to_string().into());
+        }
+        if let Some(j) = filter.job {
+            arg(&mut sql, " AND job_id = ?", j.into());
+        }
+        if let Some(o) = &filter.order_id {
+            arg(&mut sql, " AND order_id = ?", o.clone().into());
+        }
+        if let Some(t) = &filter.tracking_number {
+            arg(&mut sql, " AND tracking_number = ?", t.clone().into());
+        }
+        if let Some(b) = filter.before {
+            arg(&mut sql, " AND id < ?", b.into());
+        }
+        if !filter.states.is_empty() {
+            let names: Vec<String> = filter.states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            sql.push_str(&format!(" AND state IN ({})", names.join(", ")));
+        }
+        let limit = filter.limit.unwrap_or(100).min(1000);
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+        let conn = self.lock();
+        let rows = conn
+            .prepare(&sql)?
+            .query_map(rusqlite::params_from_iter(args), document_from_row)?
+            .collect::<Result<Result<Vec<_>, _>, _>>()??;
+        Ok(rows)
+    }
+
+    /// Documents per printer and state, for metrics and the printers page.
+    pub fn counts(&self) -> Result<Vec<(String, State, u64)>, SpoolError> {
+        let conn = self.lock();
+        let rows: Vec<(String, String, i64)> = conn
+            .prepare("SELECT printer, state, count(*) FROM documents GROUP BY printer, state ORDER BY printer, state")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter().map(|(p, s, n)| Ok((p, parse_state(&s)?, n as u64))).collect()
+    }
+
+    /// The order(s) a document prints: buyer data, for the renderer only.
+    pub fn content(&self, id: DocId) -> Result<StoredContent, SpoolError> {
+        let conn = self.lock();
+        let (content, purged): (String, bool) = conn
+            .prepare_cached("SELECT content, purged_ms IS NOT NULL FROM documents WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or(SpoolError::NoDocument(id))?;
+        let corrupt = |e: &dyn std::fmt::Display| SpoolError::Corrupt(id, e.to_string());
+        if purged {
+            let v: serde_json::Value = serde_json::from_str(&content).map_err(|e| corrupt(&e))?;
+            let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            return Ok(StoredContent::Purged { order_id: field("order_id"), tracking_number: field("tracking_number") });
+        }
+        if content.trim_start().starts_with('[') {
+            let orders: Vec<Order> = serde_json::from_str(&content).map_err(|e| corrupt(&e))?;
+            Ok(StoredContent::Orders(orders))
+        } else {
+            let order = Order::from_json_bytes(content.as_bytes()).map_err(|e| corrupt(&e))?;
+            Ok(StoredContent::Order(Box::new(order)))
+        }
+    }
+
+    /// The stored printer bytes, if rendered and not purged.
+    pub fn rendered(&self, id: DocId) -> Result<Option<Rendered>, SpoolError> {
+        let conn = self.lock();
+        let row: Option<(Option<Vec<u8>>, Option<String>)> = conn
+            .prepare_cached("SELECT rendered, rendered_format FROM documents WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            None => Err(SpoolError::NoDocument(id)),
+            Some((Some(bytes), format)) => Ok(Some(Rendered { bytes, format: format.unwrap_or_default() })),
+            Some((None, _)) => Ok(None),
+        }
+    }
+
+    /// A document's history, oldest first.
+    pub fn history(&self, id: DocId) -> Result<Vec<AuditEntry>, SpoolError> {
+        let conn = self.lock();
+        let rows = conn
+            .prepare_cached("SELECT id, at_ms, document_id, action, from_state, to_state, detail FROM audit WHERE document_id = ?1 ORDER BY id")?
+            .query_map([id], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: from_ms(r.get(1)?),
+                    document: r.get(2)?,
+                    action: r.get(3)?,
+                    from: r.get(4)?,
+                    to: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Another order's label with this tracking number, if any (cancelled ones do not count).
+    /// The compliance rule `duplicate_tracking_number` asks this.
+    pub fn find_other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, SpoolError> {
+        let conn = self.lock();
+        Ok(conn
+            .prepare_cached(
+                "SELECT order_id FROM documents WHERE tracking_number = ?1 AND order_id <> ?2 \
+                 AND kind = 'label' AND state <> 'cancelled' ORDER BY id LIMIT 1",
+            )?
+            .query_row([tracking, order_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// [`Spool::find_other_order_with`] for the compliance trait. A database error answers "none":
+    /// the same error stops the document's next state change, so nothing prints on it.
+    pub fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
+        self.find_other_order_with(tracking, order_id).ok().flatten()
+    }
+}
+
+/// The compliance rule `duplicate_tracking_number` asks the spool.
+impl crate::comply::DuplicateTracking for Spool {
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
+        Spool::other_order_with(self, tracking, order_id)
+    }
+}
+
+/// What a reprint copies: state, key, kind, order id, tracking number, printer, purged.
+type ReprintSource = (String, String, String, Option<String>, Option<String>, String, bool);
+
+/// A document checked and serialised before the transaction starts.
+struct Prepared {
+    key: String,
+    kind: Kind,
+    printer: String,
+    order_id: Option<String>,
+    tracking_number: Option<String>,
+    content: String,
+}
+
+fn prepare(index: usize, d: &NewDocument) -> Result<Prepared, SpoolError> {
+    let bad = |m: String| SpoolError::Invalid(format!("documents[{index}]: {m}"));
+    if d.printer.trim().is_empty() {
+        return Err(bad("printer is empty".into()));
+    }
+    let key = d.idempotency_key();
+    if key.trim().is_empty() || key.len() > 20_000 {
+        return Err(bad("idempotency key must be 1 to 20000 bytes".into()));
+    }
+    let (order_id, tracking_number, content) = match (&d.kind, &d.content) {
+        (Kind::Label, Content::Order(o)) => (
+            Some(o.order_id.clone()),
+            Some(o.shipment.tracking_number.clone()),
+            serde_json::to_string(o).map_err(|e| bad(e.to_string()))?,
+        ),
+        (Kind::Picklist, Content::Orders(os)) if !os.is_empty() => (None, None, serde_json::to_string(os).map_err(|e| bad(e.to_string()))?),
+        (Kind::Picklist, Content::Orders(_)) => return Err(bad("a pick list needs at least one order".into())),
+        (Kind::Label, Content::Orders(_)) => return Err(bad("a label prints exactly one order".into())),
+        (Kind::Picklist, Content::Order(_)) => return Err(bad("a pick list takes a list of orders".into())),
+    };
+    Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content })
+}
+
+/// The one place a document changes state: validates against [`State::next`] and logs it.
+fn transition(tx: &Transaction, id: DocId, to: State, action: &str, detail: Option<&str>, now: i64) -> Result<State, SpoolError> {
+    let from: String = tx
+        .prepare_cached("SELECT state FROM documents WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or(SpoolError::NoDocument(id))?;
+    let from = parse_state(&from)?;
+    from.check(to).map_err(|transition| SpoolError::IllegalTransition { id, transition })?;
+    tx.prepare_cached("UPDATE documents SET state = ?2, updated_ms = ?3 WHERE id = ?1")?.execute(params![id, to.as_str(), now])?;
+    audit(tx, id, action, Some(from), Some(to), detail, now)?;
+    Ok(from)
+}
+
+fn audit(tx: &Transaction, id: DocId, action: &str, from: Option<State>, to: Option<State>, detail: Option<&str>, now: i64) -> Result<(), SpoolError> {
+    tx.prepare_cached("INSERT INTO audit (at_ms, document_id, action, from_state, to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+        .execute(params![now, id, action, from.map(State::as_str), to.map(State::as_str), detail])?;
+    Ok(())
+}
+
+fn parse_state(s: &str) -> Result<State, SpoolError> {
+    // The CHECK constraint makes this unreachable unless the file was edited by hand.
+    State::parse(s).ok_or_else(|| SpoolError::Invalid(format!("unknown state {s:?} in the spool")))
+}
+
+fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, SpoolError>> {
+    let id: DocId = r.get(0)?;
+    let kind: String = r.get(3)?;
+    let state: String = r.get(7)?;
+    let report: Option<String> = r.get(10)?;
+    let built = (|| {
+        let report = match report {
+            Some(s) => Some(serde_json::from_str(&s).map_err(|e| SpoolError::Corrupt(id, e.to_string()))?),
+            None => None,
+        };
+        Ok(Document {
+            id,
+            job: r.get(1)?,
+            key: r.get(2)?,
+            kind: Kind::parse(&kind).ok_or_else(|| SpoolError::Corrupt(id, format!("kind {kind:?}")))?,
+            printer: r.get(4)?,
+            order_id: r.get(5)?,
+            tracking_number: r.get(6)?,
+            state: parse_state(&state)?,
+            attempts: r.get(8)?,
+            error: r.get(9)?,
+            report,
+            reprint_of: r.get(11)?,
+            reprint_reason: r.get(12)?,
+            created_at: from_ms(r.get(13)?),
+            updated_at: from_ms(r.get(14)?),
+            purged: r.get(15)?,
+            rendered_bytes: r.get(16)?,
+        })
+    })();
+    Ok(built)
+}
+
+fn now_ms() -> i64 {
+    to_ms(OffsetDateTime::now_utc())
+}
+
+fn to_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}

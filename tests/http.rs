@@ -1,0 +1,166 @@
+//! The HTTP API in-process on a free loopback port: routes match the OpenAPI document, bad input is a
+//! 4xx naming the field, and the Host/Origin/token guard holds.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use common::http::{self, request};
+use labeld::server::{self, AppState, ROUTES, ServerOptions};
+
+fn start(token: Option<&str>) -> SocketAddr {
+    let state = Arc::new(AppState {
+        fonts: common::fonts().clone(),
+        gate: Arc::new(labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap()),
+        metrics: Default::default(),
+        started: Instant::now(),
+    });
+    let opts = ServerOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        allowed_hosts: vec![],
+        allowed_origins: vec!["https://seller.example".into()],
+        token: token.map(String::from),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(server::serve(state, opts, move |a| tx.send(a).unwrap(), std::future::pending())).unwrap();
+    });
+    rx.recv().unwrap()
+}
+
+fn server() -> SocketAddr {
+    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
+    *ADDR.get_or_init(|| start(None))
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(common::shared().join("orders").join(name)).unwrap()
+}
+
+#[test]
+fn openapi_document_matches_the_routes() {
+    let doc = http::get(server(), "/v1/openapi.json").json();
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    let mut routed: Vec<(String, String)> = ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    documented.sort();
+    routed.sort();
+    assert_eq!(documented, routed);
+    // And every route is really served: not the fallback, not "method not allowed".
+    for r in ROUTES {
+        let path = r.path.replace("{id}", "1").replace("{name}", "none");
+        let resp = request(server(), r.method, &path, &[("Content-Type", "application/json")], b"{}");
+        assert_ne!(resp.status, 405, "{} {}", r.method, r.path);
+        if resp.status == 404 {
+            assert_ne!(resp.json()["error"]["code"], "no_such_route", "{} {} is documented but not routed", r.method, r.path);
+        }
+    }
+    let missing = http::get(server(), "/v1/nope");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error"]["code"], "no_such_route");
+}
+
+#[test]
+fn render_previews_png_and_pdf() {
+    let png = http::post_json(server(), "/v1/render", &fixture("my-jnt-cod.json"));
+    assert_eq!(png.status, 200, "{}", png.text());
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    let raster = labeld::render::png::decode(&png.body).unwrap();
+    assert_eq!((raster.width(), raster.height()), (799, 1199));
+    let pdf = http::post_json(server(), "/v1/render?format=pdf&dpi=300", &fixture("th-flash-cod.json"));
+    assert_eq!(pdf.status, 200, "{}", pdf.text());
+    assert!(pdf.body.starts_with(b"%PDF-"));
+}
+
+#[test]
+fn bad_input_is_a_4xx_naming_the_field() {
+    let cases: Vec<(Vec<u8>, &str, u16, &str)> = vec![
+        (b"{not json".to_vec(), "/v1/render", 400, ""),
+        (br#"{"order_id": "1"}"#.to_vec(), "/v1/render", 400, "shipment"),
+        (fixture("my-jnt-cod.json"), "/v1/render?dpi=600", 400, "dpi"),
+        (fixture("my-jnt-cod.json"), "/v1/render?format=bmp", 400, "format"),
+        (fixture("my-jnt-cod.json"), "/v1/render?colour=red", 400, "query"),
+    ];
+    for (body, path, status, field) in cases {
+        let resp = http::post_json(server(), path, &body);
+        assert_eq!(resp.status, status, "{path}: {}", resp.text());
+        let err = resp.json();
+        assert!(err["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        if !field.is_empty() {
+            assert_eq!(err["error"]["field"], field, "{path}: {err}");
+        }
+    }
+    // Unknown field, with its path.
+    let mut order: serde_json::Value = serde_json::from_slice(&fixture("my-jnt-cod.json")).unwrap();
+    order["shipment"]["colour"] = "red".into();
+    let resp = http::post_json(server(), "/v1/render", &serde_json::to_vec(&order).unwrap());
+    assert_eq!(resp.status, 400);
+    assert!(resp.json()["error"]["field"].as_str().unwrap().starts_with("shipment"), "{}", resp.text());
+    // Too large: 413, still JSON.
+    let big = vec![b' '; server::MAX_BODY + 10];
+    let resp = http::post_json(server(), "/v1/render", &big);
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.json()["error"]["code"], "body_too_large");
+}
+
+#[test]
+fn a_label_that_cannot_print_is_422_with_the_rule() {
+    let mut order: serde_json::Value = serde_json::from_slice(&fixture("my-jnt-cod.json")).unwrap();
+    // A private-use character: no font has it.
+    order["recipient"]["name"] = "Nur \u{E000} Aisyah".into();
+    let resp = http::post_json(server(), "/v1/render", &serde_json::to_vec(&order).unwrap());
+    assert_eq!(resp.status, 422, "{}", resp.text());
+    let err = resp.json();
+    assert_eq!(err["error"]["code"], "refused");
+    assert_eq!(err["error"]["detail"]["refusals"][0]["rule"], "missing_glyph");
+    assert_eq!(err["error"]["field"], "recipient.name");
+}
+
+#[test]
+fn foreign_hosts_and_origins_are_refused() {
+    let resp = request(server(), "GET", "/healthz", &[("Host", "evil.example:8631")], b"");
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.json()["error"]["code"], "host_not_allowed");
+    let resp = request(server(), "GET", "/healthz", &[("Origin", "https://evil.example")], b"");
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.json()["error"]["code"], "origin_not_allowed");
+    let resp = request(server(), "GET", "/healthz", &[("Origin", "https://seller.example")], b"");
+    assert_eq!(resp.status, 200);
+    assert!(resp.header("access-control-allow-origin").is_none(), "no CORS wildcard");
+}
+
+#[test]
+fn a_configured_token_is_required() {
+    let addr = start(Some("t0ken"));
+    assert_eq!(http::get(addr, "/healthz").status, 401);
+    let ok = request(addr, "GET", "/healthz", &[("Authorization", "Bearer t0ken")], b"");
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["status"], "ok");
+}
+
+#[test]
+fn metrics_count_requests_by_route() {
+    http::get(server(), "/healthz");
+    let text = http::get(server(), "/metrics").text();
+    assert!(text.contains("labeld_http_requests_total{route=\"/healthz\",status=\"200\"}"), "{text}");
+    assert!(text.contains("# TYPE labeld_render_seconds histogram"));
+}
+
+#[test]
+fn a_label_breaking_a_marketplace_rule_is_422_with_the_report() {
+    let mut order: serde_json::Value = serde_json::from_slice(&fixture("my-jnt-cod.json")).unwrap();
+    order["label_note"] = "Add us on WhatsApp +60 12-345 6789 for 10% off".into();
+    let resp = http::post_json(server(), "/v1/render", &serde_json::to_vec(&order).unwrap());
+    assert_eq!(resp.status, 422, "{}", resp.text());
+    let err = resp.json();
+    let rules: Vec<&str> = err["error"]["detail"]["refusals"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"off_platform_contact"), "{err}");
+    assert_eq!(err["error"]["field"], "label_note");
+}
