@@ -1,5 +1,6 @@
-//! Render budget (DESIGN.md): layout + raster of the reference label ≤ 2 ms median at 203 dpi, ≤ 4 ms at
-//! 300 dpi, on one core. Run: `cargo bench --bench render`.
+//! Render budget (DESIGN.md): render + encode of the reference label ≤ 2 ms median at 203 dpi, ≤ 4 ms at
+//! 300 dpi, on one core. "gated" is the daemon's real path (rules, layout, raster, barcode read-back, 2D
+//! scan); "+ zpl" adds the printer encoding. Run: `cargo bench --bench render`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -28,6 +29,17 @@ fn bench(c: &mut Criterion) {
         compose::label(&order, &template, &fonts, &opts).unwrap();
         c.bench_function(&format!("label {dpi} dpi: layout+raster+verify"), |b| {
             b.iter(|| compose::label(black_box(&order), &template, &fonts, &opts).unwrap())
+        });
+        let gate = compose::Gate::new(labeld::comply::Checker::new(None), template.clone()).unwrap();
+        c.bench_function(&format!("label {dpi} dpi: gated"), |b| {
+            b.iter(|| gate.label(black_box(&order), &labeld::comply::NoSpool, &fonts, &opts).unwrap())
+        });
+        c.bench_function(&format!("label {dpi} dpi: gated + zpl"), |b| {
+            b.iter(|| {
+                let label = gate.label(black_box(&order), &labeld::comply::NoSpool, &fonts, &opts).unwrap();
+                let settings = labeld::lang::JobSettings::for_bitmap(dpi, &label.raster);
+                labeld::lang::encode(labeld::lang::Language::Zpl, std::slice::from_ref(&label.raster), &settings).unwrap()
+            })
         });
         c.bench_function(&format!("label {dpi} dpi: layout"), |b| {
             b.iter(|| labeld::layout::layout(&template, black_box(&fields), &fonts, dpi).unwrap())

@@ -1,7 +1,7 @@
 //! The 1-bit raster: what a thermal printer burns, dot for dot.
 //!
 //! Rows are packed MSB-first, 1 = black, each row padded to a whole byte, which is the layout ZPL `^GF`,
-//! ESC/POS `GS v 0`, EPL2 `GW` and CPCL `EG` expect (TSPL inverts the bit sense; its encoder flips it).
+//! ESC/POS `GS v 0` and CPCL `EG` expect (TSPL `BITMAP` and EPL2 `GW` take 0 = black; their encoders flip it).
 
 /// A black-and-white image, packed 8 dots per byte.
 #[derive(Clone, PartialEq, Eq)]

@@ -27,6 +27,7 @@ pub mod fields;
 pub mod lang;
 pub mod layout;
 pub mod order;
+pub mod packaging_support;
 pub mod picklist;
 pub mod printer;
 pub mod render;

@@ -272,6 +272,24 @@ fn obfuscations_are_seen_through() {
 }
 
 #[test]
+fn network_names_in_product_titles_are_brands_unless_dressed_as_contacts() {
+    let checker = Checker::new(Some(registry()));
+    let (_, mut order) = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap();
+    for name in ["Instagram frame photo booth prop", "Facebook Portal Go", "Telegram-style notebook", "LINE FRIENDS plush", "Kakao Friends doll"] {
+        order.items[0].name = name.into();
+        assert!(checker.check_order(&order, &NoSpool).is_printable(), "{name}");
+    }
+    for name in ["Mug - WhatsApp 0128887777", "Mug 加微信 acme_888", "Mug (Instagram @acme.home)", "Mug, contact us on Facebook"] {
+        order.items[0].name = name.into();
+        assert_eq!(checker.check_order(&order, &NoSpool).rules(), vec![Rule::OffPlatformContact], "{name}");
+    }
+    // The same words in a note are contacts.
+    order.items[0].name = "Mug".into();
+    order.label_note = Some("Facebook Acme Home".into());
+    assert_eq!(checker.check_order(&order, &NoSpool).rules(), vec![Rule::OffPlatformContact]);
+}
+
+#[test]
 fn hard_negatives_pass() {
     let checker = Checker::new(None);
     for text in [

@@ -82,7 +82,8 @@ fn streams_decode_the_same_in_any_chunking() {
 
 /// The wire budget (DESIGN.md: 12 KB per reference label) cannot be met by `^GF :Z64:` for this raster:
 /// its best zlib stream is already ~10.7 KB and Base64 adds a third. What the encoder controls is that it
-/// adds nothing beyond that: this checks the ZPL is within 1% + 300 bytes of Base64(best zlib).
+/// adds little beyond that: this checks the ZPL is within 8% + 300 bytes of Base64(best zlib) (it uses
+/// zlib's default level, 7× faster than the best for 3–6% more bytes).
 #[test]
 fn zpl_costs_no_more_than_base64_of_the_rasters_zlib_stream() {
     use std::io::Write;
@@ -94,7 +95,7 @@ fn zpl_costs_no_more_than_base64_of_the_rasters_zlib_stream() {
         z.write_all(raster.data()).unwrap();
         let bound = z.finish().unwrap().len().div_ceil(3) * 4;
         eprintln!("reference label my-jnt-cod, ZPL :Z64: at {dpi} dpi: {} bytes (Base64 of one zlib stream: {bound})", bytes.len());
-        assert!(bytes.len() <= bound + bound / 100 + 300, "{} bytes against a bound of {bound}", bytes.len());
+        assert!(bytes.len() <= bound + bound / 12 + 300, "{} bytes against a bound of {bound}", bytes.len());
     }
 }
 

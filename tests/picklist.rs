@@ -244,3 +244,29 @@ fn cli_holds_refused_orders_and_says_why_without_their_text() {
     assert!(!text.contains("acme-deals"), "the offending text must stay off the pick list");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Thermal pick lists in every printer language decode back to exactly the page rasters.
+#[test]
+fn thermal_pick_list_in_every_printer_language() {
+    use labeld::lang::{self, Decoded, JobSettings, Language};
+    let orders = batch("batch-50.jsonl");
+    let list = build(&orders);
+    let pages = page::pages(&list, Paper::Thermal100x150, 203, common::fonts()).unwrap();
+    let rasters: Vec<_> = pages.iter().map(|d| render::raster::paint(d, common::fonts())).collect();
+    for language in [Language::Zpl, Language::Tspl, Language::EscPos, Language::Epl, Language::Cpcl] {
+        let mut bytes = Vec::new();
+        for r in &rasters {
+            bytes.extend(lang::encode(language, std::slice::from_ref(r), &JobSettings::for_bitmap(203, r)).unwrap());
+        }
+        let mut dec = lang::decoder(language, 203);
+        let mut got = dec.push(&bytes).unwrap();
+        got.extend(dec.finish().unwrap());
+        let labels: Vec<_> = got.into_iter().filter_map(|d| if let Decoded::Label(b) = d { Some(b) } else { None }).collect();
+        assert_eq!(labels.len(), rasters.len(), "{language}");
+        for (i, (got, want)) in labels.iter().zip(&rasters).enumerate() {
+            // ESC/POS sends whole bytes per row: a 799-dot page comes back 800 wide with a white edge.
+            let got = got.crop(0, 0, want.width(), want.height());
+            assert!(got == *want, "{language}: page {} differs", i + 1);
+        }
+    }
+}

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod doctor;
 mod input;
 mod picklist;
 mod printers;
@@ -36,6 +37,8 @@ enum Command {
     TestPage(test_page::Args),
     /// Publish a batch of orders to a station's NATS JetStream subject (Nats-Msg-Id = key).
     Publish(publish::Args),
+    /// Check fonts, printer access, config, spool and broker reachability; print the fix for each problem.
+    Doctor(doctor::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -47,5 +50,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::VirtualPrinter(a) => virtual_printer::run(a),
         Command::TestPage(a) => test_page::run(a),
         Command::Publish(a) => publish::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }

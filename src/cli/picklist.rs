@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::ValueEnum;
 
 use labeld::comply::{Checker, Registry, SeenTracking};
 
@@ -13,23 +12,19 @@ use labeld::picklist::{self, BinPattern, Held, PickList, Walk};
 use labeld::render;
 
 use super::input::{read_batch, write_output};
-use super::render::{FontArgs, parse_time};
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Pdf,
-    Png,
-}
+use super::render::{FontArgs, Format, encode_for_printer, parse_time};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Batch file: JSON Lines, one order per line (- for standard input).
     batch: PathBuf,
+    /// pdf or png, or a printer language (zpl, tspl, escpos, epl, cpcl) for 100x150 thermal pages.
     #[arg(long, short = 'f', value_enum, default_value = "pdf")]
     format: Format,
-    /// Paper: a4, letter (laser printers) or 100x150 (thermal labels).
-    #[arg(long, default_value = "a4", value_parser = |s: &str| s.parse::<Paper>())]
-    paper: Paper,
+    /// Paper: a4, letter (laser printers) or 100x150 (thermal labels). Default: a4, or 100x150 for a
+    /// printer language.
+    #[arg(long, value_parser = |s: &str| s.parse::<Paper>())]
+    paper: Option<Paper>,
     /// Resolution of the page raster (PNG); defaults to 300 for a4/letter and 203 for 100x150.
     #[arg(long)]
     dpi: Option<u32>,
@@ -88,9 +83,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let held = held_orders(&orders, &Checker::new(registry));
     let list = PickList::build(&orders, held, &pattern, batch_id, printed_at);
+    let language = args.format.language();
+    let paper = match (args.paper, language) {
+        (Some(p), Some(_)) if p != Paper::Thermal100x150 => {
+            eprintln!("labeld: --paper: printer languages print on 100x150 thermal labels, not {p:?}");
+            return Ok(ExitCode::from(2));
+        }
+        (Some(p), _) => p,
+        (None, Some(_)) => Paper::Thermal100x150,
+        (None, None) => Paper::A4,
+    };
     let fonts = args.fonts.load()?;
-    let dpi = args.dpi.unwrap_or(args.paper.default_dpi());
-    let pages = match page::pages(&list, args.paper, dpi, &fonts) {
+    let dpi = args.dpi.unwrap_or(paper.default_dpi());
+    let pages = match page::pages(&list, paper, dpi, &fonts) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("labeld: {}: cannot lay out the pick list [{}] {e}", args.batch.display(), e.rule());
@@ -98,12 +103,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     match args.format {
+        _ if language.is_some() => {
+            let lang = language.expect("checked by the guard");
+            let mut bytes = Vec::new();
+            for doc in &pages {
+                let raster = render::raster::paint(doc, &fonts);
+                bytes.extend(encode_for_printer(lang, &raster, None, dpi)?);
+            }
+            write_output(&args.output, &bytes)?;
+        }
         Format::Pdf => {
             let refs: Vec<&_> = pages.iter().collect();
             let pdf = render::pdf::paint(&refs, &fonts, &format!("Pick list {}", list.batch_id))?;
             write_output(&args.output, &pdf)?;
         }
-        Format::Png => {
+        _ => {
             if pages.len() > 1 && args.output.as_os_str() == "-" {
                 anyhow::bail!("the pick list has {} pages; PNG needs a file name, not -", pages.len());
             }

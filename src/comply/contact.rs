@@ -28,7 +28,7 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>)
         phones(t, cx, out);
     }
     if !t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic()) {
-        messaging(t, out);
+        messaging(t, cx.product_name, out);
         marketplaces(t, out);
         if t.contains('@') {
             handles(t, out);
@@ -102,6 +102,17 @@ static PHONE_WORD: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
+/// Words that say the number after them is an identifier, not a phone.
+static ID_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:\b(?:part|model|serial|s/n|sn|sku|ref|reference|invoice|inv|batch|lot|order|item|article|art|code|kode|kod|ma|",
+        r"ean|upc|gtin|isbn|imei|awb|tracking|resi|pedido|factura|referencia|modelo|pesanan|don hang|hoa don)",
+        r"(?: ?(?:no|nr|number|num|#))?\.?",
+        r"|货号|型号|编号|編號|订单号|訂單號|单号|單號|批次|批号|發票|发票)[ :#：.\-]*$"
+    ))
+    .unwrap()
+});
+
 fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
     for m in PHONE_CANDIDATE.find_iter(t) {
         let s = m.as_str().trim_end_matches([' ', '(', '-', '.']);
@@ -150,12 +161,19 @@ fn looks_like_phone(t: &str, start: usize, s: &str, digits: &str) -> bool {
         return false; // an EAN/UPC/GTIN product code
     }
     let window_start = t[..start].char_indices().rev().take(24).last().map_or(start, |(i, _)| i);
-    if PHONE_WORD.is_match(&t[window_start..start]) {
+    let before = &t[window_start..start];
+    if PHONE_WORD.is_match(before) {
         return true;
     }
+    // A number labelled as something else ("Part no. 0451-2233-01", "Invoice 0123456789", "货号 …").
+    if ID_WORD.is_match(before) {
+        return false;
+    }
     let trunk = digits.starts_with('0') && !digits.starts_with("00");
+    // Phone numbers are written in short groups ("0912 345 678", "415-555-0198"); "20261120-07" is a batch number.
+    let grouped = separated && s.split(|c: char| !c.is_ascii_digit()).all(|g| g.len() <= 5);
     (digits.len() >= 8 && (trunk || s.starts_with('(')))
-        || (digits.len() >= 10 && separated)
+        || (digits.len() >= 10 && grouped)
         || (digits.len() == 11 && !separated && digits.starts_with('1') && matches!(digits.as_bytes()[1], b'3'..=b'9'))
 }
 
@@ -195,7 +213,7 @@ static WEAK: LazyLock<Regex> = LazyLock::new(|| {
 /// An invitation just before a handle: "add", "加", "แอด", "hubungi kami di", "liên hệ qua".
 static INVITE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhan|nhan tin|",
+        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|dm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhan|nhan tin|",
         r"ket ban|lien he|agrega|agreganos|agreganos|escribenos|escribenos|sigueme|sigueme|siguenos|siguenos|contactanos)\b",
         r"|\+|加|加个|加個|搜|关注|關注|私信|联系|聯繫|找|แอด|เพิ่ม|ทัก|ติดต่อ)",
         r" ?(?:(?:us|me|kami|saya|aku|chung toi|minh|em|nos|我们|我們|我|เรา)\b ?)?",
@@ -204,13 +222,18 @@ static INVITE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
     .unwrap()
 });
 
-fn messaging(t: &str, out: &mut Vec<Finding>) {
+/// `product_name`: in a product title a network's name is a brand ("Instagram frame prop", "Facebook Portal"),
+/// so there even the strong names need a contact's shape around them.
+fn messaging(t: &str, product_name: bool, out: &mut Vec<Finding>) {
     for m in STRONG.find_iter(t) {
         // "ออนไลน์" is Thai for "online", not LINE.
         if m.as_str() == "ไลน์" && t[..m.start()].ends_with("ออน") {
             continue;
         }
         let end = extend_handle(t, m.end());
+        if product_name && !(invited(t, m.start()) || handle_after(t, m.end(), m.as_str()).1) {
+            continue;
+        }
         push(out, m.start()..end, "a messaging or social account; labels may not carry contacts outside the platform");
     }
     for m in WEAK.find_iter(t) {
@@ -222,13 +245,18 @@ fn messaging(t: &str, out: &mut Vec<Finding>) {
         {
             continue;
         }
-        let window_start = t[..m.start()].char_indices().rev().take(24).last().map_or(m.start(), |(i, _)| i);
-        let invited = INVITE_BEFORE.is_match(&t[window_start..m.start()]);
+        let invited = invited(t, m.start());
         let (handle_end, shaped) = handle_after(t, m.end(), word);
         if invited && (word != "v" || handle_end > m.end() || next_char(t, m.end()).is_some_and(|c| !c.is_ascii())) || shaped {
             push(out, m.start()..handle_end.max(m.end()), "a messaging or social account; labels may not carry contacts outside the platform");
         }
     }
+}
+
+/// An invitation ("add", "加", "hubungi kami di") ends right before `at`.
+fn invited(t: &str, at: usize) -> bool {
+    let window_start = t[..at].char_indices().rev().take(24).last().map_or(at, |(i, _)| i);
+    INVITE_BEFORE.is_match(&t[window_start..at])
 }
 
 /// Extends a match over an id that follows it ("WhatsApp: 012-345", "微信 acme_888").
@@ -273,7 +301,7 @@ fn starts_with_letter(handle: &str) -> bool {
 fn handles(t: &str, out: &mut Vec<Finding>) {
     static HANDLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[a-z_][a-z0-9_.]{2,29}").unwrap());
     static SOCIAL: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"follow|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he")
+        Regex::new(r"follow|\btag\b|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he")
             .unwrap()
     });
     for m in HANDLE.find_iter(t) {

@@ -186,6 +186,8 @@ pub(crate) struct TextContext<'a> {
     pub own_phone_field: bool,
     /// Look for phone numbers without a `+` country code (not in ids, postcodes, SKUs).
     pub bare_numbers: bool,
+    /// A product title or variant: network names there are brands unless a contact's shape surrounds them.
+    pub product_name: bool,
 }
 
 /// The compliance engine. Cheap to share; build one per configuration.
@@ -239,6 +241,7 @@ impl Checker {
                 own_phones: &own_phones,
                 own_phone_field: path == "recipient.phone" || path == "sender.phone",
                 bare_numbers: !is_identifier(&path),
+                product_name: path.starts_with("items[") && (path.ends_with("].name") || path.ends_with("].variant")),
             };
             scan(&path, text, &cx, &mut refusals);
         }
@@ -263,7 +266,7 @@ impl Checker {
 
     /// The text rules on one text that is not order data (a template's static text).
     pub fn check_text(&self, path: &str, text: &str) -> Vec<Refusal> {
-        let cx = TextContext { regions: &self.regions, own_phones: &[], own_phone_field: false, bare_numbers: true };
+        let cx = TextContext { regions: &self.regions, own_phones: &[], own_phone_field: false, bare_numbers: true, product_name: false };
         let mut out = Vec::new();
         scan(path, text, &cx, &mut out);
         out
