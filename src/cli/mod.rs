@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod check;
+mod daemon;
 mod input;
 mod picklist;
 mod printers;
@@ -33,6 +34,10 @@ enum Command {
     VirtualPrinter(virtual_printer::Args),
     /// Write a printer's calibration label (name, dpi, darkness ramp, 1 mm grid, Code 128, edge marks).
     TestPage(test_page::Args),
+    /// Run the daemon: spool, print workers and the HTTP API (stops on SIGTERM/SIGINT).
+    Serve(daemon::ServeArgs),
+    /// Print the example orders on in-process virtual printers (ZPL and TSPL) and show the result.
+    Demo(daemon::DemoArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -43,5 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),
         Command::TestPage(a) => test_page::run(a),
+        Command::Serve(a) => daemon::serve(a),
+        Command::Demo(a) => daemon::demo(a),
     }
 }
