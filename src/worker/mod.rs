@@ -425,13 +425,35 @@ impl Worker {
         let spool = self.shared.spool.clone();
         match result {
             Ok(()) => {
-                self.put_link(Some(link));
-                let done = blocking(move || {
-                    spool.mark_sent(id)?;
-                    spool.mark_done(id)
+                // Every byte left the host. Whether the printer took them shows on the next read: a
+                // TCP peer that dropped the link mid-label is only noticed there. Ask for the status.
+                let _ = blocking({
+                    let spool = spool.clone();
+                    move || spool.mark_sent(id)
                 })
                 .await;
-                match done {
+                let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+                let (link, after) = tokio::task::spawn_blocking(move || {
+                    let mut link = link;
+                    let st = status::probe(link.as_mut(), dialect, STATUS_TIMEOUT);
+                    (link, st)
+                })
+                .await
+                .expect("status task panicked");
+                if matches!(after.state, PrinterState::Offline) {
+                    let why = "the link dropped right after the label was sent; it may not have printed".to_string();
+                    tracing::warn!(printer = self.name(), document = id, order_id = r.doc.order_id.as_deref().unwrap_or(""),
+                        tracking = r.doc.tracking_number.as_deref().unwrap_or(""), "link dropped after send: in doubt");
+                    let w = why.clone();
+                    if let Err(e) = blocking(move || spool.mark_in_doubt(id, &w)).await {
+                        tracing::error!(printer = self.name(), document = id, error = %e, "recording in doubt");
+                    }
+                    publish(&self.shared, &r.doc, State::InDoubt, Some(why.clone()));
+                    self.set_state("offline", Some(why));
+                    return SendResult::Lost;
+                }
+                self.put_link(Some(link));
+                match blocking(move || spool.mark_done(id)).await {
                     Ok(()) => {
                         tracing::info!(printer = self.name(), document = id, order_id = r.doc.order_id.as_deref().unwrap_or(""),
                             tracking = r.doc.tracking_number.as_deref().unwrap_or(""), "printed");
