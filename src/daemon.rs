@@ -68,7 +68,7 @@ impl Setup {
             .iter()
             .map(|p| {
                 let profile = self.profiles.get(&p.driver).with_context(|| format!("printer {}: driver {}", p.name, p.driver))?;
-                let uri: Uri = p.uri.to_string().parse().with_context(|| format!("printer {}", p.name))?;
+                let uri: Uri = p.uri.clone();
                 Ok(PrinterSpec { name: p.name.clone(), role: p.role, uri, profile })
             })
             .collect()
