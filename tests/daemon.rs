@@ -309,7 +309,7 @@ fn sigkill_mid_batch_then_restart_prints_every_label_once_and_leaks_no_buyer_dat
     eprintln!("at kill: {at_kill} PNGs; after restart: {saved} PNGs; states {s:?}");
     // Every done label printed; an in-doubt one may or may not have; nothing printed twice.
     assert!(saved >= done && saved <= done + in_doubt, "{saved} PNGs for {s:?}");
-    // And per tracking number, where the PNG's barcode reads: at most once each.
+    // And per tracking number, read from each saved label's barcode: exactly once each.
     let mut per_tracking: BTreeMap<String, usize> = BTreeMap::new();
     for p in printer.saved() {
         let raster = labeld::render::png::decode(&std::fs::read(&p).unwrap()).unwrap();
@@ -317,6 +317,7 @@ fn sigkill_mid_batch_then_restart_prints_every_label_once_and_leaks_no_buyer_dat
             *per_tracking.entry(code).or_default() += 1;
         }
     }
+    assert_eq!(per_tracking.values().sum::<usize>(), saved, "every saved label's tracking barcode reads: {per_tracking:?}");
     assert!(per_tracking.values().all(|&n| n == 1), "{per_tracking:?}");
     drop(second);
 
