@@ -266,23 +266,20 @@ pub async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
     let d = daemon(&state)?;
     let rx = d.events.subscribe();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(ev) => {
-                    let data = serde_json::to_string(&ev).unwrap_or_default();
-                    let kind = match &ev {
-                        crate::events::Event::Job { .. } => "job",
-                        crate::events::Event::Printer { .. } => "printer",
-                        crate::events::Event::Feed { .. } => "feed",
-                    };
-                    return Some((Ok::<_, Infallible>(SseEvent::default().event(kind).data(data)), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    return Some((Ok(SseEvent::default().event("lagged").data(n.to_string())), rx));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let event = match rx.recv().await {
+            Ok(ev) => {
+                let kind = match &ev {
+                    crate::events::Event::Job { .. } => "job",
+                    crate::events::Event::Printer { .. } => "printer",
+                    crate::events::Event::Feed { .. } => "feed",
+                };
+                SseEvent::default().event(kind).data(serde_json::to_string(&ev).unwrap_or_default())
             }
-        }
+            // A slow reader is told how many it missed rather than slowing the daemon.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => SseEvent::default().event("lagged").data(n.to_string()),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, Infallible>(event), rx))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }
