@@ -55,7 +55,7 @@ fn packaged_examples_are_valid() {
     let config = Config::parse(&uncommented, &packaged(), &AnyDriver).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = config.printers.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["dock-1", "dock-2", "office", "bench"]);
-    assert_eq!(config.printers[0].uri, PrinterUri::Usb { vendor_id: 0x0a5f, product_id: 0x0164, serial: None });
+    assert_eq!(config.printers[0].uri, PrinterUri::Usb { vid: 0x0a5f, pid: 0x0164, serial: None });
     assert_eq!(config.printers[1].role, Role::Label);
     assert_eq!(config.printers[2].role, Role::Picklist);
     assert_eq!(config.printers[2].uri, PrinterUri::Tcp { host: "192.168.1.50".into(), port: 9100 });
@@ -128,7 +128,7 @@ fn each_problem_is_named_with_line_and_column() {
     let cases: &[(&str, &str)] = &[
         (
             "[[printer]]\nname = \"dock-2\"\ndriver = \"zd421\"\nuri = \"lpt://1\"\n",
-            "labeld.toml:4:7: printer \"dock-2\": uri: unknown scheme \"lpt\" (expected usb, serial, tcp or file)",
+            "labeld.toml:4:7: printer \"dock-2\": uri: scheme: `lpt` is not one of usb, serial, tcp, file",
         ),
         (
             "[server]\nlisten = \"0.0.0.0:8631\"\n",
@@ -257,9 +257,9 @@ role = "label"
             "labeld.toml:3:20: server: allowed_origins[0]: \"*\": wildcard and null origins are not allowed; name each origin",
             "labeld.toml:6:13: spool: retention: \"forever\" is not a duration such as \"7d\", \"36h\" or \"90m\" (units: s, m, h, d, w)",
             "labeld.toml:7:1: spool: unknown key \"colour\" (expected one of: path, retention)",
-            "labeld.toml:12:7: printer \"dock-1\": uri: unknown scheme \"lpt\" (expected usb, serial, tcp or file)",
+            "labeld.toml:12:7: printer \"dock-1\": uri: scheme: `lpt` is not one of usb, serial, tcp, file",
             "labeld.toml:14:1: printer \"dock-2\": driver: missing (required)",
-            "labeld.toml:16:7: printer \"dock-2\": uri: usb address \"0a5f\" must be VID:PID in hex, e.g. usb://0a5f:0164",
+            "labeld.toml:16:7: printer \"dock-2\": uri: vendor id: `0a5f` is not VID:PID (four hex digits each, like 0a5f:0181)",
         ]
     );
 }

@@ -16,6 +16,7 @@ fn start(token: Option<&str>) -> SocketAddr {
         gate: Arc::new(labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap()),
         metrics: Default::default(),
         started: Instant::now(),
+        daemon: None,
     });
     let opts = ServerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),

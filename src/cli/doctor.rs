@@ -227,7 +227,7 @@ fn check_usb(profiles: &Profiles, config: Option<&Config>, report: &mut Report) 
             c.printers
                 .iter()
                 .filter_map(|p| match &p.uri {
-                    PrinterUri::Usb { vendor_id, product_id, .. } => Some((*vendor_id, *product_id, p.name.as_str())),
+                    PrinterUri::Usb { vid, pid, .. } => Some((*vid, *pid, p.name.as_str())),
                     _ => None,
                 })
                 .collect()
@@ -394,11 +394,11 @@ fn check_serial(config: Option<&Config>, report: &mut Report) {
     if let Some(config) = config {
         for printer in &config.printers {
             if let PrinterUri::Serial { path, .. } = &printer.uri
-                && !path.exists()
+                && !Path::new(path).exists()
             {
                 report.problem(
                     AREA,
-                    format!("configured printer {} uses {}, which does not exist", printer.name, path.display()),
+                    format!("configured printer {} uses {path}, which does not exist", printer.name),
                     "check the cable; USB-serial adapters appear as /dev/ttyUSB*; prefer the stable /dev/serial/by-id/ name",
                 );
             }

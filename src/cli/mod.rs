@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod doctor;
+mod daemon;
 mod input;
 mod picklist;
 mod printers;
@@ -39,6 +40,10 @@ enum Command {
     Publish(publish::Args),
     /// Check fonts, printer access, config, spool and broker reachability; print the fix for each problem.
     Doctor(doctor::Args),
+    /// Run the daemon: spool, print workers and the HTTP API (stops on SIGTERM/SIGINT).
+    Serve(daemon::ServeArgs),
+    /// Print the example orders on in-process virtual printers (ZPL and TSPL) and show the result.
+    Demo(daemon::DemoArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -51,5 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TestPage(a) => test_page::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Serve(a) => daemon::serve(a),
+        Command::Demo(a) => daemon::demo(a),
     }
 }

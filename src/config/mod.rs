@@ -35,12 +35,12 @@ use toml::de::DeTable;
 
 mod feed;
 mod problems;
-mod uri;
 
 pub use feed::NatsFeedConfig;
 
 pub use problems::{ConfigError, Location, Problem};
-pub use uri::{DEFAULT_TCP_PORT, FlowControl, PrinterUri, UriError};
+// One parser for printer URIs: the transport's, so what the config accepts is what can be opened.
+pub use crate::transport::uri::{DEFAULT_TCP_PORT, Uri as PrinterUri, UriError};
 
 use problems::{Sink, TableReader};
 
@@ -607,7 +607,7 @@ fn read_printers(
                 None
             }
         });
-        let uri = r.required_string("uri", sink).and_then(|(u, span)| match PrinterUri::parse(&u) {
+        let uri = r.required_string("uri", sink).and_then(|(u, span)| match u.parse::<PrinterUri>() {
             Ok(uri) => {
                 if let Some((_, other)) = seen_uris.iter().find(|(seen, _)| *seen == uri) {
                     sink.report(&span, r.msg("uri", format!("{uri} is already printer {other}")));
@@ -617,7 +617,7 @@ fn read_printers(
                 Some(uri)
             }
             Err(e) => {
-                sink.report(&span, r.msg("uri", e));
+                sink.report(&span, r.msg("uri", format!("{}: {}", e.part, e.problem)));
                 None
             }
         });

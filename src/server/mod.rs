@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod guard;
+mod jobs;
 pub mod metrics;
 mod preview;
 
@@ -41,6 +42,17 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/metrics" },
     Route { method: "GET", path: "/v1/openapi.json" },
     Route { method: "POST", path: "/v1/render" },
+    Route { method: "POST", path: "/v1/check" },
+    Route { method: "POST", path: "/v1/jobs" },
+    Route { method: "GET", path: "/v1/jobs" },
+    Route { method: "GET", path: "/v1/jobs/{id}" },
+    Route { method: "POST", path: "/v1/jobs/{id}/cancel" },
+    Route { method: "POST", path: "/v1/documents/{id}/reprint" },
+    Route { method: "GET", path: "/v1/printers" },
+    Route { method: "GET", path: "/v1/printers/{name}" },
+    Route { method: "POST", path: "/v1/printers/{name}/pause" },
+    Route { method: "POST", path: "/v1/printers/{name}/resume" },
+    Route { method: "GET", path: "/v1/events" },
 ];
 
 /// The OpenAPI 3.1 description of [`ROUTES`].
@@ -56,6 +68,8 @@ pub struct AppState {
     pub gate: Arc<Gate>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
+    /// The spool, workers and events when running as the daemon; `None` for a preview-only server.
+    pub daemon: Option<Arc<crate::daemon::Running>>,
 }
 
 /// Listen options (from `[server]` in labeld.toml).
@@ -75,6 +89,16 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/metrics", get(metrics_text))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/render", post(preview::render))
+        .route("/v1/check", post(jobs::check))
+        .route("/v1/jobs", post(jobs::submit).get(jobs::list))
+        .route("/v1/jobs/{id}", get(jobs::job))
+        .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/v1/documents/{id}/reprint", post(jobs::reprint))
+        .route("/v1/printers", get(jobs::printers))
+        .route("/v1/printers/{name}", get(jobs::printer))
+        .route("/v1/printers/{name}/pause", post(jobs::pause))
+        .route("/v1/printers/{name}/resume", post(jobs::resume))
+        .route("/v1/events", get(jobs::events))
         .fallback(no_such_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -109,16 +133,25 @@ async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next:
 }
 
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),
     });
+    if let Some(d) = &state.daemon {
+        let extra = jobs::health(d).await;
+        body["printers"] = extra["printers"].clone();
+        body["spool"] = extra["spool"].clone();
+    }
     axum::Json(body).into_response()
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render("")).into_response()
+    let extra = match &state.daemon {
+        Some(d) => jobs::metrics_lines(d).await,
+        None => String::new(),
+    };
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&extra)).into_response()
 }
 
 async fn openapi() -> Response {

@@ -1,0 +1,200 @@
+//! The daemon: config → spool → workers → HTTP server, until SIGTERM or SIGINT.
+//!
+//! Startup order matters for "never lose, never duplicate": the spool is recovered (interrupted
+//! renders re-queued, interrupted sends marked in doubt) before any worker starts, and the HTTP
+//! server is the last to come up, so nothing is acknowledged that no worker could print. On a stop
+//! signal the server stops accepting, each worker finishes the label it is sending, and documents
+//! rendered ahead go back to the queue.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::comply::Checker;
+use crate::compose::Gate;
+use crate::config::Config;
+use crate::events::EventBus;
+use crate::printer::profile::Profiles;
+use crate::server::{self, AppState, ServerOptions};
+use crate::spool::Spool;
+use crate::template::{self, Template};
+use crate::text::{FontConfig, Fonts};
+use crate::transport::Uri;
+use crate::worker::{PrinterSpec, Shared, Workers};
+
+/// How often the spool is purged of buyer data past the retention period.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What a running daemon shares with the HTTP handlers.
+pub struct Running {
+    pub spool: Arc<Spool>,
+    pub workers: Workers,
+    pub events: EventBus,
+}
+
+/// The loaded, checked pieces a daemon runs with.
+pub struct Setup {
+    pub config: Config,
+    pub profiles: Profiles,
+    pub gate: Arc<Gate>,
+    pub fonts: Arc<Fonts>,
+}
+
+/// Every profile name, for checking `driver = ...` in the config.
+pub fn driver_names(profiles: &Profiles) -> Vec<String> {
+    profiles.all().iter().map(|p| p.name.clone()).collect()
+}
+
+impl Setup {
+    /// Loads fonts, the label template and the rules for `config`.
+    pub fn new(config: Config, profiles: Profiles) -> anyhow::Result<Setup> {
+        let fonts = Fonts::load(&FontConfig::default()).context("loading fonts")?;
+        let template = Template::load(template::DEFAULT)?;
+        let registry = (!config.warehouses.is_empty()).then(|| config.registry());
+        let gate = Gate::new(Checker::new(registry), template).map_err(|report| {
+            let lines: Vec<String> = report.refusals.iter().map(|r| r.to_string()).collect();
+            anyhow::anyhow!("the label template breaks the label rules:\n  {}", lines.join("\n  "))
+        })?;
+        Ok(Setup { config, profiles, gate: Arc::new(gate), fonts: Arc::new(fonts) })
+    }
+
+    fn printer_specs(&self) -> anyhow::Result<Vec<PrinterSpec>> {
+        self.config
+            .printers
+            .iter()
+            .map(|p| {
+                let profile = self.profiles.get(&p.driver).with_context(|| format!("printer {}: driver {}", p.name, p.driver))?;
+                let uri: Uri = p.uri.clone();
+                Ok(PrinterSpec { name: p.name.clone(), role: p.role, uri, profile })
+            })
+            .collect()
+    }
+}
+
+/// Runs the daemon until `shutdown` resolves. `on_bound` receives the HTTP address once listening.
+pub async fn run(
+    setup: Setup,
+    on_bound: impl FnOnce(SocketAddr) + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let spool_path = setup.config.spool.path.clone();
+    let spool = tokio::task::spawn_blocking(move || Spool::open(&spool_path)).await??;
+    let spool = Arc::new(spool);
+    let recovery = {
+        let spool = spool.clone();
+        tokio::task::spawn_blocking(move || spool.recover()).await??
+    };
+    tracing::info!(
+        spool = %setup.config.spool.path.display(),
+        requeued = recovery.requeued.len(),
+        in_doubt = recovery.in_doubt.len(),
+        completed = recovery.completed.len(),
+        "spool recovered"
+    );
+    let events = EventBus::default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let specs = setup.printer_specs()?;
+    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone() };
+    let workers = Workers::start(shared, specs, stop_rx.clone());
+    let running = Arc::new(Running { spool: spool.clone(), workers, events });
+
+    // The NATS feed, when configured, writes into the same spool and wakes the same workers.
+    let feed = match &setup.config.feed_nats {
+        Some(cfg) => {
+            let r = running.clone();
+            crate::feed::start(cfg, spool.clone(), running.events.clone(), move |printer| r.workers.wake(printer))
+        }
+        None => crate::feed::FeedHandle::disabled(),
+    };
+
+    // Buyer data leaves the spool after the retention period.
+    let retention = setup.config.spool.retention;
+    let purge = {
+        let spool = spool.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            loop {
+                let s = spool.clone();
+                match tokio::task::spawn_blocking(move || s.purge(time::OffsetDateTime::now_utc(), retention)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(documents = n, "purged buyer data past retention"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "purging the spool"),
+                    _ => {}
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(PURGE_EVERY) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
+
+    let state = Arc::new(AppState {
+        fonts: (*setup.fonts).clone(),
+        gate: setup.gate.clone(),
+        metrics: Default::default(),
+        started: Instant::now(),
+        daemon: Some(running.clone()),
+    });
+    let s = &setup.config.server;
+    let opts = ServerOptions {
+        listen: s.listen,
+        allowed_hosts: s.allowed_hosts.clone(),
+        allowed_origins: s.allowed_origins.clone(),
+        token: s.token.as_ref().map(|t| t.expose().to_string()),
+    };
+    let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // systemd (Type=notify) learns the daemon is ready once the API listens.
+    let on_bound = move |addr| {
+        on_bound(addr);
+        crate::packaging_support::notify_ready();
+    };
+    let server = tokio::spawn(server::serve(state, opts, on_bound, async move {
+        let _ = server_stop_rx.await;
+    }));
+    let mut server = server;
+    tokio::select! {
+        _ = shutdown => tracing::info!("stopping: finishing labels being sent"),
+        r = &mut server => {
+            // The server could not start (port taken) or died: stop the workers too.
+            feed.shutdown().await;
+            let _ = stop_tx.send(true);
+            running.workers.join().await;
+            return match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(anyhow::Error::new(e).context("HTTP server")),
+                Err(e) => Err(anyhow::anyhow!("HTTP server task: {e}")),
+            };
+        }
+    }
+    crate::packaging_support::notify_stopping();
+    let _ = server_stop_tx.send(());
+    feed.shutdown().await;
+    let _ = stop_tx.send(true);
+    running.workers.join().await;
+    let _ = purge.await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Loads `path` with every problem reported at once.
+pub fn load_config(path: &Path, profiles: &Profiles) -> Result<Config, crate::config::ConfigError> {
+    Config::load(path, &driver_names(profiles))
+}

@@ -1,0 +1,323 @@
+//! Job, document, printer and event endpoints: the daemon's side of the API.
+//!
+//! A submit is acknowledged (202) only after the spool committed it, so a crash right after the
+//! answer loses nothing. Bad input is a 400 naming the JSON path (`orders[3].items`); an unknown
+//! printer a 404. Bodies are never logged (they carry buyer data); answers carry documents as the
+//! spool lists them, which hold order ids and tracking numbers only.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::error::ApiError;
+use super::preview::body;
+use crate::daemon::Running;
+use crate::order::Order;
+use crate::spool::{Filter, Kind, MAX_BATCH, NewDocument, SpoolError, State as DocState};
+
+fn daemon(state: &AppState) -> Result<Arc<Running>, ApiError> {
+    state.daemon.clone().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_spool", "this server previews labels only; it has no spool or printers"))
+}
+
+fn spool_error(e: SpoolError) -> ApiError {
+    match e {
+        SpoolError::NoDocument(id) => ApiError::new(StatusCode::NOT_FOUND, "no_such_document", format!("no document {id}")),
+        SpoolError::IllegalTransition { .. } => ApiError::new(StatusCode::CONFLICT, "wrong_state", e.to_string()),
+        SpoolError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
+        SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
+        other => ApiError::internal(other),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?.map_err(spool_error)
+}
+
+/// Reads one order from a JSON value, naming its path under `prefix` when it is wrong.
+fn order_at(value: &Value, prefix: &str) -> Result<Order, ApiError> {
+    let bytes = serde_json::to_vec(value).map_err(ApiError::internal)?;
+    Order::from_json_bytes(&bytes).map_err(|e| {
+        let field = if e.path.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", e.path) };
+        ApiError::bad_request("invalid_order", field.clone(), format!("{field}: {}", e.problem))
+    })
+}
+
+/// `POST /v1/jobs`: `{"printer", "kind", "order" | "orders", "key"}`.
+pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let bytes = body(bytes)?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| ApiError::bad_request("bad_json", "", "the body must be a JSON object"))?;
+    for k in obj.keys() {
+        if !["printer", "kind", "order", "orders", "key"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request("unknown_field", k.clone(), format!("unknown field {k:?} (expected printer, kind, order, orders, key)")));
+        }
+    }
+    let kind = match obj.get("kind") {
+        None => Kind::Label,
+        Some(Value::String(s)) => Kind::parse(s).ok_or_else(|| ApiError::bad_request("invalid", "kind", format!("{s:?}: use label or picklist")))?,
+        Some(_) => return Err(ApiError::bad_request("invalid", "kind", "kind must be a string: label or picklist")),
+    };
+    let key = match obj.get("key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => Some(s.clone()),
+        Some(_) => return Err(ApiError::bad_request("invalid", "key", "key must be a non-empty string of at most 200 characters")),
+    };
+    let role = match kind {
+        Kind::Label => crate::config::Role::Label,
+        Kind::Picklist => crate::config::Role::Picklist,
+    };
+    let printer = match obj.get("printer") {
+        Some(Value::String(name)) => d
+            .workers
+            .get(name)
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", format!("no printer {name:?} is configured")).with_detail(json!({"field": "printer"})))?,
+        None | Some(Value::Null) => d.workers.first_with_role(role).ok_or_else(|| {
+            ApiError::bad_request("invalid", "printer", format!("no printer given and none has the role {}", role.as_str()))
+        })?,
+        Some(_) => return Err(ApiError::bad_request("invalid", "printer", "printer must be a printer name")),
+    };
+    let name = printer.spec.name.clone();
+    let orders: Vec<Order> = match (obj.get("order"), obj.get("orders")) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "give order or orders, not both")),
+        (Some(o), None) => vec![order_at(o, "order")?],
+        (None, Some(Value::Array(list))) => {
+            if list.is_empty() {
+                return Err(ApiError::bad_request("invalid", "orders", "orders is empty"));
+            }
+            if list.len() > MAX_BATCH {
+                return Err(ApiError::bad_request("invalid", "orders", format!("at most {MAX_BATCH} orders per job, got {}", list.len())));
+            }
+            list.iter().enumerate().map(|(i, o)| order_at(o, &format!("orders[{i}]"))).collect::<Result<_, _>>()?
+        }
+        (None, Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "orders must be an array of orders")),
+        (None, None) => return Err(ApiError::bad_request("missing", "order", "give order (one order) or orders (a batch)")),
+    };
+    let documents: Vec<NewDocument> = match kind {
+        Kind::Picklist => {
+            let doc = NewDocument::picklist(name.clone(), orders);
+            vec![match &key {
+                Some(k) => doc.with_key(k.clone()),
+                None => doc,
+            }]
+        }
+        Kind::Label => {
+            let many = orders.len() > 1;
+            orders
+                .into_iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    let doc = NewDocument::label(name.clone(), o);
+                    match &key {
+                        Some(k) if many => doc.with_key(format!("{k}:{i}")),
+                        Some(k) => doc.with_key(k.clone()),
+                        None => doc,
+                    }
+                })
+                .collect()
+        }
+    };
+    let spool = d.spool.clone();
+    let submitted = blocking(move || spool.submit(documents)).await?;
+    printer.wake();
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
+}
+
+pub async fn job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a job id")))?;
+    let spool = d.spool.clone();
+    match blocking(move || spool.job(id)).await? {
+        Some(job) => Ok(axum::Json(job).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_job", format!("no job {id}"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    printer: Option<String>,
+    order_id: Option<String>,
+    before: Option<i64>,
+    limit: Option<usize>,
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request("bad_query", "query", e.body_text()))?;
+    let mut states = Vec::new();
+    for s in q.state.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
+        states.push(DocState::parse(s).ok_or_else(|| ApiError::bad_request("bad_query", "state", format!("{s:?} is not a document state")))?);
+    }
+    let filter = Filter { printer: q.printer, states, order_id: q.order_id, before: q.before, limit: q.limit, ..Filter::default() };
+    let spool = d.spool.clone();
+    let docs = blocking(move || spool.list(&filter)).await?;
+    Ok(axum::Json(json!({ "documents": docs })).into_response())
+}
+
+/// Cancels every document of the job that has not started sending.
+pub async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a job id")))?;
+    let spool = d.spool.clone();
+    let results = blocking(move || {
+        let Some(job) = spool.job(id)? else { return Ok(None) };
+        let mut out = Vec::new();
+        for doc in job.documents {
+            let r = if doc.state.can_go(DocState::Cancelled) {
+                spool.cancel(doc.id).map(|_| "cancelled".to_string()).unwrap_or_else(|e| e.to_string())
+            } else {
+                format!("not cancelled: already {}", doc.state)
+            };
+            out.push(json!({"document": doc.id, "result": r}));
+        }
+        Ok(Some(out))
+    })
+    .await?;
+    match results {
+        Some(r) => Ok(axum::Json(json!({ "job": id, "documents": r })).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_job", format!("no job {id}"))),
+    }
+}
+
+/// `POST /v1/documents/{id}/reprint` `{"reason": "...", "printer": optional}`.
+pub async fn reprint(State(state): State<Arc<AppState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
+    let v: Value = serde_json::from_slice(&body(bytes)?).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
+    let reason = match v.get("reason") {
+        Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
+        _ => return Err(ApiError::bad_request("missing", "reason", "a reprint needs a reason (why the first label is not usable)")),
+    };
+    let printer = match v.get("printer") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if d.workers.get(p).is_some() => Some(p.clone()),
+        Some(p) => return Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", format!("no printer {p} is configured"))),
+    };
+    let spool = d.spool.clone();
+    let doc = blocking(move || spool.reprint(id, &reason, printer.as_deref())).await?;
+    d.workers.wake(&doc.printer);
+    Ok((StatusCode::ACCEPTED, axum::Json(doc)).into_response())
+}
+
+/// `POST /v1/check`: the compliance report for one order, without printing.
+pub async fn check(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let order = Order::from_json_bytes(&body(bytes)?)?;
+    let gate = state.gate.clone();
+    let spool = state.daemon.as_ref().map(|d| d.spool.clone());
+    let report = tokio::task::spawn_blocking(move || match &spool {
+        Some(s) => gate.checker().check_order(&order, s.as_ref()),
+        None => gate.checker().check_order(&order, &crate::comply::SeenTracking::new()),
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!({ "printable": report.is_printable(), "report": report })).into_response())
+}
+
+pub async fn printers(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let list: Vec<_> = d.workers.all().map(|p| p.view()).collect();
+    Ok(axum::Json(json!({ "printers": list })).into_response())
+}
+
+fn printer_named(d: &Running, name: &str) -> Result<Arc<crate::worker::PrinterHandle>, ApiError> {
+    d.workers.get(name).cloned().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", format!("no printer {name:?} is configured")))
+}
+
+pub async fn printer(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let p = printer_named(&d, &name)?;
+    let spool = d.spool.clone();
+    let counts = blocking(move || spool.counts()).await?;
+    let queue: serde_json::Map<String, Value> =
+        counts.into_iter().filter(|(p, _, _)| *p == name).map(|(_, s, n)| (s.as_str().to_string(), json!(n))).collect();
+    let mut v = serde_json::to_value(p.view()).map_err(ApiError::internal)?;
+    v["documents"] = Value::Object(queue);
+    Ok(axum::Json(v).into_response())
+}
+
+pub async fn pause(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let p = printer_named(&*daemon(&state)?, &name)?;
+    p.set_operator_pause(true);
+    Ok(axum::Json(p.view()).into_response())
+}
+
+pub async fn resume(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let p = printer_named(&*daemon(&state)?, &name)?;
+    p.set_operator_pause(false);
+    Ok(axum::Json(p.view()).into_response())
+}
+
+/// `GET /v1/events`: server-sent events from the bus. A slow reader skips what it missed.
+pub async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let rx = d.events.subscribe();
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(ev) => {
+                let kind = match &ev {
+                    crate::events::Event::Job { .. } => "job",
+                    crate::events::Event::Printer { .. } => "printer",
+                    crate::events::Event::Feed { .. } => "feed",
+                };
+                SseEvent::default().event(kind).data(serde_json::to_string(&ev).unwrap_or_default())
+            }
+            // A slow reader is told how many it missed rather than slowing the daemon.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => SseEvent::default().event("lagged").data(n.to_string()),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, Infallible>(event), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Queue depth and printer states for `/healthz`.
+pub async fn health(d: &Running) -> Value {
+    let spool = d.spool.clone();
+    let counts = tokio::task::spawn_blocking(move || spool.counts()).await.ok().and_then(|r| r.ok());
+    let printers: Vec<_> = d.workers.all().map(|p| p.view()).collect();
+    let spool_state = match &counts {
+        Some(c) => {
+            let mut by_state = serde_json::Map::new();
+            for (_, s, n) in c {
+                let e = by_state.entry(s.as_str().to_string()).or_insert(json!(0));
+                *e = json!(e.as_u64().unwrap_or(0) + n);
+            }
+            json!({ "ok": true, "documents": by_state })
+        }
+        None => json!({ "ok": false }),
+    };
+    json!({ "printers": printers, "spool": spool_state })
+}
+
+/// Prometheus lines for queue depth per printer and state, and printer states.
+pub async fn metrics_lines(d: &Running) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let spool = d.spool.clone();
+    if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || spool.counts()).await {
+        out.push_str("# HELP labeld_documents Documents in the spool by printer and state.\n# TYPE labeld_documents gauge\n");
+        for (p, s, n) in counts {
+            let _ = writeln!(out, "labeld_documents{{printer=\"{p}\",state=\"{}\"}} {n}", s.as_str());
+        }
+    }
+    out.push_str("# HELP labeld_printer_state 1 for the state each printer is in.\n# TYPE labeld_printer_state gauge\n");
+    for p in d.workers.all() {
+        let v = p.view();
+        let _ = writeln!(out, "labeld_printer_state{{printer=\"{}\",state=\"{}\"}} 1", v.name, v.state);
+    }
+    out
+}

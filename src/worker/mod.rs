@@ -1,0 +1,622 @@
+//! Print workers: one tokio task per configured printer, moving its documents from the spool to paper.
+//!
+//! For each document: claim it, render it through the [`Gate`] (the spool is the duplicate tracker),
+//! encode it in the printer's language, store the bytes and start sending in one commit, send, then
+//! mark it sent and done. What can go wrong, and what it becomes:
+//!
+//! * a marketplace rule refuses the order → `held`, with the report;
+//! * it cannot be rendered or encoded at all → `failed`;
+//! * the link breaks before the first byte → back to `ready`, the same bytes are retried with capped
+//!   exponential backoff;
+//! * the link breaks after bytes left → `in_doubt`: never re-sent without an operator's reprint.
+//!
+//! The printer's status is read before every send and periodically while idle: paper out, head open,
+//! paused or offline pause the queue (nothing is dropped) until the printer is back. The next document
+//! is rendered while the current one is sent, so a busy printer never waits for the renderer. A submit
+//! wakes the worker at once through its [`Notify`]. Logs and events carry order ids and tracking
+//! numbers only.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+
+use crate::compose::{ComposeError, Gate, Options};
+use crate::config::Role;
+use crate::events::{Event, EventBus};
+use crate::lang;
+use crate::printer::profile::Profile;
+use crate::printer::status::{self, Dialect, PrinterState};
+use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
+use crate::text::Fonts;
+use crate::transport::{self, OpenOptions, Transport, TransportError, Uri};
+
+/// How long a status query may take.
+const STATUS_TIMEOUT: Duration = Duration::from_millis(800);
+/// How often an idle printer's status is read.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+/// How often a paused (paper out, head open, offline) printer is read to see whether it is back.
+const PAUSED_POLL: Duration = Duration::from_millis(300);
+/// Backoff after a link error: doubles from the first value up to the cap.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// Time allowed per kilobyte sent, plus a floor: a slow serial printer still finishes a big label.
+const SEND_FLOOR: Duration = Duration::from_secs(10);
+
+/// A configured printer as the worker runs it.
+#[derive(Debug, Clone)]
+pub struct PrinterSpec {
+    pub name: String,
+    pub role: Role,
+    pub uri: Uri,
+    pub profile: Profile,
+}
+
+/// What the API shows about a printer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PrinterView {
+    pub name: String,
+    pub role: &'static str,
+    pub driver: String,
+    pub language: String,
+    pub dpi: u32,
+    /// `ready`, `printing`, `paper_out`, `head_open`, `paused`, `offline`, `unknown`, `starting`.
+    pub state: String,
+    /// The printer's own conditions or the link error, when not ready.
+    pub detail: Option<String>,
+    /// Paused by an operator (`POST /v1/printers/{name}/pause`).
+    pub held_by_operator: bool,
+}
+
+/// The shared handle to one worker: wake it, pause it, read its state.
+pub struct PrinterHandle {
+    pub spec: PrinterSpec,
+    wake: Notify,
+    operator_pause: AtomicBool,
+    view: Mutex<PrinterView>,
+}
+
+impl PrinterHandle {
+    fn new(spec: PrinterSpec) -> PrinterHandle {
+        let view = PrinterView {
+            name: spec.name.clone(),
+            role: spec.role.as_str(),
+            driver: spec.profile.name.clone(),
+            language: spec.profile.language.to_string(),
+            dpi: spec.profile.dpi,
+            state: "starting".into(),
+            detail: None,
+            held_by_operator: false,
+        };
+        PrinterHandle { spec, wake: Notify::new(), operator_pause: AtomicBool::new(false), view: Mutex::new(view) }
+    }
+
+    /// Something was queued (or resumed): look at the spool now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn view(&self) -> PrinterView {
+        self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_operator_pause(&self, paused: bool) {
+        self.operator_pause.store(paused, Ordering::SeqCst);
+        self.view.lock().unwrap_or_else(|p| p.into_inner()).held_by_operator = paused;
+        self.wake();
+    }
+
+    fn operator_paused(&self) -> bool {
+        self.operator_pause.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything the workers share.
+#[derive(Clone)]
+pub struct Shared {
+    pub spool: Arc<Spool>,
+    pub gate: Arc<Gate>,
+    pub fonts: Arc<Fonts>,
+    pub events: EventBus,
+}
+
+/// All workers, by printer name.
+pub struct Workers {
+    printers: BTreeMap<String, Arc<PrinterHandle>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Workers {
+    /// Starts one worker per printer on the current runtime. They stop, after finishing the label
+    /// being sent, when `stop` becomes true.
+    pub fn start(shared: Shared, printers: Vec<PrinterSpec>, stop: watch::Receiver<bool>) -> Workers {
+        let mut map = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for spec in printers {
+            let handle = Arc::new(PrinterHandle::new(spec));
+            map.insert(handle.spec.name.clone(), handle.clone());
+            let worker = Worker { shared: shared.clone(), handle, stop: stop.clone(), link: Mutex::new(None), last_state: None };
+            tasks.push(tokio::spawn(worker.run()));
+        }
+        Workers { printers: map, tasks: Mutex::new(tasks) }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<PrinterHandle>> {
+        self.printers.get(name)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<PrinterHandle>> {
+        self.printers.values()
+    }
+
+    /// The printer a document of `kind` goes to when the caller names none: the first of that role.
+    pub fn first_with_role(&self, role: Role) -> Option<&Arc<PrinterHandle>> {
+        self.printers.values().find(|p| p.spec.role == role)
+    }
+
+    pub fn wake(&self, name: &str) {
+        if let Some(p) = self.printers.get(name) {
+            p.wake();
+        }
+    }
+
+    /// Waits for every worker to finish (after `stop` was set).
+    pub async fn join(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// A document rendered and ready to go, held in memory until the printer takes it.
+struct Rendered {
+    doc: Document,
+    bytes: Vec<u8>,
+    format: String,
+    /// Already `ready` in the spool (a retried send, or found at startup): only `mark_sending` left.
+    stored: bool,
+}
+
+/// What rendering one claimed document came to.
+enum RenderOutcome {
+    Ready(Rendered),
+    /// Held or failed; already recorded.
+    Settled,
+}
+
+struct Worker {
+    shared: Shared,
+    handle: Arc<PrinterHandle>,
+    stop: watch::Receiver<bool>,
+    /// Behind a mutex only so the worker is `Sync`; one task uses it.
+    link: Mutex<Option<Box<dyn Transport>>>,
+    last_state: Option<(String, Option<String>)>,
+}
+
+impl Worker {
+    fn name(&self) -> &str {
+        &self.handle.spec.name
+    }
+
+    fn take_link(&self) -> Option<Box<dyn Transport>> {
+        self.link.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn put_link(&self, link: Option<Box<dyn Transport>>) {
+        *self.link.lock().unwrap_or_else(|p| p.into_inner()) = link;
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    async fn run(mut self) {
+        let mut backoff = BACKOFF_FIRST;
+        // Documents left `ready` by a previous run (a send failed before its first byte) go first.
+        let mut next: Option<Rendered> = self.leftover_ready().await;
+        while !self.stopping() {
+            if self.handle.operator_paused() {
+                self.set_state("paused", Some("paused by an operator".into()));
+                self.wait(IDLE_POLL).await;
+                continue;
+            }
+            // Render (or take the already-rendered) next document before touching the printer.
+            let current = match next.take() {
+                Some(r) => r,
+                None => match self.claim_and_render().await {
+                    Some(r) => r,
+                    None => {
+                        // Idle: wait for a submit, reading the status now and then.
+                        self.ensure_link_and_status().await;
+                        self.wait(IDLE_POLL).await;
+                        continue;
+                    }
+                },
+            };
+            // The printer must be there and able to print before the first byte goes.
+            if !self.ensure_link_and_status().await {
+                next = Some(current);
+                self.wait_or_backoff(&mut backoff).await;
+                continue;
+            }
+            // Start sending, and render the next one meanwhile.
+            // Rendering ahead needs the spool only, never the link.
+            let (shared, handle) = (self.shared.clone(), self.handle.clone());
+            let ahead = async move { claim_and_render_with(&shared, &handle).await };
+            let send = self.send(current);
+            let (sent, rendered_ahead) = tokio::join!(send, ahead);
+            next = rendered_ahead;
+            match sent {
+                SendResult::Done => backoff = BACKOFF_FIRST,
+                SendResult::Retry(r) => {
+                    // Keep the order: the retried document goes before the one rendered ahead.
+                    if let Some(ahead) = next.take() {
+                        release(&self.shared, &ahead.doc).await;
+                    }
+                    next = Some(r);
+                    self.wait_or_backoff(&mut backoff).await;
+                }
+                SendResult::Lost => self.wait_or_backoff(&mut backoff).await,
+            }
+        }
+        // Stopping: a document rendered ahead but never sent goes back to the queue.
+        if let Some(r) = next.take() {
+            release(&self.shared, &r.doc).await;
+        }
+        tracing::info!(printer = self.name(), "worker stopped");
+    }
+
+    async fn leftover_ready(&self) -> Option<Rendered> {
+        let spool = self.shared.spool.clone();
+        let name = self.name().to_string();
+        let found = blocking(move || {
+            let filter = crate::spool::Filter { printer: Some(name), states: vec![State::Ready], limit: Some(1000), ..Default::default() };
+            let mut docs = spool.list(&filter)?;
+            docs.sort_by_key(|d| d.id);
+            for d in docs {
+                if let Some(r) = spool.rendered(d.id)? {
+                    return Ok(Some((d, r)));
+                }
+            }
+            Ok(None)
+        })
+        .await;
+        match found {
+            Ok(Some((doc, r))) => Some(Rendered { doc, bytes: r.bytes, format: r.format, stored: true }),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(printer = self.name(), error = %e, "reading the spool");
+                None
+            }
+        }
+    }
+
+    async fn claim_and_render(&self) -> Option<Rendered> {
+        claim_and_render_with(&self.shared, &self.handle).await
+    }
+
+    /// Waits for a submit, a resume, a stop, or `timeout`.
+    async fn wait(&mut self, timeout: Duration) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = self.handle.wake.notified() => {}
+            _ = tokio::time::sleep(timeout) => {}
+            _ = stop.changed() => {}
+        }
+    }
+
+    async fn wait_or_backoff(&mut self, backoff: &mut Duration) {
+        let d = *backoff;
+        *backoff = (*backoff * 2).min(BACKOFF_CAP);
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = stop.changed() => {}
+        }
+    }
+
+    /// Opens the link if needed and reads the status. True when a label may be sent now.
+    async fn ensure_link_and_status(&mut self) -> bool {
+        let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+        let uri = self.handle.spec.uri.clone();
+        let link = self.take_link();
+        let (link, result) = tokio::task::spawn_blocking(move || {
+            let mut link = match link {
+                Some(l) => l,
+                None => match transport::open(&uri, OpenOptions::default()) {
+                    Ok(l) => l,
+                    Err(e) => return (None, Err(e)),
+                },
+            };
+            let st = status::probe(link.as_mut(), dialect, STATUS_TIMEOUT);
+            (Some(link), Ok(st))
+        })
+        .await
+        .unwrap_or_else(|e| (None, Err(TransportError::Io { link: String::new(), sent: 0, reason: e.to_string() })));
+        self.put_link(link);
+        match result {
+            Err(e) => {
+                self.set_state("offline", Some(e.to_string()));
+                false
+            }
+            Ok(st) => {
+                let detail = (!st.state.accepts_labels()).then(|| st.conditions().join(", ")).filter(|s| !s.is_empty());
+                let state = match &st.state {
+                    PrinterState::Ready => "ready",
+                    PrinterState::Printing => "printing",
+                    PrinterState::PaperOut => "paper_out",
+                    PrinterState::HeadOpen => "head_open",
+                    PrinterState::Paused => "paused",
+                    PrinterState::Offline => "offline",
+                    // No status answer (some printers and links have none): send anyway.
+                    PrinterState::Unknown(_) => "unknown",
+                };
+                let detail = match &st.state {
+                    PrinterState::Unknown(why) => Some(why.clone()),
+                    _ => detail,
+                };
+                if matches!(st.state, PrinterState::Offline) {
+                    // The link may be stale: open it afresh next time.
+                    self.put_link(None);
+                }
+                self.set_state(state, detail);
+                match &st.state {
+                    PrinterState::Ready | PrinterState::Printing => true,
+                    PrinterState::Unknown(_) => true,
+                    _ => {
+                        // Paused queue: poll faster so it resumes as soon as the fault clears.
+                        let mut stop = self.stop.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(PAUSED_POLL) => {}
+                            _ = stop.changed() => {}
+                        }
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_state(&mut self, state: &str, detail: Option<String>) {
+        let now = (state.to_string(), detail.clone());
+        if self.last_state.as_ref() == Some(&now) {
+            return;
+        }
+        self.last_state = Some(now);
+        {
+            let mut v = self.handle.view.lock().unwrap_or_else(|p| p.into_inner());
+            v.state = state.to_string();
+            v.detail = detail.clone();
+        }
+        tracing::info!(printer = self.name(), state, detail = detail.as_deref().unwrap_or(""), "printer state");
+        self.shared.events.publish(Event::Printer { printer: self.name().to_string(), state: state.to_string(), detail });
+    }
+
+    /// Sends one rendered document over the link.
+    async fn send(&mut self, r: Rendered) -> SendResult {
+        let spool = self.shared.spool.clone();
+        let id = r.doc.id;
+        // Bytes and the start of the send in one commit: after it, a crash means in doubt.
+        let commit = {
+            let (bytes, format, stored) = (r.bytes.clone(), r.format.clone(), r.stored);
+            blocking(move || if stored { spool.mark_sending(id) } else { spool.mark_ready_and_sending(id, &bytes, &format) }).await
+        };
+        if let Err(e) = commit {
+            tracing::error!(printer = self.name(), document = id, error = %e, "cannot start sending");
+            return SendResult::Lost;
+        }
+        publish(&self.shared, &r.doc, State::Sending, None);
+        let Some(mut link) = self.take_link() else {
+            return self.unsend(r, "no link to the printer").await;
+        };
+        let bytes = r.bytes.clone();
+        let deadline = Instant::now() + SEND_FLOOR + Duration::from_millis(bytes.len() as u64 / 10);
+        let (link, result) = tokio::task::spawn_blocking(move || {
+            let res = link.write_all(&bytes, deadline);
+            (link, res)
+        })
+        .await
+        .expect("send task panicked");
+        let spool = self.shared.spool.clone();
+        match result {
+            Ok(()) => {
+                // Every byte left the host. Whether the printer took them shows on the next read: a
+                // TCP peer that dropped the link mid-label is only noticed there. Ask for the status.
+                let _ = blocking({
+                    let spool = spool.clone();
+                    move || spool.mark_sent(id)
+                })
+                .await;
+                let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+                let (link, after) = tokio::task::spawn_blocking(move || {
+                    let mut link = link;
+                    let st = status::probe(link.as_mut(), dialect, STATUS_TIMEOUT);
+                    (link, st)
+                })
+                .await
+                .expect("status task panicked");
+                if matches!(after.state, PrinterState::Offline) {
+                    let why = "the link dropped right after the label was sent; it may not have printed".to_string();
+                    tracing::warn!(printer = self.name(), document = id, order_id = r.doc.order_id.as_deref().unwrap_or(""),
+                        tracking = r.doc.tracking_number.as_deref().unwrap_or(""), "link dropped after send: in doubt");
+                    let w = why.clone();
+                    if let Err(e) = blocking(move || spool.mark_in_doubt(id, &w)).await {
+                        tracing::error!(printer = self.name(), document = id, error = %e, "recording in doubt");
+                    }
+                    publish(&self.shared, &r.doc, State::InDoubt, Some(why.clone()));
+                    self.set_state("offline", Some(why));
+                    return SendResult::Lost;
+                }
+                self.put_link(Some(link));
+                match blocking(move || spool.mark_done(id)).await {
+                    Ok(()) => {
+                        tracing::info!(printer = self.name(), document = id, order_id = r.doc.order_id.as_deref().unwrap_or(""),
+                            tracking = r.doc.tracking_number.as_deref().unwrap_or(""), "printed");
+                        publish(&self.shared, &r.doc, State::Done, None);
+                    }
+                    Err(e) => tracing::error!(printer = self.name(), document = id, error = %e, "recording a sent label"),
+                }
+                SendResult::Done
+            }
+            Err(e) if e.sent() == 0 => {
+                // Nothing left the host: the same bytes can go again once the link is back.
+                drop(link);
+                self.set_state("offline", Some(e.to_string()));
+                self.unsend(r, &e.to_string()).await
+            }
+            Err(e) => {
+                drop(link);
+                let why = e.to_string();
+                tracing::warn!(printer = self.name(), document = id, order_id = r.doc.order_id.as_deref().unwrap_or(""),
+                    tracking = r.doc.tracking_number.as_deref().unwrap_or(""), error = %why, "link broke mid-label: in doubt");
+                let w = why.clone();
+                if let Err(e) = blocking(move || spool.mark_in_doubt(id, &w)).await {
+                    tracing::error!(printer = self.name(), document = id, error = %e, "recording in doubt");
+                }
+                publish(&self.shared, &r.doc, State::InDoubt, Some(why.clone()));
+                self.set_state("offline", Some(why));
+                SendResult::Lost
+            }
+        }
+    }
+
+    async fn unsend(&mut self, mut r: Rendered, why: &str) -> SendResult {
+        let spool = self.shared.spool.clone();
+        let (id, w) = (r.doc.id, why.to_string());
+        if let Err(e) = blocking(move || spool.unsend(id, &w)).await {
+            tracing::error!(printer = self.name(), document = id, error = %e, "unsend");
+            return SendResult::Lost;
+        }
+        publish(&self.shared, &r.doc, State::Ready, Some(why.to_string()));
+        r.stored = true;
+        SendResult::Retry(r)
+    }
+}
+
+enum SendResult {
+    Done,
+    /// Not a byte went out; try these bytes again.
+    Retry(Rendered),
+    /// In doubt or unrecordable: not retried.
+    Lost,
+}
+
+/// Claims the next queued document and renders it; held and failed documents are recorded and
+/// skipped, so this returns the next one that can print, or `None` when the queue is empty.
+async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> Option<Rendered> {
+    loop {
+        let spool = shared.spool.clone();
+        let name = handle.spec.name.clone();
+        let doc = match blocking(move || spool.claim_next(&name)).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(printer = handle.spec.name, error = %e, "claiming from the spool");
+                return None;
+            }
+        };
+        publish(shared, &doc, State::Rendering, None);
+        let shared2 = shared.clone();
+        let spec = handle.spec.clone();
+        let doc2 = doc.clone();
+        let outcome = tokio::task::spawn_blocking(move || render(&shared2, &spec, doc2)).await;
+        match outcome {
+            Ok(RenderOutcome::Ready(r)) => return Some(r),
+            Ok(RenderOutcome::Settled) => continue,
+            Err(e) => {
+                tracing::error!(printer = handle.spec.name, document = doc.id, error = %e, "renderer panicked");
+                let spool = shared.spool.clone();
+                let _ = blocking(move || spool.mark_failed(doc.id, "the renderer crashed")).await;
+                continue;
+            }
+        }
+    }
+}
+
+/// Renders one claimed document (blocking: layout, raster, barcode read-back, encoding).
+fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
+    let spool = &shared.spool;
+    let fail = |why: String| {
+        tracing::warn!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
+            tracking = doc.tracking_number.as_deref().unwrap_or(""), error = %why, "cannot print: failed");
+        match spool.mark_failed(doc.id, &why) {
+            Ok(()) => publish(shared, &doc, State::Failed, Some(why)),
+            Err(e) => tracing::error!(document = doc.id, error = %e, "recording a failure"),
+        }
+        RenderOutcome::Settled
+    };
+    let order = match spool.content(doc.id) {
+        Ok(StoredContent::Order(o)) => o,
+        Ok(StoredContent::Orders(_)) => return fail("pick lists are not printed by the label worker yet".into()),
+        Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
+        Err(e) => return fail(e.to_string()),
+    };
+    let profile = &spec.profile;
+    let opts = Options { dpi: profile.dpi, printed_at: OffsetDateTime::now_utc() };
+    let label = match shared.gate.label(&order, spool.as_ref(), &shared.fonts, &opts) {
+        Ok(l) => l,
+        Err(ComposeError::Refused(report)) => {
+            let rules: Vec<String> = report.refusals.iter().map(|r| format!("{}@{}", r.rule.id(), r.path)).collect();
+            let reason = rules.join(", ");
+            tracing::info!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
+                tracking = doc.tracking_number.as_deref().unwrap_or(""), rules = %reason, "held by a rule");
+            let json = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+            match spool.mark_held(doc.id, &json) {
+                Ok(()) => publish(shared, &doc, State::Held, Some(reason)),
+                Err(e) => tracing::error!(document = doc.id, error = %e, "recording a hold"),
+            }
+            return RenderOutcome::Settled;
+        }
+        // Layout and read-back errors name fields, not their text.
+        Err(e) => return fail(e.to_string()),
+    };
+    let (w, h) = (label.raster.width(), label.raster.height());
+    let settings = match profile.job_settings(w, h) {
+        Ok(s) => s,
+        Err(e) => return fail(e.to_string()),
+    };
+    match lang::encode(profile.language, std::slice::from_ref(&label.raster), &settings) {
+        Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false }),
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+/// Lets go of a claimed document that was rendered but not sent (rendering → queued).
+async fn release(shared: &Shared, doc: &Document) {
+    let spool = shared.spool.clone();
+    let id = doc.id;
+    let state = blocking(move || spool.document(id).map(|d| d.state)).await;
+    let spool = shared.spool.clone();
+    let res = match state {
+        // Rendered ahead, still only claimed: back to the queue.
+        Ok(State::Rendering) => blocking(move || spool.requeue(id)).await,
+        // Ready (a retried send) stays ready for the next run.
+        _ => Ok(()),
+    };
+    match res {
+        Ok(()) => publish(shared, doc, State::Queued, None),
+        Err(e) => tracing::error!(document = id, error = %e, "releasing a document"),
+    }
+}
+
+fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>) {
+    shared.events.publish(Event::Job {
+        job: doc.job,
+        document: doc.id,
+        printer: doc.printer.clone(),
+        order_id: doc.order_id.clone(),
+        tracking_number: doc.tracking_number.clone(),
+        state,
+        reason,
+    });
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, SpoolError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(SpoolError::Invalid(format!("spool task failed: {e}"))))
+}
+

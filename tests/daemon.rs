@@ -1,0 +1,331 @@
+//! The daemon end to end on loopback: HTTP submit → worker → virtual printer → PNG, printer faults,
+//! a link dropped mid-label, a SIGKILL mid-batch, and buyer data kept out of logs and events.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::http;
+use labeld::daemon::{self, Setup};
+use labeld::lang::Language;
+use labeld::order::Order;
+use labeld::printer::profile::Profiles;
+use labeld::virtual_printer::{Config as VpConfig, Fault, VirtualPrinter};
+
+fn batch(n: usize) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(common::shared().join("batches/batch-50.jsonl")).unwrap();
+    text.lines().filter(|l| !l.trim().is_empty()).take(n).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
+    let mut t = format!("[server]\nlisten = \"{listen}\"\n\n[spool]\npath = \"spool.db\"\n");
+    for (name, driver, addr) in printers {
+        t.push_str(&format!("\n[[printer]]\nname = \"{name}\"\ndriver = \"{driver}\"\nuri = \"tcp://{addr}\"\n"));
+    }
+    t
+}
+
+/// A daemon in-process on its own runtime; dropped with the test.
+struct InProcess {
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn start(printers: &[(&str, &str, SocketAddr)]) -> InProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labeld.toml");
+    std::fs::write(&path, config_text(printers, "127.0.0.1:0")).unwrap();
+    let profiles = Profiles::builtin();
+    let config = daemon::load_config(&path, &profiles).unwrap();
+    let setup = Setup::new(config, profiles).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(daemon::run(
+            setup,
+            move |a| tx.send(a).unwrap(),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ))
+        .unwrap();
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    InProcess { addr, _dir: dir, stop: Some(stop_tx), thread: Some(thread) }
+}
+
+fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter {
+    let mut c = VpConfig::new(lang, 203, dir);
+    for f in faults {
+        c = c.with_fault(f.clone());
+    }
+    VirtualPrinter::spawn(c, "127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serde_json::Value {
+    let body = serde_json::json!({ "printer": printer, "orders": orders });
+    let resp = http::post_json(addr, "/v1/jobs", body.to_string().as_bytes());
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    resp.json()
+}
+
+/// Documents by state, from the API.
+fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
+    let v = http::get(addr, &format!("/v1/jobs?printer={printer}&limit=1000")).json();
+    let mut out = BTreeMap::new();
+    for d in v["documents"].as_array().unwrap() {
+        *out.entry(d["state"].as_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    out
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
+    ["done", "held", "failed", "in_doubt", "cancelled"].iter().map(|k| s.get(*k).copied().unwrap_or(0)).sum::<usize>() == n
+}
+
+#[test]
+fn submit_over_http_prints_a_png_at_the_printer() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    let body = serde_json::json!({ "printer": "dock-1", "order": order });
+    let resp = http::post_json(d.addr, "/v1/jobs", body.to_string().as_bytes());
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let job = resp.json()["job"].as_i64().unwrap();
+    assert_eq!(printer.wait_for_saved(1, Duration::from_secs(30)), 1);
+    wait_until("the job to be done", Duration::from_secs(10), || {
+        http::get(d.addr, &format!("/v1/jobs/{job}")).json()["documents"][0]["state"] == "done"
+    });
+    let png = labeld::render::png::decode(&std::fs::read(&printer.saved()[0]).unwrap()).unwrap();
+    assert!(png.width() > 700 && png.height() > 1100, "{}x{}", png.width(), png.height());
+    // The same order again is the same document (idempotency), not a second label.
+    let again = http::post_json(d.addr, "/v1/jobs", body.to_string().as_bytes()).json();
+    assert_eq!(again["documents"][0]["outcome"], "duplicate");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(printer.saved().len(), 1);
+}
+
+#[test]
+fn bad_input_names_the_field_and_unknown_printers_are_404() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let mut orders = batch(4);
+    orders[3].as_object_mut().unwrap().remove("items");
+    let body = serde_json::json!({ "printer": "dock-1", "orders": orders });
+    let resp = http::post_json(d.addr, "/v1/jobs", body.to_string().as_bytes());
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(resp.json()["error"]["field"].as_str().unwrap().starts_with("orders[3].items"), "{}", resp.text());
+    let body = serde_json::json!({ "printer": "nope", "order": batch(1)[0] });
+    assert_eq!(http::post_json(d.addr, "/v1/jobs", body.to_string().as_bytes()).status, 404);
+    let resp = http::post_json(d.addr, "/v1/documents/1/reprint", b"{}");
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json()["error"]["field"], "reason");
+    // Nothing reached the printer.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(printer.saved().len(), 0);
+}
+
+#[test]
+fn paper_out_pauses_the_queue_and_it_resumes_when_paper_is_loaded() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[Fault::PaperOutAfter(2)]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let orders = batch(6);
+    submit(d.addr, "dock-1", &orders);
+    wait_until("paper_out over HTTP", Duration::from_secs(60), || {
+        http::get(d.addr, "/v1/printers/dock-1").json()["state"] == "paper_out"
+    });
+    let held_back = states(d.addr, "dock-1");
+    assert!(!settled(&held_back, 6), "the queue should be paused, not drained: {held_back:?}");
+    assert_eq!(printer.saved().len(), 2);
+    printer.load_paper().unwrap();
+    wait_until("the rest to print", Duration::from_secs(60), || settled(&states(d.addr, "dock-1"), 6));
+    let s = states(d.addr, "dock-1");
+    let done = s.get("done").copied().unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(300));
+    // Each printable label exactly once; paper-out neither dropped nor repeated any.
+    assert_eq!(printer.saved().len(), done, "{s:?}");
+    assert_eq!(s.get("in_doubt"), None, "{s:?}");
+    assert!(done >= 5, "{s:?}");
+}
+
+#[test]
+fn a_link_dropped_mid_label_is_in_doubt_and_not_resent() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[Fault::DropAfterBytes(2000)]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let job = submit(d.addr, "dock-1", &batch(1));
+    let doc = job["documents"][0]["document"].as_i64().unwrap();
+    wait_until("in_doubt", Duration::from_secs(60), || states(d.addr, "dock-1").get("in_doubt") == Some(&1));
+    std::thread::sleep(Duration::from_secs(2));
+    let list = http::get(d.addr, "/v1/jobs?state=in_doubt").json();
+    let entry = &list["documents"][0];
+    assert_eq!(entry["id"].as_i64(), Some(doc));
+    assert_eq!(entry["attempts"], 1, "sent once, never silently again: {entry}");
+    assert_eq!(states(d.addr, "dock-1").get("in_doubt"), Some(&1));
+}
+
+// ---- the real binary, killed mid-batch ----
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+fn spawn_binary(config: &Path, log: &Path) -> Daemon {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_labeld"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    Daemon { child, log: log.to_path_buf() }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_http(addr: SocketAddr, d: &mut Daemon) {
+    wait_until("the daemon to listen", Duration::from_secs(60), || {
+        if let Ok(Some(status)) = d.child.try_wait() {
+            panic!("labeld exited with {status}: {}", std::fs::read_to_string(&d.log).unwrap_or_default());
+        }
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+}
+
+/// Reads the SSE stream for `for_how_long`, returning what arrived.
+fn read_sse(addr: SocketAddr, stop: std::sync::mpsc::Receiver<()>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        write!(s, "GET /v1/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            if stop.try_recv().is_ok() {
+                break;
+            }
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+fn buyer_strings(orders: &[serde_json::Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in orders {
+        let order = Order::from_json_bytes(o.to_string().as_bytes()).unwrap();
+        for (path, text) in order.text_fields() {
+            if path.starts_with("recipient") && text.trim().len() >= 6 {
+                out.push(text.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sigkill_mid_batch_then_restart_prints_every_label_once_and_leaks_no_buyer_data() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("png");
+    // Slow enough that the batch is still printing when the daemon is killed.
+    let printer = vp(Language::Zpl, &out, &[Fault::Slow(200_000)]);
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = work.path().join("labeld.toml");
+    std::fs::write(&config, config_text(&[("dock-1", "zebra-zd421-203", printer.addr())], &addr.to_string())).unwrap();
+    let log = work.path().join("labeld.log");
+    let orders = batch(12);
+
+    let mut first = spawn_binary(&config, &log);
+    wait_for_http(addr, &mut first);
+    let (sse_stop, sse_rx) = std::sync::mpsc::channel();
+    let sse = read_sse(addr, sse_rx);
+    submit(addr, "dock-1", &orders);
+    assert!(printer.wait_for_saved(2, Duration::from_secs(60)) >= 2, "nothing printed before the kill");
+    // SIGKILL: no chance to tidy up.
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    let _ = sse_stop.send(());
+    let events = sse.join().unwrap();
+    let at_kill = printer.saved().len();
+
+    let mut second = spawn_binary(&config, &log);
+    wait_for_http(addr, &mut second);
+    wait_until("the batch to settle after the restart", Duration::from_secs(120), || settled(&states(addr, "dock-1"), orders.len()));
+    std::thread::sleep(Duration::from_millis(500));
+    let s = states(addr, "dock-1");
+    let done = s.get("done").copied().unwrap_or(0);
+    let in_doubt = s.get("in_doubt").copied().unwrap_or(0);
+    let saved = printer.saved().len();
+    eprintln!("at kill: {at_kill} PNGs; after restart: {saved} PNGs; states {s:?}");
+    // Every done label printed; an in-doubt one may or may not have; nothing printed twice.
+    assert!(saved >= done && saved <= done + in_doubt, "{saved} PNGs for {s:?}");
+    // And per tracking number, read from each saved label's barcode: exactly once each.
+    let mut per_tracking: BTreeMap<String, usize> = BTreeMap::new();
+    for p in printer.saved() {
+        let raster = labeld::render::png::decode(&std::fs::read(&p).unwrap()).unwrap();
+        if let Some(code) = labeld::barcode::verify::read_code128(&raster) {
+            *per_tracking.entry(code).or_default() += 1;
+        }
+    }
+    assert_eq!(per_tracking.values().sum::<usize>(), saved, "every saved label's tracking barcode reads: {per_tracking:?}");
+    assert!(per_tracking.values().all(|&n| n == 1), "{per_tracking:?}");
+    drop(second);
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("printed"), "debug logs were captured");
+    assert!(events.contains("event: job"), "events were captured: {events}");
+    for text in buyer_strings(&orders) {
+        assert!(!logs.contains(&text), "buyer data {text:?} in the daemon's logs");
+        assert!(!events.contains(&text), "buyer data {text:?} in the event stream");
+    }
+}
