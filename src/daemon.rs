@@ -18,12 +18,12 @@ use crate::comply::Checker;
 use crate::compose::Gate;
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::printer::profile::Profiles;
+use crate::printer::profile::{FlowControl, Profiles};
 use crate::server::{self, AppState, ServerOptions};
 use crate::spool::Spool;
 use crate::template::{self, Template};
 use crate::text::{FontConfig, Fonts};
-use crate::transport::Uri;
+use crate::transport::{Flow, Uri};
 use crate::worker::{PrinterSpec, Shared, Workers};
 
 /// How often the spool is purged of buyer data past the retention period.
@@ -68,7 +68,13 @@ impl Setup {
             .iter()
             .map(|p| {
                 let profile = self.profiles.get(&p.driver).with_context(|| format!("printer {}: driver {}", p.name, p.driver))?;
-                let uri: Uri = p.uri.clone();
+                // A serial URI without baud or flow control talks at the model's own defaults.
+                let flow = match profile.serial.flow_control {
+                    FlowControl::None => Flow::None,
+                    FlowControl::Hardware => Flow::RtsCts,
+                    FlowControl::Software => Flow::XonXoff,
+                };
+                let uri: Uri = p.uri.clone().with_serial_defaults(profile.serial.baud, flow);
                 Ok(PrinterSpec { name: p.name.clone(), role: p.role, uri, profile })
             })
             .collect()
@@ -197,4 +203,33 @@ pub async fn stop_signal() {
 /// Loads `path` with every problem reported at once.
 pub fn load_config(path: &Path, profiles: &Profiles) -> Result<Config, crate::config::ConfigError> {
     Config::load(path, &driver_names(profiles))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_serial_uri_without_baud_talks_at_the_profiles_rate() {
+        let profiles = Profiles::builtin();
+        let text = r#"
+[[printer]]
+name = "dock-1"
+driver = "zebra-zd421-203"
+uri = "serial:///dev/ttyS0"
+
+[[printer]]
+name = "dock-2"
+driver = "zebra-zd421-203"
+uri = "serial:///dev/ttyS1?baud=115200&flow=none"
+"#;
+        let config = Config::parse(text, Path::new("labeld.toml"), &driver_names(&profiles)).unwrap();
+        let zebra = profiles.get("zebra-zd421-203").unwrap();
+        let setup = Setup::new(config, profiles.clone()).unwrap();
+        let specs = setup.printer_specs().unwrap();
+        let expected = format!("serial:///dev/ttyS0?baud={}&flow=rtscts", zebra.serial.baud);
+        assert_eq!(zebra.serial.flow_control, FlowControl::Hardware, "the ZD421 profile asks for RTS/CTS");
+        assert_eq!(specs[0].uri.to_string(), expected);
+        assert_eq!(specs[1].uri.to_string(), "serial:///dev/ttyS1?baud=115200&flow=none", "what the URI says wins");
+    }
 }

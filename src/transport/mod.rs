@@ -22,7 +22,7 @@ pub mod tcp;
 pub mod uri;
 pub mod usb;
 
-pub use uri::{Flow, Uri, UriError};
+pub use uri::{DEFAULT_BAUD, Flow, Uri, UriError};
 
 /// A byte pipe to one printer.
 pub trait Transport: Send {
@@ -121,7 +121,9 @@ impl Default for OpenOptions {
 pub fn open(uri: &Uri, opts: OpenOptions) -> Result<Box<dyn Transport>, TransportError> {
     Ok(match uri {
         Uri::Tcp { host, port } => Box::new(tcp::TcpTransport::connect(host, *port, opts.connect_timeout)?),
-        Uri::Serial { path, baud, flow } => Box::new(serial::SerialTransport::open(path, *baud, *flow)?),
+        Uri::Serial { path, baud, flow } => {
+            Box::new(serial::SerialTransport::open(path, baud.unwrap_or(DEFAULT_BAUD), flow.unwrap_or(Flow::None))?)
+        }
         Uri::File { path } => Box::new(file::FileTransport::open(path)?),
         Uri::Usb { vid, pid, serial } => Box::new(usb::UsbTransport::open_libusb(usb::UsbSelector {
             vid: *vid,

@@ -90,6 +90,6 @@ impl Transport for SerialTransport {
     }
 
     fn describe(&self) -> String {
-        Uri::Serial { path: self.path.clone(), baud: self.baud, flow: self.flow }.to_string()
+        Uri::Serial { path: self.path.clone(), baud: Some(self.baud), flow: Some(self.flow) }.to_string()
     }
 }

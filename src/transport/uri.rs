@@ -26,7 +26,9 @@ pub enum Flow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Uri {
     Usb { vid: u16, pid: u16, serial: Option<String> },
-    Serial { path: String, baud: u32, flow: Flow },
+    /// `baud` and `flow` are what the URI says; unsaid, the printer profile's serial defaults apply
+    /// ([`Uri::with_serial_defaults`]), and 9600 8N1 without flow control when there is no profile.
+    Serial { path: String, baud: Option<u32>, flow: Option<Flow> },
     Tcp { host: String, port: u16 },
     File { path: String },
 }
@@ -123,25 +125,26 @@ fn parse_serial(rest: &str) -> Result<Uri, PartError> {
         None => (rest, None),
     };
     let path = absolute_path(path)?;
-    let mut baud = DEFAULT_BAUD;
-    let mut flow = Flow::None;
+    let mut baud = None;
+    let mut flow = None;
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
             "baud" => {
                 baud = value
                     .parse::<u32>()
+                    .map(Some)
                     .ok()
-                    .filter(|b| (50..=4_000_000).contains(b))
+                    .filter(|b| b.is_some_and(|b| (50..=4_000_000).contains(&b)))
                     .ok_or(("baud", format!("`{value}` is not a baud rate (a number like 9600 or 115200)")))?;
             }
             "flow" => {
-                flow = match value {
+                flow = Some(match value {
                     "none" => Flow::None,
                     "rtscts" | "hardware" => Flow::RtsCts,
                     "xonxoff" | "software" => Flow::XonXoff,
                     _ => return Err(("flow", format!("`{value}` is not none, rtscts or xonxoff"))),
-                }
+                })
             }
             _ => return Err(("query", format!("unknown option `{key}` (serial:// takes baud and flow)"))),
         }
@@ -189,17 +192,36 @@ fn parse_tcp(rest: &str) -> Result<Uri, PartError> {
     Ok(Uri::Tcp { host: host.to_string(), port })
 }
 
+impl Uri {
+    /// Fills what a serial URI leaves unsaid with a printer model's defaults (its profile's
+    /// `[serial]`), so `serial:///dev/ttyUSB0` talks to a 115200-baud RTS/CTS printer at its own rate.
+    pub fn with_serial_defaults(self, default_baud: u32, default_flow: Flow) -> Uri {
+        match self {
+            Uri::Serial { path, baud, flow } => {
+                Uri::Serial { path, baud: Some(baud.unwrap_or(default_baud)), flow: Some(flow.unwrap_or(default_flow)) }
+            }
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for Uri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Uri::Usb { vid, pid, serial: None } => write!(f, "usb://{vid:04x}:{pid:04x}"),
             Uri::Usb { vid, pid, serial: Some(s) } => write!(f, "usb://{vid:04x}:{pid:04x}/{s}"),
             Uri::Serial { path, baud, flow } => {
-                write!(f, "serial://{path}?baud={baud}")?;
+                write!(f, "serial://{path}")?;
+                let mut sep = '?';
+                if let Some(baud) = baud {
+                    write!(f, "{sep}baud={baud}")?;
+                    sep = '&';
+                }
                 match flow {
-                    Flow::None => Ok(()),
-                    Flow::RtsCts => write!(f, "&flow=rtscts"),
-                    Flow::XonXoff => write!(f, "&flow=xonxoff"),
+                    None => Ok(()),
+                    Some(Flow::None) => write!(f, "{sep}flow=none"),
+                    Some(Flow::RtsCts) => write!(f, "{sep}flow=rtscts"),
+                    Some(Flow::XonXoff) => write!(f, "{sep}flow=xonxoff"),
                 }
             }
             Uri::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
@@ -226,12 +248,19 @@ mod tests {
         assert_eq!("usb://1203:0230".parse::<Uri>().unwrap(), Uri::Usb { vid: 0x1203, pid: 0x0230, serial: None });
         assert_eq!(
             "serial:///dev/ttyUSB0?baud=115200&flow=rtscts".parse::<Uri>().unwrap(),
-            Uri::Serial { path: "/dev/ttyUSB0".into(), baud: 115200, flow: Flow::RtsCts }
+            Uri::Serial { path: "/dev/ttyUSB0".into(), baud: Some(115200), flow: Some(Flow::RtsCts) }
         );
         assert_eq!(
             "serial:///dev/ttyS0".parse::<Uri>().unwrap(),
-            Uri::Serial { path: "/dev/ttyS0".into(), baud: 9600, flow: Flow::None }
+            Uri::Serial { path: "/dev/ttyS0".into(), baud: None, flow: None }
         );
+        // What the URI leaves unsaid comes from the profile; what it says wins.
+        let bare: Uri = "serial:///dev/ttyS0".parse().unwrap();
+        assert_eq!(bare.with_serial_defaults(115200, Flow::RtsCts).to_string(), "serial:///dev/ttyS0?baud=115200&flow=rtscts");
+        let said: Uri = "serial:///dev/ttyS0?baud=19200".parse().unwrap();
+        assert_eq!(said.with_serial_defaults(115200, Flow::RtsCts).to_string(), "serial:///dev/ttyS0?baud=19200&flow=rtscts");
+        let flow_only: Uri = "serial:///dev/ttyS0?flow=none".parse().unwrap();
+        assert_eq!(flow_only.to_string(), "serial:///dev/ttyS0?flow=none");
         assert_eq!("tcp://10.0.0.7".parse::<Uri>().unwrap(), Uri::Tcp { host: "10.0.0.7".into(), port: 9100 });
         assert_eq!("tcp://zebra-3.lan:6101".parse::<Uri>().unwrap(), Uri::Tcp { host: "zebra-3.lan".into(), port: 6101 });
         assert_eq!("tcp://[::1]:9100".parse::<Uri>().unwrap(), Uri::Tcp { host: "::1".into(), port: 9100 });
