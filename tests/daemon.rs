@@ -329,3 +329,57 @@ fn sigkill_mid_batch_then_restart_prints_every_label_once_and_leaks_no_buyer_dat
         assert!(!events.contains(&text), "buyer data {text:?} in the event stream");
     }
 }
+
+#[test]
+fn sigterm_finishes_the_label_being_sent_and_a_restart_prints_the_rest_once() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("png");
+    // A slow link, so the stop arrives while labels are still queued.
+    let printer = vp(Language::Zpl, &out, &[Fault::Slow(100_000)]);
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = work.path().join("labeld.toml");
+    std::fs::write(&config, config_text(&[("dock-1", "zebra-zd421-203", printer.addr())], &addr.to_string())).unwrap();
+    let log = work.path().join("labeld.log");
+    let orders = batch(10);
+
+    let mut first = spawn_binary(&config, &log);
+    wait_for_http(addr, &mut first);
+    submit(addr, "dock-1", &orders);
+    assert!(printer.wait_for_saved(1, Duration::from_secs(60)) >= 1, "nothing printed before the stop");
+    let stopped = Command::new("kill").args(["-TERM", &first.child.id().to_string()]).status().unwrap();
+    assert!(stopped.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = first.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "labeld did not stop within 60 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIGTERM is a clean stop, got {status}: {}", std::fs::read_to_string(&log).unwrap_or_default());
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("stopped"), "the daemon logged its clean stop");
+    let at_stop = printer.saved().len();
+    assert!(at_stop < orders.len(), "the stop came before the batch finished ({at_stop} printed), so the test proves something");
+
+    let mut second = spawn_binary(&config, &log);
+    wait_for_http(addr, &mut second);
+    wait_until("the rest of the batch to print", Duration::from_secs(120), || {
+        states(addr, "dock-1").get("done").copied().unwrap_or(0) == orders.len()
+    });
+    let s = states(addr, "dock-1");
+    // A clean stop leaves nothing in doubt: the label on the wire was finished, the rest went back to the queue.
+    assert_eq!(s.get("in_doubt"), None, "{s:?}");
+    assert!(printer.wait_for_saved(orders.len(), Duration::from_secs(30)) == orders.len());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut per_tracking: BTreeMap<String, usize> = BTreeMap::new();
+    for p in printer.saved() {
+        let raster = labeld::render::png::decode(&std::fs::read(&p).unwrap()).unwrap();
+        let code = labeld::barcode::verify::read_code128(&raster).expect("every saved label's tracking barcode reads");
+        *per_tracking.entry(code).or_default() += 1;
+    }
+    eprintln!("printed before SIGTERM: {at_stop}; after restart: {}", printer.saved().len());
+    assert_eq!(per_tracking.len(), orders.len(), "{per_tracking:?}");
+    assert!(per_tracking.values().all(|&n| n == 1), "a label printed twice: {per_tracking:?}");
+}
