@@ -36,6 +36,9 @@ fn every_fixture_renders_scans_and_keeps_its_layout() {
             let texts: Vec<&str> = doc.texts().map(|t| t.text.as_str()).collect();
             assert!(texts.iter().any(|t| t.replace(' ', "") == order.shipment.tracking_number), "{name}: {texts:?}");
             assert!(texts.contains(&order.recipient.name.as_str()), "{name}: recipient name missing");
+            // The last-line 2D scan of the finished raster stays one cheap pass: bars and text wake no detector.
+            let woken = labeld::barcode::verify::detectors_woken(&label.raster);
+            assert!(woken.is_empty(), "{name}@{dpi}: a clean label woke 2D detectors {woken:?}");
             // The recipient's phone is masked by default.
             if let Some(phone) = &order.recipient.phone {
                 assert!(!texts.iter().any(|t| t.contains(phone.as_str())), "{name}: recipient phone printed in full");

@@ -107,6 +107,18 @@ pub fn find_2d_codes(image: &Bitmap) -> Vec<Found2d> {
     find_2d_codes_of(image, &Format2d::ALL)
 }
 
+/// Which 2D detectors a page would wake (their finder patterns seen across and down): none on a clean label,
+/// so [`find_2d_codes`] then costs one pass over the rows. For tests and diagnostics.
+pub fn detectors_woken(image: &Bitmap) -> Vec<&'static str> {
+    let seen = survey(image);
+    let flags = [("qr", seen.qr_finder), ("datamatrix", seen.timing), ("pdf417", seen.pdf417), ("maxicode", seen.maxicode)];
+    let mut woken: Vec<&'static str> = flags.into_iter().filter(|f| f.1).map(|f| f.0).collect();
+    if !seen.bullseyes.is_empty() {
+        woken.push("aztec");
+    }
+    woken
+}
+
 /// [`find_2d_codes`] restricted to some symbologies.
 pub fn find_2d_codes_of(image: &Bitmap, formats: &[Format2d]) -> Vec<Found2d> {
     let wants = |f: Format2d| formats.contains(&f);
@@ -218,7 +230,7 @@ const MAX_BULLSEYES: usize = 12;
 struct Survey {
     /// QR and Micro QR finder: dark-light-dark-light-dark in 1:1:3:1:1.
     qr_finder: bool,
-    /// Ten or more alternating runs of one width: a DataMatrix timing edge (also QR timing and Aztec rings).
+    /// Nine alternating runs of one width ending at a solid L corner: a DataMatrix timing edge.
     timing: bool,
     /// PDF417 start pattern 8:1:1:1:1:1:1:3 (bars first), either direction.
     pdf417: bool,
@@ -256,14 +268,16 @@ fn survey(image: &Bitmap) -> Survey {
                     aztec_bullseye(image, window, y, &mut seen.bullseyes);
                 }
             }
+            // Row matches are confirmed in the second direction before they count: Code 128 bars and glyph strokes
+            // make every row pattern somewhere on a label, but not the same pattern down the column as well.
             if dark && alike(runs[i].1, runs[i + 1].1) {
-                if !seen.qr_finder && at(5).is_some_and(|r| matches(r, &[1, 1, 3, 1, 1])) {
+                if !seen.qr_finder && at(5).is_some_and(|r| matches(r, &QR_FINDER) && crosses(image, r, 2, y, &QR_FINDER)) {
                     seen.qr_finder = true;
                 }
-                if !seen.timing && at(10).is_some_and(|r| matches(r, &[1; 10])) {
+                if !seen.timing && at(9).is_some_and(|r| matches(r, &[1; 9]) && datamatrix_corner(image, r, y)) {
                     seen.timing = true;
                 }
-                if !seen.maxicode && at(11).is_some_and(|r| matches(r, &[1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1])) {
+                if !seen.maxicode && at(11).is_some_and(|r| matches(r, &MAXICODE_EYE) && crosses(image, r, 5, y, &MAXICODE_EYE)) {
                     seen.maxicode = true;
                 }
             }
@@ -271,11 +285,94 @@ fn survey(image: &Bitmap) -> Survey {
                 let r = &runs[i..i + 8];
                 let forward = dark && r[0].1 >= 4 * r[1].1 && alike(r[1].1, r[2].1) && matches(r, &[8, 1, 1, 1, 1, 1, 1, 3]);
                 let reverse = !dark && r[7].1 >= 4 * r[6].1 && alike(r[5].1, r[6].1) && matches(r, &[3, 1, 1, 1, 1, 1, 1, 8]);
-                seen.pdf417 = forward || reverse;
+                // The start pattern repeats on every row, so each of its bars is at least as tall as the wide one is
+                // wide (three rows of three modules, at the least).
+                let bars = if forward { [0, 2, 4, 6] } else { [1, 3, 5, 7] };
+                let wide = if forward { r[0].1 } else { r[7].1 };
+                seen.pdf417 = (forward || reverse) && bars.iter().all(|&b| tall(image, r[b].0 + r[b].1 / 2, y, wide));
             }
         }
     }
     seen
+}
+
+/// Is the column through (x, y) dark for at least `min` dots around y?
+fn tall(image: &Bitmap, x: u32, y: u32, min: u32) -> bool {
+    let mut top = y;
+    while top > 0 && image.get(x, top - 1) && y - top < min {
+        top -= 1;
+    }
+    let mut bottom = y;
+    while bottom + 1 < image.height() && image.get(x, bottom + 1) && bottom - top < min {
+        bottom += 1;
+    }
+    image.get(x, y) && bottom - top + 1 >= min
+}
+
+const QR_FINDER: [u32; 5] = [1, 1, 3, 1, 1];
+const MAXICODE_EYE: [u32; 11] = [1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1];
+
+/// Does the column through the middle of row run `centre` of `window` (on row y) show the same `ratios`, centred
+/// on that run? A finder pattern is as tall as it is wide; a Code 128 bar is one long dark run down the column.
+fn crosses(image: &Bitmap, window: &[(u32, u32)], centre: usize, y: u32, ratios: &[u32]) -> bool {
+    let x = window[centre].0 + window[centre].1 / 2;
+    let span: u32 = window.iter().map(|r| r.1).sum();
+    let colour = image.get(x, y);
+    // Each run is counted up to the whole span: enough to tell a match, and a bound on the walk.
+    let walk = |from: i64, dir: i64, colour: bool| -> u32 {
+        let mut pos = from;
+        while pos >= 0 && pos < image.height() as i64 && image.get(x, pos as u32) == colour && (pos - from).unsigned_abs() as u32 <= span {
+            pos += dir;
+        }
+        (pos - from).unsigned_abs() as u32
+    };
+    let up = walk(y as i64, -1, colour);
+    let down = walk(y as i64, 1, colour);
+    let mut widths = vec![(0u32, 0u32); ratios.len()];
+    widths[centre].1 = up + down - 1;
+    for dir in [-1i64, 1] {
+        let mut pos = if dir < 0 { y as i64 - up as i64 } else { y as i64 + down as i64 };
+        let mut c = !colour;
+        let steps = if dir < 0 { centre } else { ratios.len() - 1 - centre };
+        for step in 1..=steps {
+            let n = walk(pos, dir, c);
+            widths[(centre as i64 + dir * step as i64) as usize].1 = n;
+            pos += dir * n as i64;
+            c = !c;
+        }
+    }
+    matches(&widths, ratios)
+}
+
+/// Nine alternating runs (dark at both ends) on row y are a DataMatrix timing edge only if they end at a corner
+/// of its solid L: a line
+/// one module wide that starts on this row (nothing dark just beyond it) and runs at least eight modules across
+/// the row, then turns along the symbol's solid edge. A frame around text continues past the row; a bar has no
+/// solid foot.
+fn datamatrix_corner(image: &Bitmap, window: &[(u32, u32)], y: u32) -> bool {
+    let span = window[8].0 + window[8].1 - window[0].0;
+    let module = span as f32 / 9.0;
+    let reach = (8.0 * module) as i64;
+    let dark = |x: i64, y: i64| x >= 0 && y >= 0 && x < image.width() as i64 && y < image.height() as i64 && image.get(x as u32, y as u32);
+    let solid = |x: i64, y: i64, dx: i64| (0..reach).all(|k| dark(x + dx * k, y));
+    // The L's corner column is the first dark run (symbol to the right) or the last one (symbol to the left).
+    [(window[0], 1i64), (window[8], -1i64)].into_iter().any(|((start, len), inward)| {
+        let x = (start + len / 2) as i64;
+        let beyond = (module * 1.5).ceil() as i64;
+        [1i64, -1].into_iter().any(|down| {
+            // The line starts on this row: a module-and-a-half outward along the column is light.
+            if dark(x, y as i64 - down * beyond) {
+                return false;
+            }
+            // Down the solid edge to its end, then back half a module into the foot row.
+            let mut len = 0i64;
+            while len <= 150 * reach && dark(x, y as i64 + down * len) {
+                len += 1;
+            }
+            let foot = y as i64 + down * (len - 1 - (module / 2.0) as i64);
+            len >= reach && solid(x, foot, inward)
+        })
+    })
 }
 
 /// Records an Aztec bull's-eye whose middle run is the fifth of `window` (nine runs from a dark one) on row y,
@@ -757,5 +854,41 @@ mod tests {
     #[test]
     fn pdf417_is_found() {
         assert_eq!(found_formats_with(BarcodeFormat::PDF_417, "Follow us on Instagram", 60, 960, 2), vec![Format2d::Pdf417]);
+    }
+
+    #[test]
+    fn bars_and_text_wake_no_2d_detector() {
+        // Code 128 bars and glyph strokes make finder-like runs along rows; the survey must see through them, or
+        // every label pays for every detector's full-page search.
+        let seen = survey(&busy_label());
+        assert!(!seen.qr_finder && !seen.timing && !seen.pdf417 && !seen.maxicode && seen.bullseyes.is_empty(), "{seen:?}");
+        // (A page of random strokes can wake one now and then; the rendered fixture labels are checked in
+        // tests/render_fixtures.rs.)
+    }
+
+    #[test]
+    fn data_matrix_is_found_turned_any_way() {
+        let m = rxing_symbol(BarcodeFormat::DATA_MATRIX, "LINE:@shopdeals");
+        let n = m.getWidth();
+        for turns in 0..4u32 {
+            let mut b = busy_label();
+            let (x, y, module) = (500, 900, 5);
+            b.fill_rect(x as i32 - 20, y as i32 - 20, (n * module) as i32 + 40, (n * module) as i32 + 40, false);
+            for my in 0..n {
+                for mx in 0..n {
+                    let (tx, ty) = match turns {
+                        0 => (mx, my),
+                        1 => (n - 1 - my, mx),
+                        2 => (n - 1 - mx, n - 1 - my),
+                        _ => (my, n - 1 - mx),
+                    };
+                    if m.get(mx, my) {
+                        b.fill_rect((x + tx * module) as i32, (y + ty * module) as i32, module as i32, module as i32, true);
+                    }
+                }
+            }
+            let found: Vec<Format2d> = find_2d_codes(&b).iter().map(|f| f.format).collect();
+            assert_eq!(found, vec![Format2d::DataMatrix], "turned {turns} quarter(s)");
+        }
     }
 }
