@@ -61,13 +61,13 @@ impl Guard {
                 return Some(ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", format!("Origin {origin:?} may not call this server")));
             }
         }
-        if let Some(token) = self.token.as_ref().filter(|_| needs_token) {
-            if !presented_tokens(headers).any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) {
-                return Some(
-                    ApiError::new(StatusCode::UNAUTHORIZED, "token_required", "this server needs its API token: Authorization: Bearer TOKEN")
-                        .with_header(header::WWW_AUTHENTICATE, "Bearer"),
-                );
-            }
+        if let Some(token) = self.token.as_ref().filter(|_| needs_token)
+            && !presented_tokens(headers).any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+        {
+            return Some(
+                ApiError::new(StatusCode::UNAUTHORIZED, "token_required", "this server needs its API token: Authorization: Bearer TOKEN")
+                    .with_header(header::WWW_AUTHENTICATE, "Bearer"),
+            );
         }
         None
     }

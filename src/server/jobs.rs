@@ -129,8 +129,29 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
                 .collect()
         }
     };
+    let ids: Vec<(Option<String>, Option<String>)> = documents
+        .iter()
+        .map(|doc| match &doc.content {
+            crate::spool::Content::Order(o) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
+            _ => (None, None),
+        })
+        .collect();
     let spool = d.spool.clone();
     let submitted = blocking(move || spool.submit(documents)).await?;
+    // Listeners (the packers' page) see a new document at once, also while its printer is paused.
+    for (a, (order_id, tracking_number)) in submitted.documents.iter().zip(ids) {
+        if a.outcome != crate::spool::Outcome::Duplicate {
+            d.events.publish(crate::events::Event::Job {
+                job: a.job,
+                document: a.document,
+                printer: name.clone(),
+                order_id,
+                tracking_number,
+                state: a.state,
+                reason: None,
+            });
+        }
+    }
     printer.wake();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
 }
@@ -334,6 +355,17 @@ pub async fn test_print(State(state): State<Arc<AppState>>, Path(name): Path<Str
     let spool = d.spool.clone();
     let doc = NewDocument::test_page(name.clone());
     let submitted = blocking(move || spool.submit(vec![doc])).await?;
+    for a in &submitted.documents {
+        d.events.publish(crate::events::Event::Job {
+            job: a.job,
+            document: a.document,
+            printer: name.clone(),
+            order_id: None,
+            tracking_number: None,
+            state: a.state,
+            reason: None,
+        });
+    }
     p.wake();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
 }

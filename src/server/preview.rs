@@ -108,6 +108,7 @@ fn refused(e: &ComposeError) -> ApiError {
 /// stored order goes through the same rules and layout a worker would use at the printer's dpi; a
 /// refused order is a 422 with the report, like `/v1/render`. The image is the label itself, with
 /// the buyer's address on it: it is never cached.
+#[allow(clippy::result_large_err)]
 pub async fn document_preview(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let d = state.daemon.clone().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_spool", "this server previews labels only; it has no spool or printers"))?;
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
@@ -115,6 +116,8 @@ pub async fn document_preview(State(state): State<Arc<AppState>>, Path(id): Path
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
 }
 
+// ApiError is what every handler returns; boxing it here alone would gain nothing.
+#[allow(clippy::result_large_err)]
 fn stored_preview(state: &AppState, d: &Running, id: i64) -> Result<Vec<u8>, ApiError> {
     let spool_err = |e: SpoolError| match e {
         SpoolError::NoDocument(id) => ApiError::new(StatusCode::NOT_FOUND, "no_such_document", format!("no document {id}")),

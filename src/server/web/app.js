@@ -137,7 +137,10 @@ function drawPrinters() {
     const pause = el('button', { type: 'button', class: p.held_by_operator ? 'primary' : '' }, p.held_by_operator ? 'Resume' : 'Pause');
     pause.addEventListener('click', busy(pause, async () => {
       const view = await api('POST', `/v1/printers/${encodeURIComponent(p.name)}/${p.held_by_operator ? 'resume' : 'pause'}`);
-      printers.set(view.name, view);
+      // Only the operator flag: the printer's own state may already have moved on (its event can
+      // arrive before this answer), and events keep it current.
+      const known = printers.get(view.name);
+      if (known) known.held_by_operator = view.held_by_operator; else printers.set(view.name, view);
       drawPrinters();
     }));
     const test = el('button', { type: 'button' }, 'Test print');
