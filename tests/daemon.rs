@@ -383,3 +383,61 @@ fn sigterm_finishes_the_label_being_sent_and_a_restart_prints_the_rest_once() {
     assert_eq!(per_tracking.len(), orders.len(), "{per_tracking:?}");
     assert!(per_tracking.values().all(|&n| n == 1), "a label printed twice: {per_tracking:?}");
 }
+
+#[test]
+fn test_print_goes_through_the_queue_in_order_and_previews_show_what_was_sent() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    // Paused, so the two labels and the test page queue up and print in the order asked.
+    assert_eq!(http::post_json(d.addr, "/v1/printers/dock-1/pause", b"").status, 200);
+    let labels = submit(d.addr, "dock-1", &batch(2));
+    let resp = http::post_json(d.addr, "/v1/printers/dock-1/test-print", b"");
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let tp = resp.json();
+    let tp_doc = tp["documents"][0]["document"].as_i64().unwrap();
+    let tp_job = tp["job"].as_i64().unwrap();
+    assert_eq!(tp["documents"][0]["state"], "queued");
+    // Asking again is a second page, not a duplicate.
+    let again = http::post_json(d.addr, "/v1/printers/dock-1/test-print", b"").json();
+    assert_eq!(again["documents"][0]["outcome"], "new");
+    let second_tp = again["documents"][0]["document"].as_i64().unwrap();
+    assert_eq!(http::post_json(d.addr, &format!("/v1/documents/{second_tp}/cancel"), b"").json()["state"], "cancelled");
+    // Before it prints, the preview is the page drawn from the profile.
+    let profile = Profiles::builtin().get("zebra-zd421-203").unwrap();
+    let expected = labeld::lang::test_page::render(&profile.test_page(), common::fonts());
+    let early = http::get(d.addr, &format!("/v1/documents/{tp_doc}/preview.png"));
+    assert_eq!(early.status, 200, "{}", early.text());
+    assert_eq!(early.header("cache-control"), Some("no-store"));
+    assert!(labeld::lang::same_raster(&expected, &labeld::render::png::decode(&early.body).unwrap()));
+
+    assert_eq!(http::post_json(d.addr, "/v1/printers/dock-1/resume", b"").status, 200);
+    assert_eq!(printer.wait_for_saved(3, Duration::from_secs(60)), 3);
+    wait_until("the test page to be done", Duration::from_secs(10), || {
+        http::get(d.addr, &format!("/v1/jobs/{tp_job}")).json()["documents"][0]["state"] == "done"
+    });
+    let doc = http::get(d.addr, &format!("/v1/jobs/{tp_job}")).json()["documents"][0].clone();
+    assert_eq!(doc["kind"], "test_page");
+    assert!(doc["order_id"].is_null() && doc["tracking_number"].is_null(), "{doc}");
+    let saved = printer.saved();
+    let third = labeld::render::png::decode(&std::fs::read(&saved[2]).unwrap()).unwrap();
+    assert!(labeld::lang::same_raster(&expected, &third), "the printer got the test page, after the two labels");
+    for p in &saved[..2] {
+        let raster = labeld::render::png::decode(&std::fs::read(p).unwrap()).unwrap();
+        assert!(labeld::barcode::verify::read_code128(&raster).is_some(), "{} is a label", p.display());
+    }
+    // After printing, a preview decodes the stored printer bytes: the label exactly as saved.
+    let first = labels["documents"][0]["document"].as_i64().unwrap();
+    let png = http::get(d.addr, &format!("/v1/documents/{first}/preview.png"));
+    assert_eq!(png.status, 200, "{}", png.text());
+    let shown = labeld::render::png::decode(&png.body).unwrap();
+    let printed = labeld::render::png::decode(&std::fs::read(&saved[0]).unwrap()).unwrap();
+    assert!(labeld::lang::same_raster(&printed, &shown));
+    // The cancelled second page never printed; a done one cannot be cancelled.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(printer.saved().len(), 3);
+    let resp = http::post_json(d.addr, &format!("/v1/documents/{first}/cancel"), b"");
+    assert_eq!(resp.status, 409, "{}", resp.text());
+    assert_eq!(http::get(d.addr, "/v1/documents/999/preview.png").status, 404);
+    assert_eq!(http::post_json(d.addr, "/v1/printers/nope/test-print", b"").status, 404);
+}

@@ -165,3 +165,31 @@ fn a_label_breaking_a_marketplace_rule_is_422_with_the_report() {
     assert!(rules.contains(&"off_platform_contact"), "{err}");
     assert_eq!(err["error"]["field"], "label_note");
 }
+
+#[test]
+fn the_web_page_is_served_with_a_strict_policy_and_without_the_token() {
+    let addr = start(Some("t0ken"));
+    for (path, ty) in [("/", "text/html"), ("/app.js", "text/javascript"), ("/style.css", "text/css")] {
+        let resp = http::get(addr, path);
+        assert_eq!(resp.status, 200, "{path}: the page's own files need no token");
+        assert!(resp.header("content-type").unwrap().starts_with(ty), "{path}: {:?}", resp.header("content-type"));
+        let csp = resp.header("content-security-policy").unwrap();
+        assert!(csp.starts_with("default-src 'self'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval") && !csp.contains("http"), "{csp}");
+        assert_eq!(resp.header("x-content-type-options"), Some("nosniff"));
+        // Still only for an allowed Host and Origin.
+        assert_eq!(request(addr, "GET", path, &[("Host", "evil.example")], b"").status, 403);
+        assert_eq!(request(addr, "GET", path, &[("Origin", "https://evil.example")], b"").status, 403);
+    }
+    // The data behind it does need the token, and a POST to a page path is not exempt.
+    assert_eq!(http::get(addr, "/v1/jobs").status, 401);
+    assert_eq!(http::post_json(addr, "/", b"{}").status, 401);
+    // Nothing on the page comes from elsewhere, and it never writes HTML from data.
+    let html = http::get(addr, "/").text();
+    let js = http::get(addr, "/app.js").text();
+    for text in [&html, &js] {
+        assert!(!text.contains("http://") && !text.contains("https://"), "no external URL");
+        assert!(!text.contains("innerHTML") && !text.contains("<script>"), "no inline script, no innerHTML");
+    }
+    assert!(!html.contains("style="), "no inline styles (the policy would block them)");
+}

@@ -90,6 +90,8 @@ pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocumen
     let doc = match kind {
         Kind::Label => NewDocument::label(printer, order),
         Kind::Picklist => NewDocument::picklist(printer, vec![order]),
+        // Not reachable from `role` above; a test page is asked for over HTTP, not sent as an order.
+        Kind::TestPage => return Err((Rejection::Invalid("role: a test page is not an order".into()), order_id)),
     };
     Ok(match key {
         Some(k) if !k.trim().is_empty() => doc.with_key(k),

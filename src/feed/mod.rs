@@ -350,6 +350,7 @@ impl Feed {
             .map(|d| match &d.content {
                 crate::spool::Content::Order(o) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
                 crate::spool::Content::Orders(os) => (os.first().map(|o| o.order_id.clone()), None),
+                crate::spool::Content::TestPage => (None, None),
             })
             .collect();
         let submitted = tokio::task::spawn_blocking(move || spool.submit(docs))

@@ -41,6 +41,16 @@ impl Guard {
 
     /// Why a request is refused, or None if it may pass.
     pub fn check(&self, headers: &HeaderMap) -> Option<ApiError> {
+        self.check_with(headers, true)
+    }
+
+    /// [`Guard::check`] for the web page's own files: Host and Origin only. They carry no data,
+    /// and a packer needs the page before they can type the token into it.
+    pub fn check_page_file(&self, headers: &HeaderMap) -> Option<ApiError> {
+        self.check_with(headers, false)
+    }
+
+    fn check_with(&self, headers: &HeaderMap, needs_token: bool) -> Option<ApiError> {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         if !self.hosts.iter().any(|h| h == &host_name(host)) {
             return Some(ApiError::new(StatusCode::FORBIDDEN, "host_not_allowed", format!("Host {host:?} is not one this server answers to")));
@@ -51,13 +61,13 @@ impl Guard {
                 return Some(ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", format!("Origin {origin:?} may not call this server")));
             }
         }
-        if let Some(token) = &self.token {
-            if !presented_tokens(headers).any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) {
-                return Some(
-                    ApiError::new(StatusCode::UNAUTHORIZED, "token_required", "this server needs its API token: Authorization: Bearer TOKEN")
-                        .with_header(header::WWW_AUTHENTICATE, "Bearer"),
-                );
-            }
+        if let Some(token) = self.token.as_ref().filter(|_| needs_token)
+            && !presented_tokens(headers).any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+        {
+            return Some(
+                ApiError::new(StatusCode::UNAUTHORIZED, "token_required", "this server needs its API token: Authorization: Bearer TOKEN")
+                    .with_header(header::WWW_AUTHENTICATE, "Bearer"),
+            );
         }
         None
     }
@@ -65,7 +75,9 @@ impl Guard {
 
 /// The middleware: refuse before any handler runs.
 pub async fn enforce(State(guard): State<std::sync::Arc<Guard>>, req: Request, next: Next) -> Response {
-    match guard.check(req.headers()) {
+    let page_file = req.method() == axum::http::Method::GET && super::web::PAGE_FILES.contains(&req.uri().path());
+    let refusal = if page_file { guard.check_page_file(req.headers()) } else { guard.check(req.headers()) };
+    match refusal {
         Some(refusal) => refusal.into_response(),
         None => next.run(req).await,
     }
@@ -145,6 +157,11 @@ mod tests {
         assert_eq!(g.check(&headers(&[host, ("authorization", "Bearer wrong")])).unwrap().code, "token_required");
         assert!(g.check(&headers(&[host, ("authorization", "Bearer s3cret")])).is_none());
         assert!(g.check(&headers(&[host, ("cookie", "a=b; labeld_token=s3cret")])).is_none());
+        // The page's files need no token, but still the right Host and Origin.
+        assert!(g.check_page_file(&headers(&[host])).is_none());
+        assert_eq!(g.check_page_file(&headers(&[("host", "evil.example")])).unwrap().code, "host_not_allowed");
+        let foreign = [host, ("origin", "http://evil.example")];
+        assert_eq!(g.check_page_file(&headers(&foreign)).unwrap().code, "origin_not_allowed");
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
     }
     let kind = match obj.get("kind") {
         None => Kind::Label,
+        Some(Value::String(s)) if s == Kind::TestPage.as_str() => {
+            return Err(ApiError::bad_request("invalid", "kind", "a test page has no order: POST /v1/printers/{name}/test-print"));
+        }
         Some(Value::String(s)) => Kind::parse(s).ok_or_else(|| ApiError::bad_request("invalid", "kind", format!("{s:?}: use label or picklist")))?,
         Some(_) => return Err(ApiError::bad_request("invalid", "kind", "kind must be a string: label or picklist")),
     };
@@ -73,8 +76,8 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
         Some(_) => return Err(ApiError::bad_request("invalid", "key", "key must be a non-empty string of at most 200 characters")),
     };
     let role = match kind {
-        Kind::Label => crate::config::Role::Label,
         Kind::Picklist => crate::config::Role::Picklist,
+        Kind::Label | Kind::TestPage => crate::config::Role::Label,
     };
     let printer = match obj.get("printer") {
         Some(Value::String(name)) => d
@@ -110,7 +113,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
                 None => doc,
             }]
         }
-        Kind::Label => {
+        Kind::Label | Kind::TestPage => {
             let many = orders.len() > 1;
             orders
                 .into_iter()
@@ -126,8 +129,29 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
                 .collect()
         }
     };
+    let ids: Vec<(Option<String>, Option<String>)> = documents
+        .iter()
+        .map(|doc| match &doc.content {
+            crate::spool::Content::Order(o) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
+            _ => (None, None),
+        })
+        .collect();
     let spool = d.spool.clone();
     let submitted = blocking(move || spool.submit(documents)).await?;
+    // Listeners (the packers' page) see a new document at once, also while its printer is paused.
+    for (a, (order_id, tracking_number)) in submitted.documents.iter().zip(ids) {
+        if a.outcome != crate::spool::Outcome::Duplicate {
+            d.events.publish(crate::events::Event::Job {
+                job: a.job,
+                document: a.document,
+                printer: name.clone(),
+                order_id,
+                tracking_number,
+                state: a.state,
+                reason: None,
+            });
+        }
+    }
     printer.wake();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
 }
@@ -209,6 +233,7 @@ pub async fn reprint(State(state): State<Arc<AppState>>, Path(id): Path<String>,
     };
     let spool = d.spool.clone();
     let doc = blocking(move || spool.reprint(id, &reason, printer.as_deref())).await?;
+    publish_state(&d, &doc);
     d.workers.wake(&doc.printer);
     Ok((StatusCode::ACCEPTED, axum::Json(doc)).into_response())
 }
@@ -320,4 +345,55 @@ pub async fn metrics_lines(d: &Running) -> String {
         let _ = writeln!(out, "labeld_printer_state{{printer=\"{}\",state=\"{}\"}} 1", v.name, v.state);
     }
     out
+}
+
+/// `POST /v1/printers/{name}/test-print`: queues the printer's test page behind its labels. It
+/// goes through the printer's worker like any document, so it never interleaves with a label.
+pub async fn test_print(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let p = printer_named(&d, &name)?;
+    let spool = d.spool.clone();
+    let doc = NewDocument::test_page(name.clone());
+    let submitted = blocking(move || spool.submit(vec![doc])).await?;
+    for a in &submitted.documents {
+        d.events.publish(crate::events::Event::Job {
+            job: a.job,
+            document: a.document,
+            printer: name.clone(),
+            order_id: None,
+            tracking_number: None,
+            state: a.state,
+            reason: None,
+        });
+    }
+    p.wake();
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
+}
+
+/// `POST /v1/documents/{id}/cancel`: withdraws one document (not the rest of its job) that has
+/// not started sending, or drops an in-doubt one an operator has decided not to reprint.
+pub async fn cancel_document(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
+    let spool = d.spool.clone();
+    let doc = blocking(move || {
+        spool.cancel(id)?;
+        spool.document(id)
+    })
+    .await?;
+    publish_state(&d, &doc);
+    Ok(axum::Json(doc).into_response())
+}
+
+/// Tells event listeners (the packers' page) about a change made through the API.
+fn publish_state(d: &Running, doc: &crate::spool::Document) {
+    d.events.publish(crate::events::Event::Job {
+        job: doc.job,
+        document: doc.id,
+        printer: doc.printer.clone(),
+        order_id: doc.order_id.clone(),
+        tracking_number: doc.tracking_number.clone(),
+        state: doc.state,
+        reason: None,
+    });
 }

@@ -12,6 +12,8 @@ pub mod guard;
 mod jobs;
 pub mod metrics;
 mod preview;
+#[path = "web/web.rs"]
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +40,9 @@ pub struct Route {
 }
 
 pub const ROUTES: &[Route] = &[
+    Route { method: "GET", path: "/" },
+    Route { method: "GET", path: "/app.js" },
+    Route { method: "GET", path: "/style.css" },
     Route { method: "GET", path: "/healthz" },
     Route { method: "GET", path: "/metrics" },
     Route { method: "GET", path: "/v1/openapi.json" },
@@ -48,10 +53,13 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/v1/jobs/{id}" },
     Route { method: "POST", path: "/v1/jobs/{id}/cancel" },
     Route { method: "POST", path: "/v1/documents/{id}/reprint" },
+    Route { method: "POST", path: "/v1/documents/{id}/cancel" },
+    Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
     Route { method: "GET", path: "/v1/printers" },
     Route { method: "GET", path: "/v1/printers/{name}" },
     Route { method: "POST", path: "/v1/printers/{name}/pause" },
     Route { method: "POST", path: "/v1/printers/{name}/resume" },
+    Route { method: "POST", path: "/v1/printers/{name}/test-print" },
     Route { method: "GET", path: "/v1/events" },
 ];
 
@@ -85,6 +93,9 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
     let guard = Arc::new(Guard::new(bound, &opts.allowed_hosts, &opts.allowed_origins, opts.token.clone()));
     let metrics = state.metrics.clone();
     Router::new()
+        .route("/", get(web::index))
+        .route("/app.js", get(web::app_js))
+        .route("/style.css", get(web::style_css))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/v1/openapi.json", get(openapi))
@@ -94,10 +105,13 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/jobs/{id}", get(jobs::job))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/documents/{id}/reprint", post(jobs::reprint))
+        .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
+        .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
         .route("/v1/printers", get(jobs::printers))
         .route("/v1/printers/{name}", get(jobs::printer))
         .route("/v1/printers/{name}/pause", post(jobs::pause))
         .route("/v1/printers/{name}/resume", post(jobs::resume))
+        .route("/v1/printers/{name}/test-print", post(jobs::test_print))
         .route("/v1/events", get(jobs::events))
         .fallback(no_such_route)
         .with_state(state)

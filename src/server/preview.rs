@@ -1,11 +1,12 @@
-//! `POST /v1/render`: an order in, the label out (PNG or PDF), exactly as it would print.
+//! `POST /v1/render`: an order in, the label out (PNG or PDF), exactly as it would print; and
+//! `GET /v1/documents/{id}/preview.png`: a stored document as its printer gets it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,8 +14,11 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use crate::compose::{self, ComposeError};
+use crate::daemon::Running;
+use crate::lang::{self, Language};
 use crate::order::Order;
 use crate::render;
+use crate::spool::{Kind, SpoolError, StoredContent};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,4 +99,59 @@ fn refused(e: &ComposeError) -> ApiError {
     let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()).with_detail(serde_json::json!({ "refusals": refusals }));
     err.field = first_field;
     err
+}
+
+/// `GET /v1/documents/{id}/preview.png`: what the printer gets (or got) for a document.
+///
+/// Once rendered, the stored printer bytes are decoded back to the raster, so the preview is the
+/// label as sent, not a second rendering of it. Before that (queued, held, failed, cancelled) the
+/// stored order goes through the same rules and layout a worker would use at the printer's dpi; a
+/// refused order is a 422 with the report, like `/v1/render`. The image is the label itself, with
+/// the buyer's address on it: it is never cached.
+#[allow(clippy::result_large_err)]
+pub async fn document_preview(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = state.daemon.clone().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_spool", "this server previews labels only; it has no spool or printers"))?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
+    let png = tokio::task::spawn_blocking(move || stored_preview(&state, &d, id)).await.map_err(ApiError::internal)??;
+    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
+}
+
+// ApiError is what every handler returns; boxing it here alone would gain nothing.
+#[allow(clippy::result_large_err)]
+fn stored_preview(state: &AppState, d: &Running, id: i64) -> Result<Vec<u8>, ApiError> {
+    let spool_err = |e: SpoolError| match e {
+        SpoolError::NoDocument(id) => ApiError::new(StatusCode::NOT_FOUND, "no_such_document", format!("no document {id}")),
+        SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
+        other => ApiError::internal(other),
+    };
+    let doc = d.spool.document(id).map_err(spool_err)?;
+    if doc.purged {
+        return Err(ApiError::new(StatusCode::GONE, "purged", format!("document {id}: buyer data was purged after the retention period; there is nothing to show")));
+    }
+    if doc.kind == Kind::Picklist {
+        return Err(ApiError::new(StatusCode::CONFLICT, "no_preview", format!("document {id} is a pick list; previews show labels and test pages")));
+    }
+    let profile = d.workers.get(&doc.printer).map(|p| p.spec.profile.clone());
+    let dpi = profile.as_ref().map_or(203, |p| p.dpi);
+    // The bytes as stored for the printer, decoded: exactly what it was (or will be) sent.
+    if let Some(stored) = d.spool.rendered(id).map_err(spool_err)? {
+        let language: Language = stored.format.parse().map_err(|e: String| ApiError::internal(format!("document {id}: {e}")))?;
+        let pages = lang::labels(lang::decode_all(language, dpi, &stored.bytes).map_err(|e| ApiError::internal(format!("document {id}: stored {language} bytes: {e}")))?);
+        let first = pages.into_iter().next().ok_or_else(|| ApiError::internal(format!("document {id}: the stored {language} bytes hold no label")))?;
+        return Ok(render::png::encode(&first, dpi));
+    }
+    match d.spool.content(id).map_err(spool_err)? {
+        StoredContent::TestPage => {
+            let profile = profile.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_such_printer", format!("printer {:?} is no longer configured", doc.printer)))?;
+            Ok(render::png::encode(&lang::test_page::render(&profile.test_page(), &state.fonts), dpi))
+        }
+        StoredContent::Order(order) => {
+            let opts = compose::Options { dpi, printed_at: time::OffsetDateTime::now_utc() };
+            let label = state.gate.label(&order, d.spool.as_ref(), &state.fonts, &opts).map_err(|e| refused(&e))?;
+            Ok(render::png::encode(&label.raster, dpi))
+        }
+        StoredContent::Orders(_) | StoredContent::Purged { .. } => {
+            Err(ApiError::new(StatusCode::CONFLICT, "no_preview", format!("document {id} has no label to show")))
+        }
+    }
 }

@@ -65,10 +65,14 @@ pub enum SpoolError {
 
 /// What a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Kind {
+    #[serde(rename = "label")]
     Label,
+    #[serde(rename = "picklist")]
     Picklist,
+    /// The printer's calibration page: no order, no buyer data, never checked as an order.
+    #[serde(rename = "test_page")]
+    TestPage,
 }
 
 impl Kind {
@@ -76,6 +80,7 @@ impl Kind {
         match self {
             Kind::Label => "label",
             Kind::Picklist => "picklist",
+            Kind::TestPage => "test_page",
         }
     }
 
@@ -83,17 +88,23 @@ impl Kind {
         match s {
             "label" => Some(Kind::Label),
             "picklist" => Some(Kind::Picklist),
+            "test_page" => Some(Kind::TestPage),
             _ => None,
         }
     }
 }
 
-/// What a document prints: one order's label, or a pick list over a batch of orders.
+/// What a document prints: one order's label, a pick list over a batch of orders, or the
+/// printer's test page (drawn from its profile when printed).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Content {
     Order(Box<Order>),
     Orders(Vec<Order>),
+    TestPage,
 }
+
+/// What a test page stores as its content: a marker, since the page is drawn from the profile.
+const TEST_PAGE_CONTENT: &str = r#"{"test_page":true}"#;
 
 /// A document to submit.
 #[derive(Debug, Clone)]
@@ -115,6 +126,11 @@ impl NewDocument {
         NewDocument { kind: Kind::Picklist, printer: printer.into(), content: Content::Orders(orders), key: None }
     }
 
+    /// A test page for `printer`. Every one is new (its key is unique) unless the caller gives a key.
+    pub fn test_page(printer: impl Into<String>) -> Self {
+        NewDocument { kind: Kind::TestPage, printer: printer.into(), content: Content::TestPage, key: None }
+    }
+
     pub fn with_key(mut self, key: impl Into<String>) -> Self {
         self.key = Some(key.into());
         self
@@ -129,6 +145,12 @@ impl NewDocument {
             Content::Orders(os) => {
                 let ids: Vec<&str> = os.iter().map(|o| o.order_id.as_str()).collect();
                 format!("{}:{}", self.kind.as_str(), ids.join(","))
+            }
+            // Asking for a test page twice means two pages: a key no other submit has.
+            Content::TestPage => {
+                static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("test_page:{}:{}-{n}", self.printer, OffsetDateTime::now_utc().unix_timestamp_nanos())
             }
         }
     }
@@ -203,6 +225,8 @@ pub struct Document {
 pub enum StoredContent {
     Order(Box<Order>),
     Orders(Vec<Order>),
+    /// The printer's test page: nothing stored but the kind.
+    TestPage,
     /// After the retention period: only what identifies the parcel.
     Purged { order_id: Option<String>, tracking_number: Option<String> },
 }
@@ -285,9 +309,9 @@ impl Spool {
         }
         // FULL: a commit is on disk when it returns, also across power loss, not only process death.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", true)?;
         // Purged buyer data is overwritten in the file, not just unlinked from the b-tree.
         conn.pragma_update(None, "secure_delete", true)?;
+        // Also turns foreign keys on (off only while a migration runs).
         schema::migrate(&mut conn)?;
         Ok(Spool { conn: Mutex::new(conn), path: path.to_path_buf() })
     }
@@ -727,12 +751,15 @@ impl Spool {
     /// The order(s) a document prints: buyer data, for the renderer only.
     pub fn content(&self, id: DocId) -> Result<StoredContent, SpoolError> {
         let conn = self.lock();
-        let (content, purged): (String, bool) = conn
-            .prepare_cached("SELECT content, purged_ms IS NOT NULL FROM documents WHERE id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        let (content, purged, kind): (String, bool, String) = conn
+            .prepare_cached("SELECT content, purged_ms IS NOT NULL, kind FROM documents WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?
             .ok_or(SpoolError::NoDocument(id))?;
         let corrupt = |e: &dyn std::fmt::Display| SpoolError::Corrupt(id, e.to_string());
+        if kind == Kind::TestPage.as_str() {
+            return Ok(StoredContent::TestPage);
+        }
         if purged {
             let v: serde_json::Value = serde_json::from_str(&content).map_err(|e| corrupt(&e))?;
             let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
@@ -840,6 +867,8 @@ fn prepare(index: usize, d: &NewDocument) -> Result<Prepared, SpoolError> {
         (Kind::Picklist, Content::Orders(_)) => return Err(bad("a pick list needs at least one order".into())),
         (Kind::Label, Content::Orders(_)) => return Err(bad("a label prints exactly one order".into())),
         (Kind::Picklist, Content::Order(_)) => return Err(bad("a pick list takes a list of orders".into())),
+        (Kind::TestPage, Content::TestPage) => (None, None, TEST_PAGE_CONTENT.to_string()),
+        (Kind::TestPage, _) | (_, Content::TestPage) => return Err(bad("a test page carries no orders".into())),
     };
     Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content })
 }

@@ -2,6 +2,8 @@
 //!
 //! Migrations only ever append: `MIGRATIONS[n]` takes a spool from version `n` to `n + 1`, inside
 //! one transaction with the version bump, so a crash mid-upgrade leaves the old version intact.
+//! SQLite cannot change a CHECK constraint in place, so such a migration rebuilds the table; foreign
+//! keys are off while migrations run (SQLite's documented procedure) and checked before the commit.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -57,12 +59,58 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_document ON audit(document_id);
     "#,
+    // 2: a document may be a printer's test page (`kind = 'test_page'`, no order).
+    r#"
+    CREATE TABLE documents_v2 (
+        id               INTEGER PRIMARY KEY,
+        job_id           INTEGER NOT NULL REFERENCES jobs(id),
+        idem_key         TEXT    NOT NULL UNIQUE,
+        kind             TEXT    NOT NULL CHECK (kind IN ('label', 'picklist', 'test_page')),
+        printer          TEXT    NOT NULL,
+        order_id         TEXT,
+        tracking_number  TEXT,
+        content          TEXT    NOT NULL,
+        purged_ms        INTEGER,
+        state            TEXT    NOT NULL CHECK (state IN ('queued', 'rendering', 'ready', 'sending', 'sent',
+                                                           'done', 'held', 'failed', 'cancelled', 'in_doubt')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        error            TEXT,
+        report           TEXT,
+        rendered         BLOB,
+        rendered_format  TEXT,
+        reprint_of       INTEGER REFERENCES documents(id),
+        reprint_reason   TEXT,
+        created_ms       INTEGER NOT NULL,
+        updated_ms       INTEGER NOT NULL
+    );
+    INSERT INTO documents_v2 SELECT id, job_id, idem_key, kind, printer, order_id, tracking_number, content, purged_ms,
+        state, attempts, error, report, rendered, rendered_format, reprint_of, reprint_reason, created_ms, updated_ms
+        FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_v2 RENAME TO documents;
+    CREATE INDEX documents_queue    ON documents(printer, state, id);
+    CREATE INDEX documents_job      ON documents(job_id);
+    CREATE INDEX documents_order    ON documents(order_id);
+    CREATE INDEX documents_tracking ON documents(tracking_number) WHERE tracking_number IS NOT NULL;
+    CREATE INDEX documents_age      ON documents(state, updated_ms);
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Brings the schema up to [`VERSION`] and leaves foreign keys on. They are off while migrations
+/// run (a table rebuild drops the old table while others still point at it) and checked before
+/// the commit.
 pub fn migrate(conn: &mut Connection) -> Result<(), SpoolError> {
+    // Outside any transaction: SQLite ignores this pragma inside one.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = upgrade(conn);
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result
+}
+
+fn upgrade(conn: &mut Connection) -> Result<(), SpoolError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > VERSION {
@@ -72,6 +120,68 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SpoolError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
     }
+    let dangling: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+    if dangling > 0 {
+        // Dropping the transaction rolls the upgrade back: the old version stays intact.
+        return Err(SpoolError::Invalid(format!("schema upgrade to version {VERSION} would leave {dangling} foreign keys pointing nowhere")));
+    }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-1 spool with a label, a reprint of it and audit rows keeps every row and index
+    /// through the upgrade, and afterwards takes test pages.
+    #[test]
+    fn version_1_spool_upgrades_in_place() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (id, created_ms) VALUES (1, 10);
+             INSERT INTO documents (id, job_id, idem_key, kind, printer, order_id, tracking_number, content, state, created_ms, updated_ms)
+                 VALUES (1, 1, 'label:A:1', 'label', 'dock', 'A', 'T1', '{}', 'done', 10, 10);
+             INSERT INTO documents (id, job_id, idem_key, kind, printer, order_id, tracking_number, content, state, reprint_of, reprint_reason, rendered, created_ms, updated_ms)
+                 VALUES (2, 1, 'label:A:1#reprint1', 'label', 'dock', 'A', 'T1', '{}', 'queued', 1, 'smudged', x'0102', 11, 11);
+             INSERT INTO audit (at_ms, document_id, action) VALUES (10, 1, 'submit'), (11, 2, 'submit');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, VERSION);
+        let row: (String, i64, String, Vec<u8>) = conn
+            .query_row("SELECT idem_key, reprint_of, reprint_reason, rendered FROM documents WHERE id = 2", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(row, ("label:A:1#reprint1".into(), 1, "smudged".into(), vec![1, 2]));
+        let audits: i64 = conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).unwrap();
+        assert_eq!(audits, 2);
+        let indexes: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents' AND name LIKE 'documents_%'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(indexes, 5);
+        conn.execute(
+            "INSERT INTO documents (job_id, idem_key, kind, printer, content, state, created_ms, updated_ms) \
+             VALUES (1, 'test_page:dock:1', 'test_page', 'dock', '{}', 'queued', 12, 12)",
+            [],
+        )
+        .unwrap();
+        // The self-reference survived the rename: a reprint of a missing document is refused.
+        let bad = conn.execute(
+            "INSERT INTO documents (job_id, idem_key, kind, printer, content, state, reprint_of, created_ms, updated_ms) \
+             VALUES (1, 'x', 'label', 'dock', '{}', 'queued', 99, 12, 12)",
+            [],
+        );
+        assert!(bad.is_err());
+        let still_bad = conn.execute(
+            "INSERT INTO documents (job_id, idem_key, kind, printer, content, state, created_ms, updated_ms) \
+             VALUES (1, 'y', 'poster', 'dock', '{}', 'queued', 12, 12)",
+            [],
+        );
+        assert!(still_bad.is_err(), "the kind CHECK still holds");
+    }
 }

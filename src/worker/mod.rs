@@ -552,6 +552,12 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
     };
     let order = match spool.content(doc.id) {
         Ok(StoredContent::Order(o)) => o,
+        Ok(StoredContent::TestPage) => {
+            return match test_page_bytes(shared, spec) {
+                Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false }),
+                Err(why) => fail(why),
+            };
+        }
         Ok(StoredContent::Orders(_)) => return fail("pick lists are not printed by the label worker yet".into()),
         Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
         Err(e) => return fail(e.to_string()),
@@ -584,6 +590,16 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false }),
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// The printer's calibration page, drawn from its profile, in its language. It carries no order
+/// text, so there is nothing for the marketplace rules to check; it goes through the same queue,
+/// encoder and link as labels, so its bytes never interleave with a label's.
+fn test_page_bytes(shared: &Shared, spec: &PrinterSpec) -> Result<Vec<u8>, String> {
+    let profile = &spec.profile;
+    let raster = lang::test_page::render(&profile.test_page(), &shared.fonts);
+    let settings = profile.job_settings(raster.width(), raster.height()).map_err(|e| e.to_string())?;
+    lang::encode(profile.language, std::slice::from_ref(&raster), &settings).map_err(|e| e.to_string())
 }
 
 /// Lets go of a claimed document that was rendered but not sent (rendering → queued).

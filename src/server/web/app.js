@@ -1,0 +1,432 @@
+// The packers' page: reads the /v1 API and its event stream, and acts through the same API.
+// Everything is drawn as DOM nodes and text, never parsed as HTML: order ids come from outside.
+// Only order ids and tracking numbers are shown; buyer data appears only inside a label preview.
+'use strict';
+
+const TOKEN_KEY = 'labeld_token';
+const ACTIVE = ['queued', 'rendering', 'ready', 'sending', 'sent'];
+const ATTENTION = ['held', 'in_doubt', 'failed'];
+const CANCELLABLE = ['queued', 'rendering', 'ready', 'held', 'failed', 'in_doubt'];
+const REPRINTABLE = ['sent', 'done', 'in_doubt', 'failed', 'cancelled'];
+
+const DOC_WORDS = {
+  queued: 'Waiting', rendering: 'Preparing', ready: 'Ready', sending: 'Printing', sent: 'Sent',
+  done: 'Printed', held: 'Held', failed: 'Failed', cancelled: 'Cancelled', in_doubt: 'In doubt',
+};
+const PRINTER_WORDS = {
+  ready: 'Ready', printing: 'Printing', paper_out: 'Paper out', head_open: 'Head open', paused: 'Paused',
+  offline: 'Offline', unknown: 'No status', starting: 'Starting',
+};
+const RULE_WORDS = {
+  hyperlink: 'Web link', qr_code: 'QR code', off_platform_contact: 'Outside contact',
+  unrelated_content: 'Marketing text', unknown_warehouse: 'Unknown warehouse', tracking_number: 'Bad tracking number',
+  duplicate_tracking_number: 'Tracking number used twice', missing_glyph: 'Character cannot print',
+  overflow: 'Text does not fit', barcode: 'Barcode',
+};
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- API ----
+
+function headers(extra) {
+  const h = Object.assign({}, extra || {});
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) h.Authorization = 'Bearer ' + token;
+  return h;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || 'HTTP ' + status);
+    this.status = status;
+    this.code = e.code;
+    this.field = e.field;
+    this.detail = e.detail;
+  }
+}
+
+async function api(method, path, body) {
+  const init = { method, headers: headers(body === undefined ? {} : { 'Content-Type': 'application/json' }), cache: 'no-store' };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const resp = await fetch(path, init);
+  if (resp.status === 401) askForToken();
+  const type = resp.headers.get('content-type') || '';
+  if (!resp.ok) throw new ApiError(resp.status, type.includes('json') ? await resp.json().catch(() => null) : null);
+  return type.includes('json') ? resp.json() : resp.blob();
+}
+
+// ---- messages ----
+
+let errorTimer;
+function showError(text) {
+  const el = $('error');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => { el.hidden = true; }, 8000);
+}
+
+function explain(err) {
+  if (err instanceof ApiError) return err.field ? `${err.message} (${err.field})` : err.message;
+  return 'The daemon cannot be reached: ' + err.message;
+}
+
+function askForToken() {
+  $('token-form').hidden = false;
+  $('token').focus();
+}
+
+// ---- drawing helpers ----
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'onclick') node.addEventListener('click', v);
+    else if (k.startsWith('data-') || k === 'type' || k === 'title' || k.startsWith('aria-')) node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
+  return node;
+}
+
+function badge(kind, state, words) {
+  return el('span', { class: `badge ${kind}-${state}`, 'data-state': state }, words[state] || state);
+}
+
+// A destructive button asks for a second tap instead of a pop-up.
+function confirmButton(label, confirmLabel, action) {
+  let armed = false;
+  let timer;
+  const b = el('button', { type: 'button', class: 'danger' }, label);
+  b.addEventListener('click', async () => {
+    if (!armed) {
+      armed = true;
+      b.textContent = confirmLabel;
+      b.classList.add('armed');
+      timer = setTimeout(() => { armed = false; b.textContent = label; b.classList.remove('armed'); }, 4000);
+      return;
+    }
+    clearTimeout(timer);
+    b.disabled = true;
+    try { await action(); } finally { b.disabled = false; }
+  });
+  return b;
+}
+
+function busy(button, action) {
+  return async () => {
+    button.disabled = true;
+    try { await action(); } catch (e) { showError(explain(e)); } finally { button.disabled = false; }
+  };
+}
+
+// ---- printers ----
+
+const printers = new Map(); // name -> view
+let queueByPrinter = new Map();
+
+function drawPrinters() {
+  const list = $('printers');
+  list.replaceChildren();
+  for (const p of printers.values()) {
+    const queued = queueByPrinter.get(p.name) || 0;
+    const pause = el('button', { type: 'button', class: p.held_by_operator ? 'primary' : '' }, p.held_by_operator ? 'Resume' : 'Pause');
+    pause.addEventListener('click', busy(pause, async () => {
+      const view = await api('POST', `/v1/printers/${encodeURIComponent(p.name)}/${p.held_by_operator ? 'resume' : 'pause'}`);
+      // Only the operator flag: the printer's own state may already have moved on (its event can
+      // arrive before this answer), and events keep it current.
+      const known = printers.get(view.name);
+      if (known) known.held_by_operator = view.held_by_operator; else printers.set(view.name, view);
+      drawPrinters();
+    }));
+    const test = el('button', { type: 'button' }, 'Test print');
+    test.addEventListener('click', busy(test, async () => {
+      await api('POST', `/v1/printers/${encodeURIComponent(p.name)}/test-print`);
+      scheduleRefresh();
+    }));
+    const state = p.held_by_operator ? 'paused' : p.state;
+    list.append(el('li', { class: `card printer state-${state}`, 'data-printer': p.name, 'data-state': state },
+      el('div', { class: 'card-head' },
+        el('h3', {}, p.name),
+        badge('printer', state, PRINTER_WORDS)),
+      el('p', { class: 'meta' }, `${p.driver} · ${String(p.language).toUpperCase()} · ${p.dpi} dpi · ${p.role}`),
+      p.held_by_operator ? el('p', { class: 'paused-note' }, 'Paused by an operator: nothing prints until Resume.') : null,
+      p.detail && !p.held_by_operator ? el('p', { class: 'detail' }, p.detail) : null,
+      el('p', { class: 'queue-length' }, el('b', { 'data-queue': p.name }, String(queued)), ' in queue'),
+      el('div', { class: 'actions' }, pause, test)));
+  }
+}
+
+// ---- documents ----
+
+function docTitle(d) {
+  if (d.kind === 'test_page') return 'Test page';
+  if (d.kind === 'picklist') return 'Pick list';
+  return d.order_id || `Document ${d.id}`;
+}
+
+function reasons(d) {
+  const out = [];
+  if (d.state === 'held' && d.report && Array.isArray(d.report.refusals)) {
+    // Rule, field and the rule's sentence; never the refused text itself (it can be buyer data).
+    for (const r of d.report.refusals) {
+      out.push(el('li', { class: 'reason' },
+        el('b', {}, RULE_WORDS[r.rule] || r.rule), ' ', el('code', {}, r.path), ' — ', r.message));
+    }
+  } else if (d.error && (d.state === 'failed' || d.state === 'in_doubt' || d.state === 'ready')) {
+    out.push(el('li', { class: 'reason' }, d.error));
+  }
+  return out.length ? el('ul', { class: 'reasons' }, ...out) : null;
+}
+
+function docRow(d) {
+  const actions = el('div', { class: 'actions' });
+  if (d.kind !== 'picklist' && !d.purged) {
+    const b = el('button', { type: 'button' }, 'Preview');
+    b.addEventListener('click', () => openPreview(d));
+    actions.append(b);
+  }
+  if (REPRINTABLE.includes(d.state) && !d.purged) {
+    const b = el('button', { type: 'button' }, 'Reprint');
+    b.addEventListener('click', () => openReprint(d));
+    actions.append(b);
+  }
+  if (CANCELLABLE.includes(d.state)) {
+    actions.append(confirmButton('Cancel', 'Tap again to cancel', async () => {
+      try {
+        await api('POST', `/v1/documents/${d.id}/cancel`);
+      } catch (e) { showError(explain(e)); }
+      scheduleRefresh();
+    }));
+  }
+  return el('li', { class: `doc state-${d.state}`, 'data-id': d.id, 'data-state': d.state, 'data-kind': d.kind },
+    el('div', { class: 'doc-head' },
+      el('span', { class: 'order' }, docTitle(d)),
+      badge('doc', d.state, DOC_WORDS)),
+    el('p', { class: 'meta' },
+      d.tracking_number ? el('span', { class: 'tracking' }, d.tracking_number) : null,
+      el('span', {}, `${d.printer} · #${d.id}`),
+      d.reprint_of ? el('span', { class: 'reprint-of' }, `reprint of #${d.reprint_of}: ${d.reprint_reason || ''}`) : null),
+    reasons(d),
+    actions);
+}
+
+function drawList(id, docs, emptyId) {
+  $(id).replaceChildren(...docs.map(docRow));
+  if (emptyId) $(emptyId).hidden = docs.length > 0;
+}
+
+// ---- refresh ----
+
+let refreshTimer = null;
+let refreshing = false;
+let again = false;
+
+function scheduleRefresh(delay) {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, delay === undefined ? 150 : delay);
+}
+
+async function refresh() {
+  if (refreshing) { again = true; return; }
+  refreshing = true;
+  try {
+    const [p, active, attention, recent, health] = await Promise.all([
+      api('GET', '/v1/printers'),
+      api('GET', `/v1/jobs?state=${ACTIVE.join(',')}&limit=500`),
+      api('GET', `/v1/jobs?state=${ATTENTION.join(',')}&limit=200`),
+      api('GET', '/v1/jobs?state=done,cancelled&limit=15'),
+      api('GET', '/healthz'),
+    ]);
+    printers.clear();
+    for (const v of p.printers) printers.set(v.name, v);
+    queueByPrinter = new Map();
+    for (const d of active.documents) queueByPrinter.set(d.printer, (queueByPrinter.get(d.printer) || 0) + 1);
+    drawPrinters();
+    // Oldest first: the order they print in.
+    const queue = active.documents.slice().sort((a, b) => a.id - b.id);
+    drawList('queue', queue, 'queue-empty');
+    $('queue-count').textContent = queue.length ? String(queue.length) : '';
+    drawList('attention', attention.documents, 'attention-empty');
+    $('attention-count').textContent = attention.documents.length ? String(attention.documents.length) : '';
+    drawList('recent', recent.documents);
+    showFeed(health.feed);
+    $('token-form').hidden = true;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) showError(explain(e));
+  } finally {
+    refreshing = false;
+    if (again) { again = false; scheduleRefresh(); }
+  }
+}
+
+function showFeed(feed) {
+  // Only when the daemon reports a feed (/healthz `feed`, or a feed event).
+  const row = $('feed');
+  if (!feed || !feed.state) { row.hidden = true; return; }
+  row.hidden = false;
+  row.dataset.state = feed.state;
+  $('feed-state').textContent = feed.state;
+}
+
+// ---- live events (server-sent events over fetch, so the token header can be sent) ----
+
+function setLive(on, text) {
+  const l = $('live');
+  l.classList.toggle('off', !on);
+  l.textContent = text || (on ? 'live' : 'reconnecting…');
+  document.body.dataset.live = on ? 'yes' : 'no';
+}
+
+function onEvent(type, data) {
+  if (type === 'printer') {
+    const p = printers.get(data.printer);
+    if (p) {
+      p.state = data.state;
+      p.detail = data.detail || null;
+      drawPrinters();
+    }
+  } else if (type === 'feed') {
+    showFeed(data);
+  }
+  // Job changes (and anything missed) are read back from the API: one source of truth.
+  if (type === 'job' || type === 'lagged') scheduleRefresh();
+}
+
+function dispatch(block) {
+  let type = 'message';
+  const data = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (!data.length) return;
+  let parsed = data.join('\n');
+  try { parsed = JSON.parse(parsed); } catch (_) { /* lagged carries a number */ }
+  onEvent(type, parsed);
+}
+
+async function streamEvents() {
+  let wait = 500;
+  for (;;) {
+    try {
+      const resp = await fetch('/v1/events', { headers: headers({ Accept: 'text/event-stream' }), cache: 'no-store' });
+      if (resp.status === 401) {
+        askForToken();
+        setLive(false, 'token needed');
+        await tokenSaved();
+        continue;
+      }
+      if (!resp.ok || !resp.body) throw new Error('HTTP ' + resp.status);
+      setLive(true);
+      wait = 500;
+      refresh(); // catch up with what happened while disconnected
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value.replace(/\r\n?/g, '\n');
+        let cut;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          dispatch(buf.slice(0, cut));
+          buf = buf.slice(cut + 2);
+        }
+      }
+    } catch (_) { /* the daemon restarted or the network dropped: try again */ }
+    setLive(false);
+    await sleep(wait);
+    wait = Math.min(wait * 2, 10000);
+  }
+}
+
+let tokenWaiters = [];
+function tokenSaved() { return new Promise((r) => tokenWaiters.push(r)); }
+
+// ---- dialogs ----
+
+let previewUrl = null;
+async function openPreview(d) {
+  const dialog = $('preview-dialog');
+  const img = $('preview-img');
+  const problem = $('preview-problem');
+  $('preview-title').textContent = `${docTitle(d)}${d.tracking_number ? ' · ' + d.tracking_number : ''}`;
+  problem.hidden = true;
+  img.hidden = true;
+  if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
+  dialog.showModal();
+  try {
+    const blob = await api('GET', `/v1/documents/${d.id}/preview.png`);
+    previewUrl = URL.createObjectURL(blob);
+    img.src = previewUrl;
+    img.hidden = false;
+  } catch (e) {
+    const lines = e instanceof ApiError && e.detail && Array.isArray(e.detail.refusals)
+      ? e.detail.refusals.map((r) => `${RULE_WORDS[r.rule] || r.rule} (${r.path}): ${r.message}`)
+      : [explain(e)];
+    problem.textContent = lines.join('\n');
+    problem.hidden = false;
+  }
+}
+
+let reprintDoc = null;
+function openReprint(d) {
+  reprintDoc = d;
+  $('reprint-title').textContent = `Reprint ${docTitle(d)}`;
+  $('reprint-reason').value = '';
+  $('reprint-dialog').showModal();
+  $('reprint-reason').focus();
+}
+
+function setup() {
+  $('preview-dialog').addEventListener('close', () => {
+    $('preview-img').removeAttribute('src');
+    if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
+  });
+  for (const b of document.querySelectorAll('#reprint-form [data-reason]')) {
+    b.addEventListener('click', () => { $('reprint-reason').value = b.dataset.reason; $('reprint-go').focus(); });
+  }
+  $('reprint-cancel').addEventListener('click', () => $('reprint-dialog').close());
+  $('reprint-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const reason = $('reprint-reason').value.trim();
+    if (!reason) { $('reprint-reason').focus(); return; }
+    const go = $('reprint-go');
+    go.disabled = true;
+    try {
+      await api('POST', `/v1/documents/${reprintDoc.id}/reprint`, { reason });
+      $('reprint-dialog').close();
+      scheduleRefresh(0);
+    } catch (e) {
+      showError(explain(e));
+    } finally {
+      go.disabled = false;
+    }
+  });
+  $('token-open').addEventListener('click', () => {
+    const f = $('token-form');
+    f.hidden = !f.hidden;
+    if (!f.hidden) $('token').focus();
+  });
+  $('token-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = $('token').value.trim();
+    if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
+    $('token').value = '';
+    $('token-form').hidden = true;
+    const waiting = tokenWaiters;
+    tokenWaiters = [];
+    for (const w of waiting) w();
+    refresh();
+  });
+  refresh();
+  streamEvents();
+  // A slow safety net: printer status and counts also change without events (e.g. a paused queue).
+  setInterval(() => scheduleRefresh(0), 15000);
+}
+
+setup();

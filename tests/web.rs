@@ -1,0 +1,182 @@
+//! The packers' page in a real browser: `labeld serve` (the built binary) with two virtual printers
+//! and an API token, driven through Debian's Chromium (headless) by tests/web/drive.js
+//! (playwright-core, which never downloads a browser). The script taps through the page; this side
+//! then checks what the printers really received.
+//!
+//! Needs `chromium` (apt) and `npm ci` in tests/web. Without them the test prints why and passes,
+//! unless LABELD_REQUIRE_BROWSER=1 (set by .ci/run) makes it fail.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use labeld::lang::Language;
+use labeld::printer::profile::Profiles;
+use labeld::virtual_printer::{Config as VpConfig, VirtualPrinter};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const TOKEN: &str = "web-test-token-0123456789";
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing_tools(dir: &Path) -> Option<String> {
+    if !Path::new(CHROMIUM).exists() {
+        return Some("chromium not installed".into());
+    }
+    if !Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        return Some("node is not installed".into());
+    }
+    if !dir.join("node_modules/playwright-core").is_dir() {
+        return Some("tests/web/node_modules is absent (run `npm ci` in tests/web)".into());
+    }
+    None
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn vp(lang: Language, dir: &Path) -> VirtualPrinter {
+    VirtualPrinter::spawn(VpConfig::new(lang, 203, dir), "127.0.0.1:0".parse().unwrap()).unwrap()
+}
+
+/// A fixture order with its ids changed, so each order in the test is a parcel of its own.
+fn order_file(dir: &Path, fixture: &str, note: Option<&str>) -> PathBuf {
+    let mut order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders").join(fixture)).unwrap()).unwrap();
+    if let Some(n) = note {
+        order["label_note"] = n.into();
+    }
+    let path = dir.join(fixture);
+    std::fs::write(&path, order.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn packers_page_in_chromium() {
+    let web_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
+    if let Some(why) = missing_tools(&web_dir) {
+        if std::env::var("LABELD_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("LABELD_REQUIRE_BROWSER=1 but {why}");
+        }
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let dock = vp(Language::Zpl, &work.path().join("dock-1"));
+    let desk = vp(Language::Tspl, &work.path().join("desk-2"));
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let config = work.path().join("labeld.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"{addr}\"\ntoken = \"{TOKEN}\"\n\n[spool]\npath = \"spool.db\"\n\n\
+             [[printer]]\nname = \"dock-1\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
+             [[printer]]\nname = \"desk-2\"\ndriver = \"tsc-te200\"\nuri = \"tcp://{}\"\n",
+            dock.addr(),
+            desk.addr()
+        ),
+    )
+    .unwrap();
+    let log = work.path().join("labeld.log");
+    let mut daemon = Daemon {
+        child: Command::new(env!("CARGO_BIN_EXE_labeld"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+        log: log.clone(),
+    };
+    let end = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = daemon.child.try_wait() {
+            panic!("labeld exited with {status}: {}", std::fs::read_to_string(&daemon.log).unwrap_or_default());
+        }
+        assert!(Instant::now() < end, "labeld did not listen within a minute");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let orders = work.path().join("orders");
+    std::fs::create_dir_all(&orders).unwrap();
+    let ok = order_file(&orders, "my-jnt-cod.json", None);
+    let held = order_file(&orders, "sg-ninjavan.json", Some("Add us on WhatsApp +65 8123 4567 for 10% off"));
+    let late = order_file(&orders, "th-flash-cod.json", None);
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
+    std::fs::create_dir_all(&shots).unwrap();
+    let profile_dir = work.path().join("chromium-profile");
+    let out = Command::new("node")
+        .arg(web_dir.join("drive.js"))
+        .current_dir(&web_dir)
+        .env("LABELD_URL", format!("http://{addr}"))
+        .env("LABELD_TOKEN", TOKEN)
+        .env("ORDER_OK", &ok)
+        .env("ORDER_HELD", &held)
+        .env("ORDER_LATE", &late)
+        .env("SHOT_DIR", &shots)
+        .env("CHROMIUM", CHROMIUM)
+        .env("PROFILE_DIR", &profile_dir)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .output()
+        .expect("running node");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    assert!(
+        out.status.success(),
+        "the browser run failed (screenshots in {}); daemon log:\n{}",
+        shots.display(),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let summary: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("drive.js prints one JSON line");
+    eprintln!("web: screenshots in {}; page transfer {} bytes", shots.display(), summary["page_transfer_bytes"]);
+    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png"] {
+        assert!(shots.join(shot).is_file(), "{shot}");
+    }
+
+    // What the printers really got: the label and its reprint on dock-1 (same tracking number,
+    // twice, because an operator asked with a reason), never the held or the cancelled order;
+    // the test page on desk-2, dot for dot.
+    std::thread::sleep(Duration::from_millis(500));
+    let saved = dock.saved();
+    assert_eq!(saved.len(), 2, "label + reprint: {saved:?}");
+    let ok_tracking = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&ok).unwrap()).unwrap()["shipment"]["tracking_number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for p in &saved {
+        let raster = labeld::render::png::decode(&std::fs::read(p).unwrap()).unwrap();
+        assert_eq!(labeld::barcode::verify::read_code128(&raster).as_deref(), Some(ok_tracking.as_str()), "{}", p.display());
+    }
+    let desk_saved = desk.saved();
+    assert_eq!(desk_saved.len(), 1, "{desk_saved:?}");
+    let profile = Profiles::builtin().get("tsc-te200").unwrap();
+    let expected = labeld::lang::test_page::render(&profile.test_page(), common::fonts());
+    let got = labeld::render::png::decode(&std::fs::read(&desk_saved[0]).unwrap()).unwrap();
+    assert!(labeld::lang::same_raster(&expected, &got), "desk-2 printed the test page");
+
+    // Buyer data stays out of the daemon's log, whatever the page did.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    for file in [&ok, &held, &late] {
+        let order = labeld::order::Order::from_json_bytes(&std::fs::read(file).unwrap()).unwrap();
+        for (path, text) in order.text_fields() {
+            if path.starts_with("recipient") && text.trim().len() >= 6 {
+                assert!(!logs.contains(text.trim()), "buyer data in the log: {path}");
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+// Drives Debian's Chromium (headless, through playwright-core) through labeld's packers' page, for
+// tests/web.rs. The daemon is already running with two printers and an API token; this script plays
+// both the order backend (submits over HTTP from Node) and the packer (taps in the browser).
+//
+// Environment: LABELD_URL, LABELD_TOKEN, ORDER_OK, ORDER_HELD, ORDER_LATE (order JSON files),
+// SHOT_DIR (where screenshots go), CHROMIUM (the browser binary), PROFILE_DIR (a fresh, empty user
+// data dir: Playwright passes it to Chromium as --user-data-dir).
+// Prints one JSON line on success: the document ids it made, for the Rust side to check.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const BASE = env('LABELD_URL');
+const TOKEN = env('LABELD_TOKEN');
+const SHOTS = env('SHOT_DIR');
+const STEP_MS = 30000;
+
+function step(what) {
+  process.stderr.write(`web: ${what}\n`);
+}
+
+// The order backend's side: a plain API client with the token, no browser.
+async function submit(printer, file) {
+  const order = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const resp = await fetch(`${BASE}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ printer, order }),
+  });
+  const body = await resp.json();
+  if (resp.status !== 202) throw new Error(`submit ${file}: ${resp.status} ${JSON.stringify(body)}`);
+  return { id: body.documents[0].document, order_id: order.order_id, tracking: order.shipment.tracking_number, order };
+}
+
+async function apiGet(p) {
+  const resp = await fetch(`${BASE}${p}`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  if (!resp.ok) throw new Error(`GET ${p}: ${resp.status}`);
+  return resp.json();
+}
+
+async function main() {
+  // A fresh profile directory, a phone-sized screen with touch: the smallest the page must work on.
+  const context = await chromium.launchPersistentContext(env('PROFILE_DIR'), {
+    executablePath: env('CHROMIUM'),
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    viewport: { width: 412, height: 915 },
+    hasTouch: true,
+    isMobile: true,
+    deviceScaleFactor: 1,
+  });
+  try {
+    // Switch off the page's slow safety-net poll, so every live change below must come over SSE.
+    await context.addInitScript(() => { window.setInterval = () => 0; });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => { if (!r.url().endsWith('/v1/events')) problems.push(`request failed: ${r.url()}`); });
+    let navigations = 0;
+    page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations += 1; });
+    page.setDefaultTimeout(STEP_MS);
+
+    step('open the page: the daemon wants a token, the page asks for it');
+    await page.goto(BASE + '/');
+    await page.locator('#token-form').waitFor({ state: 'visible' });
+    await page.fill('#token', TOKEN);
+    await page.click('#token-form button[type=submit]');
+    await page.locator('body[data-live="yes"]').waitFor();
+    // The 401s that made the page ask were expected; from here on, any browser error is a failure.
+    problems.length = 0;
+
+    step('both printers are listed with their state');
+    for (const name of ['dock-1', 'desk-2']) {
+      await page.locator(`.card[data-printer="${name}"] .badge`).waitFor();
+    }
+    await page.locator('.card[data-printer="dock-1"][data-state="ready"]').waitFor();
+    const feedShown = await page.locator('#feed').isVisible();
+    if (feedShown) throw new Error('the feed row shows although /healthz reports no feed');
+
+    step('a submitted job appears and reaches done, live');
+    const loads = navigations;
+    const ok = await submit('dock-1', env('ORDER_OK'));
+    const okRow = page.locator(`#recent .doc[data-id="${ok.id}"][data-state="done"]`);
+    await okRow.waitFor();
+    const okText = await okRow.innerText();
+    if (!okText.includes(ok.order_id) || !okText.includes(ok.tracking)) throw new Error(`done row lacks order id or tracking: ${okText}`);
+
+    step('a held job shows its rule, field and message');
+    const held = await submit('dock-1', env('ORDER_HELD'));
+    const heldRow = page.locator(`#attention .doc[data-id="${held.id}"][data-state="held"]`);
+    await heldRow.waitFor();
+    const heldText = await heldRow.locator('.reasons').innerText();
+    if (!heldText.includes('label_note') || !heldText.includes('Outside contact')) throw new Error(`held reason: ${heldText}`);
+
+    step('the page shows order ids and tracking numbers, never buyer data');
+    const bodyText = await page.locator('body').innerText();
+    for (const o of [ok.order, held.order]) {
+      for (const buyer of [o.recipient.name, o.recipient.phone, ...o.recipient.address.lines]) {
+        if (buyer && buyer.length >= 5 && bodyText.includes(buyer)) throw new Error(`buyer data on the page: ${buyer}`);
+      }
+    }
+
+    step('preview of the printed label');
+    await okRow.getByRole('button', { name: 'Preview' }).click();
+    const img = page.locator('#preview-img');
+    await img.waitFor({ state: 'visible' });
+    await page.waitForFunction(() => document.getElementById('preview-img').naturalWidth > 0);
+    const size = await img.evaluate((i) => [i.naturalWidth, i.naturalHeight]);
+    if (size[0] < 700 || size[1] < 1100) throw new Error(`preview is ${size}`);
+    await page.screenshot({ path: path.join(SHOTS, 'web-preview.png') });
+    await page.click('#preview-dialog button[type=submit]');
+
+    step('reprint needs a reason, then prints a new document');
+    await okRow.getByRole('button', { name: 'Reprint' }).click();
+    await page.locator('#reprint-dialog[open]').waitFor();
+    await page.click('#reprint-go');
+    if (!(await page.locator('#reprint-dialog[open]').count())) throw new Error('reprint went ahead without a reason');
+    await page.click('#reprint-form [data-reason="Label damaged"]');
+    await page.click('#reprint-go');
+    await page.locator('#reprint-dialog[open]').waitFor({ state: 'detached' });
+    const reprintRow = page.locator(`#recent .doc[data-state="done"]:has(.reprint-of)`).first();
+    await reprintRow.waitFor();
+    const reprintId = Number(await reprintRow.getAttribute('data-id'));
+    const reprint = (await apiGet(`/v1/jobs?order_id=${encodeURIComponent(ok.order_id)}`)).documents.find((d) => d.id === reprintId);
+    if (!reprint || reprint.reprint_of !== ok.id || reprint.reprint_reason !== 'Label damaged') throw new Error(`reprint: ${JSON.stringify(reprint)}`);
+
+    step('test print on the second printer');
+    await page.locator('.card[data-printer="desk-2"]').getByRole('button', { name: 'Test print' }).click();
+    const testRow = page.locator('#recent .doc[data-kind="test_page"][data-state="done"]');
+    await testRow.waitFor();
+    const testId = Number(await testRow.getAttribute('data-id'));
+
+    step('pause shows paused; a job waits, and a double tap cancels it');
+    const dock = page.locator('.card[data-printer="dock-1"]');
+    await dock.getByRole('button', { name: 'Pause' }).click();
+    await page.locator('.card[data-printer="dock-1"][data-state="paused"]').waitFor();
+    const late = await submit('dock-1', env('ORDER_LATE'));
+    const lateRow = page.locator(`#queue .doc[data-id="${late.id}"][data-state="queued"]`);
+    await lateRow.waitFor();
+    await page.locator('[data-queue="dock-1"]', { hasText: '1' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'web-phone.png'), fullPage: true });
+    await lateRow.getByRole('button', { name: 'Cancel' }).click();
+    await lateRow.getByRole('button', { name: 'Tap again to cancel' }).click();
+    await page.locator(`#recent .doc[data-id="${late.id}"][data-state="cancelled"]`).waitFor();
+    await dock.getByRole('button', { name: 'Resume' }).click();
+    await page.locator('.card[data-printer="dock-1"]:not([data-state="paused"])').waitFor();
+
+    step('touch targets are big enough for a gloved finger');
+    const small = await page.evaluate(() => [...document.querySelectorAll('button')]
+      .filter((b) => b.offsetParent !== null)
+      .map((b) => [b.textContent.trim(), b.getBoundingClientRect().height])
+      .filter(([, h]) => h < 44));
+    if (small.length) throw new Error(`buttons under 44 px: ${JSON.stringify(small)}`);
+
+    if (navigations !== loads) throw new Error('the page reloaded; updates must be live');
+    if (problems.length) throw new Error(problems.join('\n'));
+
+    // A station screen, for judging the layout.
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(SHOTS, 'web-desktop.png'), fullPage: true });
+
+    const weight = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
+      .filter((e) => !e.name.includes('/v1/') && !e.name.includes('/healthz') && !e.name.startsWith('blob:'))
+      .reduce((n, e) => n + (e.transferSize || 0), 0));
+    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, page_transfer_bytes: weight }) + '\n');
+  } finally {
+    await context.close();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`web: FAILED: ${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});
