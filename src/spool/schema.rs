@@ -57,6 +57,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_document ON audit(document_id);
     "#,
+    // 2: how far each reader of the audit log (the NATS feed's event outbox) has published.
+    r#"
+    CREATE TABLE outbox_cursor (
+        reader    TEXT    PRIMARY KEY,
+        audit_id  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
