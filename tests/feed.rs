@@ -228,7 +228,7 @@ async fn five_hundred_orders_to_two_stations_land_once_each_with_events() {
     assert_eq!(per_subject.get("labels.events.WH-KUL-01.pack-02"), Some(&250));
     assert_no_buyer_names(&seen);
     for (_, h) in feeds {
-        assert_eq!(h.state().accepted, 250);
+        assert_eq!(h.state().acked, 250);
         h.shutdown().await;
     }
 }
@@ -252,7 +252,7 @@ async fn duplicates_by_message_id_or_key_make_one_document() {
     assert_eq!(publish::publish(&js, &cfg.subject(), other_ids).await.unwrap().stored, 10);
 
     let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
-    wait_for("20 messages handled", Duration::from_secs(30), || h.state().accepted >= 20).await;
+    wait_for("20 messages handled", Duration::from_secs(30), || h.state().acked >= 20).await;
     assert_eq!(documents(&spool).len(), 10);
     h.shutdown().await;
 }
@@ -285,11 +285,11 @@ async fn poison_messages_are_terminated_with_an_event_and_not_redelivered() {
     publish::publish(&js, &cfg.subject(), messages(&[good])).await.unwrap();
 
     let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
-    wait_for("5 rejections", Duration::from_secs(30), || h.state().rejected >= 5 && h.state().accepted >= 1).await;
+    wait_for("5 rejections", Duration::from_secs(30), || h.state().terminated >= 5 && h.state().acked >= 1).await;
     // Past the ack wait: a message that was not terminated would be back by now.
     tokio::time::sleep(cfg.ack_wait * 2).await;
     let state = h.state();
-    assert_eq!((state.rejected, state.accepted), (5, 1));
+    assert_eq!((state.terminated, state.acked), (5, 1));
     assert_eq!(documents(&spool).len(), 1);
     let mut consumer = feed::bind(&js, &cfg).await.unwrap();
     let info = consumer.info().await.unwrap();
@@ -370,12 +370,55 @@ async fn crash_between_spool_commit_and_ack_redelivers_into_one_document() {
 
     // The restarted station gets the same messages again after the ack wait.
     let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| panic!("a redelivered duplicate must not wake a printer"));
-    wait_for("20 redelivered", Duration::from_secs(30), || h.state().accepted >= 20).await;
+    wait_for("20 redelivered", Duration::from_secs(30), || h.state().acked >= 20).await;
     assert_eq!(documents(&spool).len(), 20);
     let mut consumer = feed::bind(&js, &cfg).await.unwrap();
     let info = consumer.info().await.unwrap();
     assert!(info.num_redelivered >= 1 || info.delivered.consumer_sequence > 20, "{info:?}");
     assert_eq!(info.num_ack_pending, 0);
+    h.shutdown().await;
+}
+
+/// Job events come from the spool's audit log, so what happened while the feed was away (labels
+/// printed during a broker outage, sends a crash left in doubt) is told once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_owed_while_the_feed_was_away_are_published_when_it_is_back() {
+    let Some(nats) = Nats::start() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = station_cfg(&nats, "owed", "pack-01");
+    let spool = open_spool(tmp.path(), "owed");
+    let seen = collect_events(&nats).await;
+    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    wait_for("feed connected", Duration::from_secs(30), || h.state().state == "connected").await;
+    h.shutdown().await;
+
+    // Without the feed: three labels accepted (over HTTP, say), one printed, one cut off by a crash.
+    let lines: Vec<String> = batch_lines().into_iter().take(3).collect();
+    let docs: Vec<_> = lines.iter().map(|l| feed::parse(&publish::message(l, "label").unwrap().0, WAREHOUSE, &cfg.routes).map_err(|(r, _)| r).unwrap()).collect();
+    let ids: Vec<i64> = spool.submit(docs).unwrap().documents.iter().map(|a| a.document).collect();
+    for (id, sent) in [(ids[0], true), (ids[1], false)] {
+        spool.claim(id).unwrap();
+        spool.mark_ready_and_sending(id, b"^XA^XZ", "zpl").unwrap();
+        if sent {
+            spool.mark_sent(id).unwrap();
+            spool.mark_done(id).unwrap();
+        }
+    }
+    assert_eq!(spool.recover().unwrap().in_doubt, [ids[1]]);
+    assert!(events_of(&seen).is_empty(), "nothing was published while the feed was away");
+
+    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let want = |e: &[(String, FeedEvent)]| {
+        let has = |name: &str, id: i64| e.iter().any(|(_, e)| e.event == name && e.document == Some(id));
+        ids.iter().all(|&id| has("accepted", id)) && has("printed", ids[0]) && has("in_doubt", ids[1])
+    };
+    wait_for("the owed events", Duration::from_secs(30), || want(&events_of(&seen))).await;
+    let events = events_of(&seen);
+    let in_doubt = events.iter().find(|(_, e)| e.event == "in_doubt").unwrap();
+    assert!(in_doubt.1.reason.as_deref().unwrap().contains("restart"), "{:?}", in_doubt.1);
+    assert!(events.iter().all(|(s, _)| s == "labels.events.WH-KUL-01.pack-01"));
+    assert_eq!(events.len(), 5, "each change told once: {events:?}");
+    assert_no_buyer_names(&seen);
     h.shutdown().await;
 }
 
