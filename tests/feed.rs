@@ -899,9 +899,9 @@ fn five_hundred_orders_two_daemons_sigkill_and_broker_restart_print_once_with_ev
         wait_until("the feeds to connect", Duration::from_secs(30), || s.feed_state() == "connected");
     }
     let out = labeld_publish(&nats, &files[0], &a.subject(tag), tag);
-    assert!(out.contains("125 stored"), "{out}");
+    assert!(out.contains("published 125 order(s)"), "{out}");
     let out = labeld_publish(&nats, &files[2], &b.subject(tag), tag);
-    assert!(out.contains("125 stored"), "{out}");
+    assert!(out.contains("published 125 order(s)"), "{out}");
 
     // kill -9 station A mid-batch, while a label is on the wire: bytes have come in since the last
     // label was saved (status queries are a few bytes; a label is kilobytes).
@@ -929,9 +929,9 @@ fn five_hundred_orders_two_daemons_sigkill_and_broker_restart_print_once_with_ev
     nats.spawn();
     // The second halves go out once the broker is back, A still down, B maybe still reconnecting.
     let out = labeld_publish(&nats, &files[1], &a.subject(tag), tag);
-    assert!(out.contains("125 stored"), "{out}");
+    assert!(out.contains("published 125 order(s)"), "{out}");
     let out = labeld_publish(&nats, &files[3], &b.subject(tag), tag);
-    assert!(out.contains("125 stored"), "{out}");
+    assert!(out.contains("published 125 order(s)"), "{out}");
     a.start();
 
     let (mut a_read, mut b_read) = (Readback::default(), Readback::default());
