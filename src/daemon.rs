@@ -34,6 +34,8 @@ pub struct Running {
     pub spool: Arc<Spool>,
     pub workers: Workers,
     pub events: EventBus,
+    /// The NATS feed's state (`disabled` without `[feed.nats]`).
+    pub feed: crate::feed::Monitor,
 }
 
 /// The loaded, checked pieces a daemon runs with.
@@ -106,13 +108,17 @@ pub async fn run(
     let specs = setup.printer_specs()?;
     let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone() };
     let workers = Workers::start(shared, specs, stop_rx.clone());
-    let running = Arc::new(Running { spool: spool.clone(), workers, events });
+    let monitor = match &setup.config.feed_nats {
+        Some(cfg) => crate::feed::Monitor::new(cfg, Some(events.clone())),
+        None => crate::feed::Monitor::disabled(),
+    };
+    let running = Arc::new(Running { spool: spool.clone(), workers, events, feed: monitor.clone() });
 
     // The NATS feed, when configured, writes into the same spool and wakes the same workers.
     let feed = match &setup.config.feed_nats {
         Some(cfg) => {
             let r = running.clone();
-            crate::feed::start(cfg, spool.clone(), running.events.clone(), move |printer| r.workers.wake(printer))
+            crate::feed::start_with(monitor, cfg, spool.clone(), running.events.clone(), move |printer| r.workers.wake(printer))
         }
         None => crate::feed::FeedHandle::disabled(),
     };

@@ -121,6 +121,51 @@ fn every_transition_legal_and_illegal() {
 }
 
 #[test]
+fn outbox_reads_changes_after_its_cursor_and_resumes_there_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(&dir);
+    let before = submit_one(&spool, 1);
+    // A new reader starts at the end: the past is not its business.
+    let start = spool.outbox_cursor("events").unwrap();
+    assert!(spool.changes_after(start, 100).unwrap().is_empty());
+    let id = document_in(&spool, 2, State::Done);
+    spool.mark_failed(spool.claim_next("dock-1").unwrap().unwrap().id, "no link").unwrap();
+    let changes = spool.changes_after(start, 100).unwrap();
+    let seen: Vec<(i64, &str, State)> = changes.iter().map(|c| (c.document, c.action.as_str(), c.to)).collect();
+    assert_eq!(
+        seen,
+        [
+            (id, "submit", State::Queued),
+            (id, "claim", State::Rendering),
+            (id, "rendered", State::Ready),
+            (id, "sending", State::Sending),
+            (id, "sent", State::Sent),
+            (id, "done", State::Done),
+            (before, "claim", State::Rendering),
+            (before, "failed", State::Failed),
+        ]
+    );
+    assert_eq!(changes[0].order_id.as_deref(), Some("ORD-000002"));
+    assert_eq!(changes[0].tracking_number.as_deref(), Some("TRK0000000002"));
+    assert_eq!(changes[7].detail.as_deref(), Some("no link"));
+    assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Paged, and the cursor survives a reopen (a kill -9 between rounds re-reads, never skips).
+    let first_three = spool.changes_after(start, 3).unwrap();
+    assert_eq!(first_three, changes[..3]);
+    spool.advance_outbox("events", first_three[2].seq).unwrap();
+    // Moving back is ignored: a late writer cannot make the outbox skip or repeat a range.
+    spool.advance_outbox("events", start).unwrap();
+    drop(spool);
+    let spool = open(&dir);
+    let cursor = spool.outbox_cursor("events").unwrap();
+    assert_eq!(cursor, first_three[2].seq);
+    assert_eq!(spool.changes_after(cursor, 100).unwrap(), changes[3..]);
+    // Another reader has its own place.
+    let other = spool.outbox_cursor("other").unwrap();
+    assert!(spool.changes_after(other, 100).unwrap().is_empty());
+}
+
+#[test]
 fn spool_is_shareable_across_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Spool>();

@@ -7,28 +7,31 @@
 //! redelivery a duplicate, so the label prints once. Transient spool errors nak with a delay;
 //! messages that can never print (not JSON, not an order, another warehouse's order) are
 //! terminated and the reason published on `labels.events.<warehouse>.<station>`, so they are not
-//! redelivered forever. Job state changes from the [`EventBus`] go out on the same subject, with
-//! order id and tracking number only.
+//! redelivered forever. Job state changes go out on the same subject, with order id and tracking
+//! number only, from the spool's audit log ([`outbox`]), so none is lost to a crash or an outage.
 //!
 //! The broker going away never stops printing: the spool has the jobs. The feed reconnects with
-//! backoff and reports its state through [`FeedHandle::state`].
+//! backoff and reports its state through a [`Monitor`] (`/healthz`, `/metrics`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::NatsFeedConfig;
 use crate::events::{Event, EventBus};
-use crate::spool::{Outcome, Spool, SpoolError, State};
+use crate::spool::{NewDocument, Outcome, Spool, SpoolError};
 
 mod message;
+pub mod outbox;
 pub mod publish;
+mod status;
 
 pub use message::{Rejection, Routes, parse};
+pub use outbox::FeedEvent;
+pub use status::{FeedState, Monitor, redact};
 
 /// How long a transient failure waits before redelivery.
 const NAK_DELAY: Duration = Duration::from_secs(2);
@@ -37,27 +40,9 @@ const FETCH_EXPIRES: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
-/// The feed's connection, for `/healthz`, metrics and the web page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FeedState {
-    /// `connected`, `reconnecting` or `disabled`.
-    pub state: &'static str,
-    pub last_error: Option<String>,
-    /// Messages written to the spool (new or duplicate) and acknowledged.
-    pub accepted: u64,
-    /// Messages terminated as invalid or refused.
-    pub rejected: u64,
-}
-
-impl FeedState {
-    fn new(state: &'static str) -> FeedState {
-        FeedState { state, last_error: None, accepted: 0, rejected: 0 }
-    }
-}
-
 /// A running feed.
 pub struct FeedHandle {
-    state: Arc<Mutex<FeedState>>,
+    monitor: Monitor,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -65,11 +50,16 @@ pub struct FeedHandle {
 impl FeedHandle {
     /// A handle for a daemon without `[feed.nats]`.
     pub fn disabled() -> FeedHandle {
-        FeedHandle { state: Arc::new(Mutex::new(FeedState::new("disabled"))), stop: watch::channel(false).0, task: None }
+        FeedHandle { monitor: Monitor::disabled(), stop: watch::channel(false).0, task: None }
     }
 
     pub fn state(&self) -> FeedState {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.monitor.snapshot()
+    }
+
+    /// A view of the state that outlives the handle (for the HTTP server).
+    pub fn monitor(&self) -> Monitor {
+        self.monitor.clone()
     }
 
     /// Stops fetching; messages fetched but not yet in the spool are left unacknowledged and come back.
@@ -77,6 +67,7 @@ impl FeedHandle {
         let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             let _ = task.await;
+            self.monitor.stopped();
         }
     }
 
@@ -104,11 +95,22 @@ pub fn start(
     events: EventBus,
     wake: impl Fn(&str) + Send + Sync + 'static,
 ) -> FeedHandle {
-    let state = Arc::new(Mutex::new(FeedState::new("reconnecting")));
+    let monitor = Monitor::new(cfg, Some(events.clone()));
+    start_with(monitor, cfg, spool, events, wake)
+}
+
+/// [`start`] reporting into `monitor` (made before the feed, for whoever shows its state).
+pub fn start_with(
+    monitor: Monitor,
+    cfg: &NatsFeedConfig,
+    spool: Arc<Spool>,
+    events: EventBus,
+    wake: impl Fn(&str) + Send + Sync + 'static,
+) -> FeedHandle {
     let (stop, stop_rx) = watch::channel(false);
-    let feed = Feed { cfg: cfg.clone(), spool, events, wake: Arc::new(wake), state: state.clone() };
+    let feed = Feed { cfg: cfg.clone(), spool, events, wake: Arc::new(wake), monitor: monitor.clone() };
     let task = tokio::spawn(feed.run(stop_rx));
-    FeedHandle { state, stop, task: Some(task) }
+    FeedHandle { monitor, stop, task: Some(task) }
 }
 
 type Wake = Arc<dyn Fn(&str) + Send + Sync>;
@@ -118,11 +120,12 @@ struct Feed {
     spool: Arc<Spool>,
     events: EventBus,
     wake: Wake,
-    state: Arc<Mutex<FeedState>>,
+    monitor: Monitor,
 }
 
 /// Connects with the configured credentials; the client itself reconnects after this succeeds.
-pub async fn connect(cfg: &NatsFeedConfig, on_event: Option<Arc<Mutex<FeedState>>>, bus: Option<EventBus>) -> Result<async_nats::Client, String> {
+/// `watch` = (monitor, session number) reports the client's own disconnects and reconnects.
+pub async fn connect(cfg: &NatsFeedConfig, watch: Option<(Monitor, u64)>) -> Result<async_nats::Client, String> {
     let mut opts = async_nats::ConnectOptions::new()
         .name(format!("labeld {}/{}", cfg.warehouse, cfg.station))
         .retry_on_initial_connect()
@@ -145,17 +148,15 @@ pub async fn connect(cfg: &NatsFeedConfig, on_event: Option<Arc<Mutex<FeedState>
     if let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) {
         opts = opts.add_client_certificate(cert.clone(), key.clone()).require_tls(true);
     }
-    if let Some(state) = on_event {
+    if let Some((monitor, session)) = watch {
         opts = opts.event_callback(move |ev| {
-            let state = state.clone();
-            let bus = bus.clone();
+            let monitor = monitor.clone();
             async move {
-                let (name, detail) = match &ev {
-                    async_nats::Event::Connected => ("connected", None),
-                    async_nats::Event::Disconnected => ("reconnecting", Some("disconnected from the broker".to_string())),
-                    _ => return,
-                };
-                set_state(&state, bus.as_ref(), name, detail);
+                match ev {
+                    async_nats::Event::Connected => monitor.client_event(session, true),
+                    async_nats::Event::Disconnected => monitor.client_event(session, false),
+                    _ => {}
+                }
             }
         });
     }
@@ -166,19 +167,6 @@ pub async fn connect(cfg: &NatsFeedConfig, on_event: Option<Arc<Mutex<FeedState>
         .collect::<Result<_, _>>()?;
     // retry_on_initial_connect makes connect return at once; the client connects in the background.
     opts.connect(servers).await.map_err(|e| e.to_string())
-}
-
-fn set_state(state: &Mutex<FeedState>, bus: Option<&EventBus>, name: &'static str, detail: Option<String>) {
-    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-    let changed = s.state != name;
-    s.state = name;
-    if detail.is_some() {
-        s.last_error = detail.clone();
-    }
-    drop(s);
-    if changed && let Some(bus) = bus {
-        bus.publish(Event::Feed { state: name.to_string(), detail });
-    }
 }
 
 /// Creates (or finds) the work-queue stream and this station's durable pull consumer.
@@ -209,54 +197,39 @@ pub async fn bind(js: &jetstream::Context, cfg: &NatsFeedConfig) -> Result<jetst
         .map_err(|e| format!("consumer {durable}: {e}"))
 }
 
-/// What a station publishes about a job (JSON on `labels.events.<warehouse>.<station>`).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct FeedEvent {
-    /// accepted, held, printed, failed, in_doubt, rejected.
-    pub event: String,
-    pub warehouse: String,
-    pub station: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tracking_number: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub printer: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document: Option<i64>,
-    /// Rule ids when held, a short error when failed or in doubt, why when rejected. No buyer data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// For rejections: the stream sequence of the terminated message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_sequence: Option<u64>,
-}
-
-fn event_name(state: State) -> Option<&'static str> {
-    Some(match state {
-        State::Queued => "accepted",
-        State::Held => "held",
-        State::Done => "printed",
-        State::Failed => "failed",
-        State::InDoubt => "in_doubt",
-        _ => return None,
-    })
-}
-
 impl Feed {
     async fn run(self, mut stop: watch::Receiver<bool>) {
+        // The event outbox's place in the audit log is fixed before the first message is taken, so
+        // no change after the feed started can fall before it.
+        loop {
+            let spool = self.spool.clone();
+            match tokio::task::spawn_blocking(move || spool.outbox_cursor(outbox::READER)).await {
+                Ok(Ok(_)) => break,
+                Ok(Err(e)) => self.monitor.lost(format!("spool: {e}")),
+                Err(e) => self.monitor.lost(format!("spool task: {e}")),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(BACKOFF_MAX) => {}
+                _ = stop.changed() => return,
+            }
+        }
         let mut backoff = BACKOFF_MIN;
         loop {
             if *stop.borrow() {
                 return;
             }
+            let mut bound = false;
             let result = tokio::select! {
-                r = self.session() => r,
+                r = self.session(&mut bound) => r,
                 _ = stop.changed() => return,
             };
+            if bound {
+                // It worked for a while: the next try starts quick again.
+                backoff = BACKOFF_MIN;
+            }
             if let Err(e) = result {
-                tracing::warn!(error = %e, "job feed: retrying");
-                set_state(&self.state, Some(&self.events), "reconnecting", Some(e));
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "job feed: session ended");
+                self.monitor.lost(e);
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -266,14 +239,18 @@ impl Feed {
         }
     }
 
-    /// One connection's life: set up the stream and consumer, forward events, consume.
-    async fn session(&self) -> Result<(), String> {
-        let client = connect(&self.cfg, Some(self.state.clone()), Some(self.events.clone())).await?;
+    /// One connection's life: set up the stream and consumer, publish job events, consume.
+    async fn session(&self, bound: &mut bool) -> Result<(), String> {
+        let session = self.monitor.begin_session();
+        let client = connect(&self.cfg, Some((self.monitor.clone(), session))).await?;
         let js = jetstream::new(client.clone());
         let consumer = bind(&js, &self.cfg).await?;
-        set_state(&self.state, Some(&self.events), "connected", None);
-        let forwarder = tokio::spawn(forward_events(client.clone(), self.cfg.clone(), self.events.subscribe()));
-        let _guard = AbortOnDrop(forwarder);
+        *bound = true;
+        self.monitor.connected(server_of(&client, &self.cfg));
+        let sink = outbox::Sink::new(client.clone(), js.clone(), self.cfg.events_subject());
+        let events = tokio::spawn(outbox::run(sink, self.cfg.clone(), self.spool.clone(), self.events.subscribe()));
+        let _guard = AbortOnDrop(events);
+        let mut rejections = outbox::Sink::new(client.clone(), js.clone(), self.cfg.events_subject());
         loop {
             let batch = consumer
                 .fetch()
@@ -287,22 +264,28 @@ impl Feed {
             for m in messages {
                 match m {
                     Ok(m) => fetched.push(m),
+                    // Not acknowledged, so the broker delivers it again.
                     Err(e) => tracing::debug!(error = %e, "job feed: fetch ended early"),
                 }
             }
             if !fetched.is_empty() {
-                self.handle(&client, fetched).await?;
+                let redelivered = fetched.iter().filter(|m| m.info().is_ok_and(|i| i.delivered > 1)).count() as u64;
+                self.monitor.count(|s| {
+                    s.received += fetched.len() as u64;
+                    s.redelivered += redelivered;
+                });
+                self.handle(&mut rejections, fetched).await?;
             }
         }
     }
 
     /// Writes a fetched batch into the spool, then acknowledges it.
-    async fn handle(&self, client: &async_nats::Client, messages: Vec<jetstream::Message>) -> Result<(), String> {
+    async fn handle(&self, sink: &mut outbox::Sink, messages: Vec<jetstream::Message>) -> Result<(), String> {
         let mut good = Vec::new();
         for m in messages {
             match parse(&m.payload, &self.cfg.warehouse, &self.cfg.routes) {
                 Ok(doc) => good.push((m, doc)),
-                Err((why, order_id)) => self.reject(client, &m, why, order_id).await?,
+                Err((why, order_id)) => self.reject(sink, &m, why, order_id).await?,
             }
         }
         if good.is_empty() {
@@ -311,29 +294,30 @@ impl Feed {
         let docs: Vec<_> = good.iter().map(|(_, d)| d.clone()).collect();
         match self.submit(docs).await {
             Ok(admissions) => {
-                for ((m, _), a) in good.iter().zip(admissions) {
-                    m.ack().await.map_err(|e| format!("ack: {e}"))?;
-                    self.note_admitted(&a);
+                // Committed: the printers start now, whatever happens to the acks.
+                self.admitted(&admissions);
+                for (m, _) in &good {
+                    self.ack(m).await?;
                 }
             }
             // One bad document fails the whole commit: find it by submitting one at a time.
-            Err(SpoolError::Invalid(_)) if good.len() > 1 => {
+            Err(Submit::Refused(_)) if good.len() > 1 => {
                 for (m, doc) in good {
                     match self.submit(vec![doc]).await {
                         Ok(a) => {
-                            m.ack().await.map_err(|e| format!("ack: {e}"))?;
-                            self.note_admitted(&a[0]);
+                            self.admitted(&a);
+                            self.ack(&m).await?;
                         }
-                        Err(SpoolError::Invalid(why)) => self.reject(client, &m, Rejection::Refused(why), None).await?,
-                        Err(e) => self.nak(&m, &e).await?,
+                        Err(Submit::Refused(why)) => self.reject(sink, &m, Rejection::Refused(why), None).await?,
+                        Err(Submit::Transient(e)) => self.nak(&m, &e).await?,
                     }
                 }
             }
-            Err(SpoolError::Invalid(why)) => {
+            Err(Submit::Refused(why)) => {
                 let (m, _) = &good[0];
-                self.reject(client, m, Rejection::Refused(why), None).await?;
+                self.reject(sink, m, Rejection::Refused(why), None).await?;
             }
-            Err(e) => {
+            Err(Submit::Transient(e)) => {
                 for (m, _) in &good {
                     self.nak(m, &e).await?;
                 }
@@ -342,7 +326,7 @@ impl Feed {
         Ok(())
     }
 
-    async fn submit(&self, docs: Vec<crate::spool::NewDocument>) -> Result<Vec<Admitted>, SpoolError> {
+    async fn submit(&self, docs: Vec<NewDocument>) -> Result<Vec<Admitted>, Submit> {
         let spool = self.spool.clone();
         let printers: Vec<String> = docs.iter().map(|d| d.printer.clone()).collect();
         let tracking: Vec<(Option<String>, Option<String>)> = docs
@@ -353,9 +337,14 @@ impl Feed {
                 crate::spool::Content::TestPage => (None, None),
             })
             .collect();
-        let submitted = tokio::task::spawn_blocking(move || spool.submit(docs))
-            .await
-            .map_err(|e| SpoolError::Invalid(format!("spool task: {e}")))??;
+        let submitted = match tokio::task::spawn_blocking(move || spool.submit(docs)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(SpoolError::Invalid(why))) => return Err(Submit::Refused(why)),
+            Ok(Err(e)) => return Err(Submit::Transient(e.to_string())),
+            // The spool task died: whether it committed is unknown, so the broker keeps the message
+            // (a redelivery of a committed one is a duplicate).
+            Err(e) => return Err(Submit::Transient(format!("spool task: {e}"))),
+        };
         Ok(submitted
             .documents
             .into_iter()
@@ -365,9 +354,10 @@ impl Feed {
             .collect())
     }
 
-    fn note_admitted(&self, a: &Admitted) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).accepted += 1;
-        if a.admission.outcome != Outcome::Duplicate {
+    /// Wakes the printers of new documents and tells the web page; the feed's own `accepted`
+    /// events come from the spool's audit log (see [`outbox`]).
+    fn admitted(&self, admitted: &[Admitted]) {
+        for a in admitted.iter().filter(|a| a.admission.outcome != Outcome::Duplicate) {
             (self.wake)(&a.printer);
             self.events.publish(Event::Job {
                 job: a.admission.job,
@@ -381,13 +371,22 @@ impl Feed {
         }
     }
 
-    async fn nak(&self, m: &jetstream::Message, e: &SpoolError) -> Result<(), String> {
+    async fn ack(&self, m: &jetstream::Message) -> Result<(), String> {
+        m.ack().await.map_err(|e| format!("ack: {e}"))?;
+        self.monitor.count(|s| s.acked += 1);
+        Ok(())
+    }
+
+    async fn nak(&self, m: &jetstream::Message, e: &str) -> Result<(), String> {
         tracing::warn!(error = %e, "job feed: spool refused a batch for now; the broker redelivers it");
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).last_error = Some(format!("spool: {e}"));
+        self.monitor.count(|s| {
+            s.last_error = Some(format!("spool: {e}"));
+            s.naked += 1;
+        });
         m.ack_with(AckKind::Nak(Some(NAK_DELAY))).await.map_err(|e| format!("nak: {e}"))
     }
 
-    async fn reject(&self, client: &async_nats::Client, m: &jetstream::Message, why: Rejection, order_id: Option<String>) -> Result<(), String> {
+    async fn reject(&self, sink: &mut outbox::Sink, m: &jetstream::Message, why: Rejection, order_id: Option<String>) -> Result<(), String> {
         let seq = m.info().ok().map(|i| i.stream_sequence);
         tracing::warn!(kind = why.kind(), reason = why.reason(), sequence = ?seq, "job feed: message terminated");
         let event = FeedEvent {
@@ -401,13 +400,20 @@ impl Feed {
             reason: Some(format!("{}: {}", why.kind(), why.reason())),
             stream_sequence: seq,
         };
-        // The event first: a terminated message with no word of why would be lost silently.
-        let body = serde_json::to_vec(&event).expect("event serializes");
-        client.publish(self.cfg.events_subject(), body.into()).await.map_err(|e| format!("publish event: {e}"))?;
+        // The event first, confirmed: a terminated message with no word of why would be lost silently.
+        sink.send(std::slice::from_ref(&event)).await?;
         m.ack_with(AckKind::Term).await.map_err(|e| format!("term: {e}"))?;
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).rejected += 1;
+        self.monitor.count(|s| s.terminated += 1);
         Ok(())
     }
+}
+
+/// Why a batch did not go into the spool.
+enum Submit {
+    /// The spool will never take it (the caller's fault): terminate.
+    Refused(String),
+    /// Maybe later: nak, the broker redelivers.
+    Transient(String),
 }
 
 struct Admitted {
@@ -425,34 +431,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Publishes job state changes from the bus, as long as the session lives.
-async fn forward_events(client: async_nats::Client, cfg: NatsFeedConfig, mut rx: tokio::sync::broadcast::Receiver<Event>) {
-    let subject = cfg.events_subject();
-    loop {
-        let event = match rx.recv().await {
-            Ok(e) => e,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "job feed: event publisher fell behind; some job events were not published");
-                continue;
-            }
-            Err(_) => return,
-        };
-        let Event::Job { document, printer, order_id, tracking_number, state, reason, .. } = event else { continue };
-        let Some(name) = event_name(state) else { continue };
-        let out = FeedEvent {
-            event: name.into(),
-            warehouse: cfg.warehouse.clone(),
-            station: cfg.station.clone(),
-            order_id,
-            tracking_number,
-            printer: Some(printer),
-            document: Some(document),
-            reason,
-            stream_sequence: None,
-        };
-        let body = serde_json::to_vec(&out).expect("event serializes");
-        if let Err(e) = client.publish(subject.clone(), body.into()).await {
-            tracing::warn!(error = %e, "job feed: could not publish a job event");
-        }
-    }
+/// The configured server the client is on (credentials removed), as the operator wrote it.
+fn server_of(client: &async_nats::Client, cfg: &NatsFeedConfig) -> String {
+    let info = client.server_info();
+    let configured: Vec<String> = cfg.servers.iter().map(|s| redact(s)).collect();
+    configured
+        .iter()
+        .find(|s| s.ends_with(&format!("{}:{}", info.host, info.port)))
+        .or_else(|| configured.iter().find(|s| s.ends_with(&format!(":{}", info.port))))
+        .cloned()
+        .or_else(|| configured.first().cloned())
+        .unwrap_or_default()
 }

@@ -344,6 +344,7 @@ pub async fn metrics_lines(d: &Running) -> String {
         let v = p.view();
         let _ = writeln!(out, "labeld_printer_state{{printer=\"{}\",state=\"{}\"}} 1", v.name, v.state);
     }
+    out.push_str(&d.feed.metrics());
     out
 }
 

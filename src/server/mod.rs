@@ -156,6 +156,8 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         let extra = jobs::health(d).await;
         body["printers"] = extra["printers"].clone();
         body["spool"] = extra["spool"].clone();
+        // Still 200 while the broker is away: the station prints what it has spooled.
+        body["feed"] = serde_json::to_value(d.feed.snapshot()).unwrap_or_default();
     }
     axum::Json(body).into_response()
 }

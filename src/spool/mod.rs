@@ -286,6 +286,25 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+/// A document's state change as the audit log recorded it, for outboxes that tell someone else
+/// (the NATS feed's job events). No buyer data: the held report is read by the caller for rule ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The audit row: changes come in this order, and a reader's cursor is the last one it handled.
+    pub seq: i64,
+    pub document: DocId,
+    pub job: JobId,
+    pub printer: String,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    /// `submit`, `claim`, `held`, `done`, `recover`, ...
+    pub action: String,
+    pub to: State,
+    pub detail: Option<String>,
+    /// The compliance report, when the change is to `held` (JSON as the rules wrote it).
+    pub report: Option<String>,
+}
+
 /// The SQLite spool. Cheap to share behind an `Arc`.
 pub struct Spool {
     conn: Mutex<Connection>,
@@ -805,6 +824,60 @@ impl Spool {
                 })
             })?
             .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Where `reader` has got to in the audit log. A reader seen for the first time starts at the
+    /// end: it tells about changes from now on, not about the spool's whole past.
+    pub fn outbox_cursor(&self, reader: &str) -> Result<i64, SpoolError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO outbox_cursor (reader, audit_id) SELECT ?1, coalesce(max(id), 0) FROM audit",
+                [reader],
+            )?;
+            Ok(tx.query_row("SELECT audit_id FROM outbox_cursor WHERE reader = ?1", [reader], |r| r.get(0))?)
+        })
+    }
+
+    /// Records that `reader` has handled every change up to `seq`, durably (a restart resumes after it).
+    pub fn advance_outbox(&self, reader: &str, seq: i64) -> Result<(), SpoolError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO outbox_cursor (reader, audit_id) VALUES (?1, ?2) \
+                 ON CONFLICT (reader) DO UPDATE SET audit_id = max(audit_id, excluded.audit_id)",
+                params![reader, seq],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// State changes after audit row `after`, oldest first, at most `limit`.
+    pub fn changes_after(&self, after: i64, limit: usize) -> Result<Vec<Change>, SpoolError> {
+        let conn = self.lock();
+        let rows = conn
+            .prepare_cached(
+                "SELECT a.id, d.id, d.job_id, d.printer, d.order_id, d.tracking_number, a.action, a.to_state, a.detail, \
+                 CASE WHEN a.to_state = 'held' THEN d.report END \
+                 FROM audit a JOIN documents d ON d.id = a.document_id \
+                 WHERE a.id > ?1 AND a.to_state IS NOT NULL ORDER BY a.id LIMIT ?2",
+            )?
+            .query_map(params![after, limit as i64], |r| {
+                let to: String = r.get(7)?;
+                let change = Change {
+                    seq: r.get(0)?,
+                    document: r.get(1)?,
+                    job: r.get(2)?,
+                    printer: r.get(3)?,
+                    order_id: r.get(4)?,
+                    tracking_number: r.get(5)?,
+                    action: r.get(6)?,
+                    to: State::Queued,
+                    detail: r.get(8)?,
+                    report: r.get(9)?,
+                };
+                Ok(parse_state(&to).map(|to| Change { to, ..change }))
+            })?
+            .collect::<Result<Result<Vec<_>, _>, _>>()??;
         Ok(rows)
     }
 

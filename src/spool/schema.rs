@@ -94,6 +94,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX documents_tracking ON documents(tracking_number) WHERE tracking_number IS NOT NULL;
     CREATE INDEX documents_age      ON documents(state, updated_ms);
     "#,
+    // 3: how far each reader of the audit log (the NATS feed's event outbox) has published.
+    r#"
+    CREATE TABLE outbox_cursor (
+        reader    TEXT    PRIMARY KEY,
+        audit_id  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -65,6 +65,9 @@ impl Engine {
     pub fn waiting(&self) -> usize {
         self.waiting.len()
     }
+    pub fn bytes_received(&self) -> u64 {
+        self.bytes_in
+    }
     pub fn events(&self) -> &[Event] {
         &self.events
     }

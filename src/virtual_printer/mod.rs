@@ -160,6 +160,11 @@ impl VirtualPrinter {
         self.engine.lock().expect("engine lock").saved().to_vec()
     }
 
+    /// Bytes received over every connection so far (tests use it to catch a label on the wire).
+    pub fn bytes_received(&self) -> u64 {
+        self.engine.lock().expect("engine lock").bytes_received()
+    }
+
     /// Labels received but not printed (paper out, head open).
     pub fn waiting(&self) -> usize {
         self.engine.lock().expect("engine lock").waiting()
