@@ -85,7 +85,7 @@ async function main() {
     }
     await page.locator('.card[data-printer="dock-1"][data-state="ready"]').waitFor();
     const feedShown = await page.locator('#feed').isVisible();
-    if (feedShown) throw new Error('the feed row shows although /healthz reports no feed');
+    if (feedShown) throw new Error('the feed row shows although the daemon has no feed (/healthz feed.state = disabled)');
 
     step('a submitted job appears and reaches done, live');
     const loads = navigations;

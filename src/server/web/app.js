@@ -265,9 +265,9 @@ async function refresh() {
 }
 
 function showFeed(feed) {
-  // Only when the daemon reports a feed (/healthz `feed`, or a feed event).
+  // Only when the daemon has a feed (/healthz `feed` other than disabled, or a feed event).
   const row = $('feed');
-  if (!feed || !feed.state) { row.hidden = true; return; }
+  if (!feed || !feed.state || feed.state === 'disabled') { row.hidden = true; return; }
   row.hidden = false;
   row.dataset.state = feed.state;
   $('feed-state').textContent = feed.state;
