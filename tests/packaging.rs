@@ -132,7 +132,7 @@ fn deb_installs_the_expected_files() {
         assert!(st.success(), "{script} is not valid sh");
     }
     let postinst = std::fs::read_to_string(x.control.join("postinst")).unwrap();
-    for needed in ["adduser --system --group", "adduser labeld \"$group\"", "for group in lp dialout", "udevadm control --reload-rules", "deb-systemd-helper enable labeld.service"] {
+    for needed in ["adduser --system --group", "adduser labeld \"$group\"", "for group in lp dialout", "udevadm control --reload-rules", "deb-systemd-helper enable labeld.service", "install -d -o labeld -g labeld -m 0750 /var/lib/labeld", "chmod 0640 /etc/labeld/labeld.toml"] {
         assert!(postinst.contains(needed), "postinst lacks {needed:?}");
     }
     assert_eq!(std::fs::read_to_string(x.control.join("conffiles")).unwrap().trim(), "/etc/labeld/labeld.toml");
@@ -344,8 +344,22 @@ fn doctor_checks_broker_reachability() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let config = good_config(dir.path(), &format!("\n[feed.nats]\nservers = [\"nats://127.0.0.1:{up}\", \"nats://user:secret@127.0.0.1:{closed}\"]\n"));
-    let (_, json) = doctor(&["--config", config.to_str().unwrap()]);
+    let config = good_config(
+        dir.path(),
+        &format!(
+            "\n[feed.nats]\nservers = [\"nats://127.0.0.1:{up}\", \"nats://user:secret@127.0.0.1:{closed}\"]\n\
+             warehouse = \"WH-KUL-01\"\nstation = \"pack-03\"\n"
+        ),
+    );
+    let (out, json) = doctor(&["--config", config.to_str().unwrap()]);
+    // A valid config: the feed is checked from what labeld would really use, not from a broken file.
+    assert!(findings(&json, "config", "problem").is_empty(), "{json:#}");
+    assert_eq!(out.status.code(), Some(1), "the unreachable broker is a problem");
+    let station = findings(&json, "feed", "note");
+    assert!(
+        station.iter().any(|n| n["message"].as_str().unwrap().contains("station pack-03 of warehouse WH-KUL-01 consumes labels.WH-KUL-01.pack-03")),
+        "{json:#}"
+    );
     let ok = findings(&json, "feed", "ok");
     assert_eq!(ok.len(), 1, "{json:#}");
     assert!(ok[0]["message"].as_str().unwrap().contains(&format!("127.0.0.1:{up} accepts")));

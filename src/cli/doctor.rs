@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_usb(&profiles, config.as_ref(), &mut report);
     check_serial(config.as_ref(), &mut report);
     check_spool(config.as_ref(), &mut report);
-    check_feed(&args.config, &mut report);
+    check_feed(&args.config, config.as_ref(), &mut report);
 
     if args.json {
         print_json(&args.config, &report);
@@ -510,12 +510,20 @@ fn nats_host_port(url: &str) -> String {
     if has_port { rest.to_string() } else { format!("{rest}:4222") }
 }
 
-fn check_feed(config_path: &Path, report: &mut Report) {
+fn check_feed(config_path: &Path, config: Option<&Config>, report: &mut Report) {
     const AREA: &str = "feed";
-    let servers = nats_servers(config_path);
+    // A valid config gives the servers labeld will really use; otherwise the raw file's, so a config
+    // typo elsewhere does not hide an unreachable broker.
+    let servers = match config {
+        Some(c) => c.feed_nats.as_ref().map(|f| f.servers.clone()).unwrap_or_default(),
+        None => nats_servers(config_path),
+    };
     if servers.is_empty() {
         report.note(AREA, "no [feed.nats] configured; orders arrive over HTTP only");
         return;
+    }
+    if let Some(feed) = config.and_then(|c| c.feed_nats.as_ref()) {
+        report.note(AREA, format!("station {} of warehouse {} consumes {} (stream {})", feed.station, feed.warehouse, feed.subject(), feed.stream));
     }
     for url in servers {
         let addr = nats_host_port(&url);
