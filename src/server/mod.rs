@@ -48,6 +48,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/v1/jobs/{id}" },
     Route { method: "POST", path: "/v1/jobs/{id}/cancel" },
     Route { method: "POST", path: "/v1/documents/{id}/reprint" },
+    Route { method: "GET", path: "/v1/batches/{id}" },
     Route { method: "GET", path: "/v1/printers" },
     Route { method: "GET", path: "/v1/printers/{name}" },
     Route { method: "POST", path: "/v1/printers/{name}/pause" },
@@ -94,6 +95,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/jobs/{id}", get(jobs::job))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/documents/{id}/reprint", post(jobs::reprint))
+        .route("/v1/batches/{id}", get(jobs::batch))
         .route("/v1/printers", get(jobs::printers))
         .route("/v1/printers/{name}", get(jobs::printer))
         .route("/v1/printers/{name}/pause", post(jobs::pause))

@@ -25,6 +25,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+use crate::batch::Outcome;
 use crate::compose::{ComposeError, Gate, Options};
 use crate::config::Role;
 use crate::events::{Event, EventBus};
@@ -552,7 +553,12 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
     };
     let order = match spool.content(doc.id) {
         Ok(StoredContent::Order(o)) => o,
-        Ok(StoredContent::Orders(_)) => return fail("pick lists are not printed by the label worker yet".into()),
+        Ok(StoredContent::Orders(orders)) => {
+            return match render_picklist(shared, spec, &doc, &orders) {
+                Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false }),
+                Err(why) => fail(why),
+            };
+        }
         Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
         Err(e) => return fail(e.to_string()),
     };
@@ -586,6 +592,40 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
     }
 }
 
+/// Renders a pick list for this printer: 100×150 mm thermal pages at the printer's dpi, in its
+/// language. It passes the rules the way `labeld picklist` does: orders a rule refuses are listed as
+/// held (rule and field only) and not picked. Pick lists are internal documents: the batch id's QR
+/// code is allowed on them and they carry no buyer data. The error names what stands in the way.
+fn render_picklist(shared: &Shared, spec: &PrinterSpec, doc: &Document, orders: &[crate::order::Order]) -> Result<Vec<u8>, String> {
+    use crate::picklist::page::{self, Paper};
+    use crate::picklist::{self, BinPattern, PickList};
+    let profile = &spec.profile;
+    let now = OffsetDateTime::now_utc();
+    // The batch it was submitted with; a pick list submitted on its own gets the id of its orders.
+    let batch_id = match shared.spool.batches_of(doc.id) {
+        Ok(ids) if !ids.is_empty() => ids[0].clone(),
+        Ok(_) => picklist::batch_id(orders, now),
+        Err(e) => return Err(e.to_string()),
+    };
+    let held = picklist::held_orders(orders, shared.gate.checker(), shared.spool.as_ref());
+    let pattern = BinPattern::default();
+    let list = PickList::build(orders, held, &pattern, batch_id, now);
+    let pages = page::pages(&list, Paper::Thermal100x150, profile.dpi, &shared.fonts)
+        .map_err(|e| format!("cannot lay out the pick list [{}]: {e}", e.rule()))?;
+    let rasters: Vec<crate::bitmap::Bitmap> = pages.iter().map(|d| crate::render::raster::paint(d, &shared.fonts)).collect();
+    let (w, h) = rasters.iter().fold((0, 0), |(w, h), r| (w.max(r.width()), h.max(r.height())));
+    // A receipt-width printer (ESC/POS 80 mm) cannot take a 100 mm page: say so rather than clip.
+    let settings = profile.job_settings(w, h).map_err(|e| {
+        format!(
+            "printer {} ({}, {}) cannot print 100×150 mm pick list pages: {e}; give pick lists a 4-inch label printer (role = \"picklist\")",
+            spec.name, profile.name, profile.language
+        )
+    })?;
+    let bytes = lang::encode(profile.language, &rasters, &settings).map_err(|e| format!("pick list in {}: {e}", profile.language))?;
+    tracing::info!(printer = spec.name, document = doc.id, pages = rasters.len(), held = list.totals.held, "pick list rendered");
+    Ok(bytes)
+}
+
 /// Lets go of a claimed document that was rendered but not sent (rendering → queued).
 async fn release(shared: &Shared, doc: &Document) {
     let spool = shared.spool.clone();
@@ -614,6 +654,14 @@ fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>
         state,
         reason,
     });
+    // A settled document moves its batch on: publish the batch's counts after the job event.
+    if doc.batch.is_some() && Outcome::of(state) != Outcome::Pending {
+        let (spool, events, id) = (shared.spool.clone(), shared.events.clone(), doc.id);
+        tokio::task::spawn_blocking(move || match crate::batch::events_for(&spool, id) {
+            Ok(list) => list.into_iter().for_each(|e| events.publish(e)),
+            Err(e) => tracing::error!(document = id, error = %e, "reading batch progress"),
+        });
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, SpoolError> {
