@@ -185,7 +185,7 @@ struct Rendered {
 
 /// What rendering one claimed document came to.
 enum RenderOutcome {
-    Ready(Rendered),
+    Ready(Box<Rendered>),
     /// Held or failed; already recorded.
     Settled,
 }
@@ -259,7 +259,7 @@ impl Worker {
                     if let Some(ahead) = next.take() {
                         release(&self.shared, &ahead.doc).await;
                     }
-                    next = Some(r);
+                    next = Some(*r);
                     self.wait_or_backoff(&mut backoff).await;
                 }
                 SendResult::Lost => self.wait_or_backoff(&mut backoff).await,
@@ -495,14 +495,14 @@ impl Worker {
         }
         publish(&self.shared, &r.doc, State::Ready, Some(why.to_string()));
         r.stored = true;
-        SendResult::Retry(r)
+        SendResult::Retry(Box::new(r))
     }
 }
 
 enum SendResult {
     Done,
     /// Not a byte went out; try these bytes again.
-    Retry(Rendered),
+    Retry(Box<Rendered>),
     /// In doubt or unrecordable: not retried.
     Lost,
 }
@@ -527,7 +527,7 @@ async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> 
         let doc2 = doc.clone();
         let outcome = tokio::task::spawn_blocking(move || render(&shared2, &spec, doc2)).await;
         match outcome {
-            Ok(RenderOutcome::Ready(r)) => return Some(r),
+            Ok(RenderOutcome::Ready(r)) => return Some(*r),
             Ok(RenderOutcome::Settled) => continue,
             Err(e) => {
                 tracing::error!(printer = handle.spec.name, document = doc.id, error = %e, "renderer panicked");
@@ -555,7 +555,7 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Ok(StoredContent::Order(o)) => o,
         Ok(StoredContent::Orders(orders)) => {
             return match render_picklist(shared, spec, &doc, &orders) {
-                Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false }),
+                Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false })),
                 Err(why) => fail(why),
             };
         }
@@ -587,7 +587,7 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Err(e) => return fail(e.to_string()),
     };
     match lang::encode(profile.language, std::slice::from_ref(&label.raster), &settings) {
-        Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false }),
+        Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false })),
         Err(e) => fail(e.to_string()),
     }
 }
