@@ -254,3 +254,40 @@ fn an_unreachable_daemon_or_a_bad_batch_file_exits_2_naming_what_is_wrong() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("batch.jsonl:51"), "the bad line is named: {}", run.stderr);
 }
+
+#[test]
+fn batch_requests_are_checked_field_by_field_and_a_lone_printer_prints_the_pick_list_first() {
+    let work = tempfile::tempdir().unwrap();
+    let dock = vp(Language::Zpl, &work.path().join("dock"));
+    let (_daemon, addr) = serve(work.path(), &[("dock-1", "zebra-zd421-203", "label", dock.addr())]);
+    let (lines, _) = batch_50_and_a_bad_order();
+    let orders: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let post = |body: serde_json::Value| http::post_json(addr, "/v1/jobs", body.to_string().as_bytes());
+
+    let r = post(serde_json::json!({ "printer": "dock-1", "order": orders[0], "picklist": true }));
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("picklist")), "{}", r.text());
+    let r = post(serde_json::json!({ "printer": "dock-1", "orders": &orders[..2], "batch_id": "no spaces" }));
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("batch_id")), "{}", r.text());
+    let r = post(serde_json::json!({ "printer": "dock-1", "orders": &orders[..2], "picklist": true, "picklist_printer": "nope" }));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(http::get(addr, "/v1/batches/nope").status, 404);
+
+    // No printer has the picklist role: the pick list prints on the label printer, before the labels.
+    let r = post(serde_json::json!({ "printer": "dock-1", "orders": &orders[..3], "picklist": true, "batch_id": "B-1" }));
+    assert_eq!(r.status, 202, "{}", r.text());
+    let answer = r.json();
+    assert_eq!(answer["picklist_printer"], "dock-1");
+    assert_eq!(answer["chunks"], 1);
+    assert_eq!(answer["documents"][0]["chunk"], serde_json::Value::Null);
+    assert_eq!(answer["documents"][1]["chunk"], 1);
+    wait_until("the batch to complete", Duration::from_secs(120), || http::get(addr, "/v1/batches/B-1").json()["complete"] == true);
+    let saved = dock.saved();
+    assert_eq!(saved.len(), 4, "one pick list page and three labels");
+    let has_qr = |p: &PathBuf| !labeld::barcode::verify::find_2d_codes(&labeld::render::png::decode(&std::fs::read(p).unwrap()).unwrap()).is_empty();
+    assert!(has_qr(&saved[0]), "the pick list came first");
+    assert!(!saved[1..].iter().any(has_qr), "labels carry no QR code");
+
+    // The same id for other orders is a conflict, not a silent merge.
+    let r = post(serde_json::json!({ "printer": "dock-1", "orders": &orders[3..5], "batch_id": "B-1" }));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("batch_conflict")), "{}", r.text());
+}
