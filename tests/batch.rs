@@ -273,6 +273,9 @@ fn batch_requests_are_checked_field_by_field_and_a_lone_printer_prints_the_pick_
     assert_eq!(http::get(addr, "/v1/batches/nope").status, 404);
 
     // No printer has the picklist role: the pick list prints on the label printer, before the labels.
+    let (sse_stop, sse_rx) = std::sync::mpsc::channel();
+    let sse = read_sse(addr, sse_rx);
+    std::thread::sleep(Duration::from_millis(300));
     let r = post(serde_json::json!({ "printer": "dock-1", "orders": &orders[..3], "picklist": true, "batch_id": "B-1" }));
     assert_eq!(r.status, 202, "{}", r.text());
     let answer = r.json();
@@ -281,6 +284,13 @@ fn batch_requests_are_checked_field_by_field_and_a_lone_printer_prints_the_pick_
     assert_eq!(answer["documents"][0]["chunk"], serde_json::Value::Null);
     assert_eq!(answer["documents"][1]["chunk"], 1);
     wait_until("the batch to complete", Duration::from_secs(120), || http::get(addr, "/v1/batches/B-1").json()["complete"] == true);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = sse_stop.send(());
+    let events = sse.join().unwrap();
+    let batch_events: Vec<&str> = events.lines().filter(|l| l.starts_with("data: ") && l.contains("\"type\":\"batch\"")).collect();
+    assert!(batch_events.len() >= 2, "progress events for the batch: {events}");
+    assert!(batch_events.iter().any(|e| e.contains("\"complete\":true")), "{batch_events:?}");
+    assert!(batch_events.iter().all(|e| e.contains("\"batch\":\"B-1\"")));
     let saved = dock.saved();
     assert_eq!(saved.len(), 4, "one pick list page and three labels");
     let has_qr = |p: &PathBuf| !labeld::barcode::verify::find_2d_codes(&labeld::render::png::decode(&std::fs::read(p).unwrap()).unwrap()).is_empty();
@@ -290,4 +300,24 @@ fn batch_requests_are_checked_field_by_field_and_a_lone_printer_prints_the_pick_
     // The same id for other orders is a conflict, not a silent merge.
     let r = post(serde_json::json!({ "printer": "dock-1", "orders": &orders[3..5], "batch_id": "B-1" }));
     assert_eq!((r.status, r.json()["error"]["code"].as_str()), (409, Some("batch_conflict")), "{}", r.text());
+}
+
+/// Reads `/v1/events` until told to stop; returns what arrived.
+fn read_sse(addr: SocketAddr, stop: std::sync::mpsc::Receiver<()>) -> std::thread::JoinHandle<String> {
+    use std::io::{Read, Write};
+    std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        write!(s, "GET /v1/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        while stop.try_recv().is_err() {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
 }
