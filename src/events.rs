@@ -31,6 +31,18 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A shipping batch moved on: one of its documents settled (or it was just submitted). Counts
+    /// are of labels; the pick list's result is apart.
+    Batch {
+        batch: String,
+        chunks: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        current_chunk: Option<u32>,
+        complete: bool,
+        counts: crate::batch::Counts,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        picklist: Option<crate::batch::Outcome>,
+    },
     /// The job feed's connection changed (connected, reconnecting, disabled).
     Feed { state: String, #[serde(skip_serializing_if = "Option::is_none")] detail: Option<String> },
 }

@@ -13,9 +13,11 @@
 //! * [`barcode`] encodes Code 128 and reads a raster back to verify it.
 //! * [`render`] paints a document: 1-bit raster, PNG, PDF.
 //! * [`server`] is the local HTTP API and the packers' web page.
+//! * [`batch`] plans a shipping batch (walking order, chunks of 50) and reports its progress.
 //! * [`picklist`] builds pick lists and packing checks for a batch and lays them out on pages.
 
 pub mod barcode;
+pub mod batch;
 pub mod bitmap;
 pub mod comply;
 pub mod compose;

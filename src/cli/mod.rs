@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod batch;
 mod check;
 mod doctor;
 mod daemon;
@@ -28,6 +29,8 @@ enum Command {
     Render(render::Args),
     /// Print a pick list (and packing checks) for a batch of orders.
     Picklist(picklist::Args),
+    /// Print a shipping batch through the running daemon: pick list, then labels in walking order.
+    Batch(batch::Args),
     /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
     Check(check::Args),
     /// List USB printers and serial ports found, with the matched profile and status.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(a) => render::run(a),
         Command::Picklist(a) => picklist::run(a),
+        Command::Batch(a) => batch::run(a),
         Command::Check(a) => check::run(a),
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use labeld::comply::{Checker, Registry, SeenTracking};
 
 use labeld::picklist::page::{self, Paper};
-use labeld::picklist::{self, BinPattern, Held, PickList, Walk};
+use labeld::picklist::{self, BinPattern, PickList, Walk};
 use labeld::render;
 
 use super::input::{read_batch, write_output};
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Registry::load(path).context("loading the warehouse registry")?),
         None => None,
     };
-    let held = held_orders(&orders, &Checker::new(registry));
+    let held = picklist::held_orders(&orders, &Checker::new(registry), &SeenTracking::new());
     let list = PickList::build(&orders, held, &pattern, batch_id, printed_at);
     let language = args.format.language();
     let paper = match (args.paper, language) {
@@ -138,22 +138,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         pages.len()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Orders whose labels the rules refuse: held, listed on the summary, not picked. A tracking number
-/// already used by an earlier order of the batch is a duplicate, as it would be in the spool.
-pub fn held_orders(orders: &[labeld::order::Order], checker: &Checker) -> Vec<Held> {
-    let mut seen = SeenTracking::new();
-    let mut held = Vec::new();
-    for o in orders {
-        let report = checker.check_order(o, &seen);
-        seen.record(&o.shipment.tracking_number, &o.order_id);
-        if let Some(first) = report.refusals.first() {
-            let rules: Vec<&str> = report.rules().iter().map(|r| r.id()).collect();
-            held.push(Held { order_id: o.order_id.clone(), rule: rules.join(", "), field: first.path.clone() });
-        }
-    }
-    held
 }
 
 /// `out.png` → `out-2.png`.

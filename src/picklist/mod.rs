@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
+use crate::comply::{Checker, DuplicateTracking, SeenTracking};
 use crate::order::Order;
 pub use bins::{BinPattern, Walk};
 
@@ -97,7 +98,12 @@ pub fn batch_id(orders: &[Order], at: OffsetDateTime) -> String {
 /// The order labels print in: by the first bin on the walk each order needs, so labels come out
 /// in the order the picker gathers the goods. Ties keep the batch order.
 pub fn pick_order<'a>(orders: &'a [Order], pattern: &BinPattern) -> Vec<&'a Order> {
-    let mut keyed: Vec<(bins::WalkKey, usize, &Order)> = orders
+    pick_order_indices(orders, pattern).into_iter().map(|i| &orders[i]).collect()
+}
+
+/// [`pick_order`] as positions in `orders` (a batch keeps each order's place in the file for its keys).
+pub fn pick_order_indices(orders: &[Order], pattern: &BinPattern) -> Vec<usize> {
+    let mut keyed: Vec<(bins::WalkKey, usize)> = orders
         .iter()
         .enumerate()
         .map(|(i, o)| {
@@ -107,11 +113,38 @@ pub fn pick_order<'a>(orders: &'a [Order], pattern: &BinPattern) -> Vec<&'a Orde
                 .map(|it| pattern.walk_key(it.bin.as_deref()))
                 .min_by(|a, b| pattern.compare(a, b))
                 .unwrap_or(bins::WalkKey::NoBin);
-            (first, i, o)
+            (first, i)
         })
         .collect();
     keyed.sort_by(|a, b| pattern.compare(&a.0, &b.0).then(a.1.cmp(&b.1)));
-    keyed.into_iter().map(|(_, _, o)| o).collect()
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Orders whose labels the rules refuse: held, listed on the summary, not picked. `seen` answers
+/// for tracking numbers outside the batch (the spool, in the daemon); inside it, a number already
+/// used by an earlier order of the batch is a duplicate too.
+pub fn held_orders(orders: &[Order], checker: &Checker, seen: &dyn DuplicateTracking) -> Vec<Held> {
+    let mut in_batch = SeenTracking::new();
+    let mut held = Vec::new();
+    for o in orders {
+        let both = Either(seen, &in_batch);
+        let report = checker.check_order(o, &both);
+        in_batch.record(&o.shipment.tracking_number, &o.order_id);
+        if let Some(first) = report.refusals.first() {
+            let rules: Vec<&str> = report.rules().iter().map(|r| r.id()).collect();
+            held.push(Held { order_id: o.order_id.clone(), rule: rules.join(", "), field: first.path.clone() });
+        }
+    }
+    held
+}
+
+/// A tracking number is taken when either source has it on another order.
+struct Either<'a>(&'a dyn DuplicateTracking, &'a SeenTracking);
+
+impl DuplicateTracking for Either<'_> {
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
+        self.0.other_order_with(tracking, order_id).or_else(|| self.1.other_order_with(tracking, order_id))
+    }
 }
 
 impl PickList {

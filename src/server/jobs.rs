@@ -34,6 +34,7 @@ fn spool_error(e: SpoolError) -> ApiError {
         SpoolError::IllegalTransition { .. } => ApiError::new(StatusCode::CONFLICT, "wrong_state", e.to_string()),
         SpoolError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
         SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
+        SpoolError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "batch_conflict", m),
         other => ApiError::internal(other),
     }
 }
@@ -58,8 +59,12 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
     let v: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
     let obj = v.as_object().ok_or_else(|| ApiError::bad_request("bad_json", "", "the body must be a JSON object"))?;
     for k in obj.keys() {
-        if !["printer", "kind", "order", "orders", "key"].contains(&k.as_str()) {
-            return Err(ApiError::bad_request("unknown_field", k.clone(), format!("unknown field {k:?} (expected printer, kind, order, orders, key)")));
+        if !["printer", "kind", "order", "orders", "key", "picklist", "picklist_printer", "batch_id"].contains(&k.as_str()) {
+            return Err(ApiError::bad_request(
+                "unknown_field",
+                k.clone(),
+                format!("unknown field {k:?} (expected printer, kind, order, orders, key, picklist, picklist_printer, batch_id)"),
+            ));
         }
     }
     let kind = match obj.get("kind") {
@@ -105,6 +110,17 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
         (None, Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "orders must be an array of orders")),
         (None, None) => return Err(ApiError::bad_request("missing", "order", "give order (one order) or orders (a batch)")),
     };
+    let is_batch = kind == Kind::Label && obj.contains_key("orders");
+    if !is_batch {
+        for k in ["picklist", "picklist_printer", "batch_id"] {
+            if obj.contains_key(k) {
+                return Err(ApiError::bad_request("invalid", k, format!("{k} applies to a batch of labels (orders), not to this job")));
+            }
+        }
+    }
+    if is_batch {
+        return submit_batch(&d, obj, printer.clone(), orders, key).await;
+    }
     let documents: Vec<NewDocument> = match kind {
         Kind::Picklist => {
             let doc = NewDocument::picklist(name.clone(), orders);
@@ -154,6 +170,92 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
     }
     printer.wake();
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
+}
+
+/// `orders` for labels: a shipping batch. Labels in pick-list walking order, chunks of at most 50,
+/// an optional pick list first (on the printer with role picklist, else the label printer), a batch
+/// id (given or derived from the orders), progress at `GET /v1/batches/{id}` and on `/v1/events`.
+async fn submit_batch(
+    d: &Arc<Running>,
+    obj: &serde_json::Map<String, Value>,
+    printer: Arc<crate::worker::PrinterHandle>,
+    orders: Vec<Order>,
+    key: Option<String>,
+) -> Result<Response, ApiError> {
+    let name = printer.spec.name.clone();
+    let with_picklist = match obj.get("picklist") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("invalid", "picklist", "picklist must be true or false")),
+    };
+    let picklist_printer = match obj.get("picklist_printer") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(printer_named(d, p).map_err(|e| e.with_detail(json!({"field": "picklist_printer"})))?),
+        Some(_) => return Err(ApiError::bad_request("invalid", "picklist_printer", "picklist_printer must be a printer name")),
+    };
+    let picklist_printer = match (with_picklist, picklist_printer) {
+        (false, Some(_)) => return Err(ApiError::bad_request("invalid", "picklist_printer", "picklist_printer needs \"picklist\": true")),
+        (false, None) => None,
+        (true, Some(p)) => Some(p),
+        (true, None) => Some(d.workers.first_with_role(crate::config::Role::Picklist).cloned().unwrap_or_else(|| printer.clone())),
+    };
+    let batch_id = match obj.get("batch_id") {
+        None | Some(Value::Null) => crate::picklist::batch_id(&orders, time::OffsetDateTime::now_utc()),
+        Some(Value::String(s)) if valid_batch_id(s) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
+        }
+    };
+    let pattern = crate::picklist::BinPattern::default();
+    let plan = crate::batch::plan(batch_id, orders, &name, picklist_printer.as_ref().map(|p| p.spec.name.as_str()), &pattern, key.as_deref());
+    let spool = d.spool.clone();
+    let submitted = blocking(move || spool.submit_batch(plan)).await?;
+    printer.wake();
+    if let Some(p) = &picklist_printer {
+        p.wake();
+    }
+    // The batch's starting point for SSE listeners (some documents may be duplicates, already settled).
+    let (spool, events, id) = (d.spool.clone(), d.events.clone(), submitted.batch.clone());
+    if let Ok(Ok(Some(b))) = tokio::task::spawn_blocking(move || spool.batch(&id)).await {
+        events.publish(crate::batch::Progress::of(&b).event());
+    }
+    let documents: Vec<Value> = submitted
+        .documents
+        .iter()
+        .map(|(chunk, a)| {
+            let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+            v["chunk"] = json!(chunk);
+            v
+        })
+        .collect();
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({
+            "job": submitted.job,
+            "printer": name,
+            "batch": submitted.batch,
+            "outcome": submitted.outcome,
+            "chunks": submitted.chunks,
+            "picklist_printer": picklist_printer.map(|p| p.spec.name.clone()),
+            "documents": documents,
+        })),
+    )
+        .into_response())
+}
+
+fn valid_batch_id(s: &str) -> bool {
+    (1..=100).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// `GET /v1/batches/{id}`: counts by outcome, per chunk, and a result per document.
+pub async fn batch(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let spool = d.spool.clone();
+    let lookup = id.clone();
+    match blocking(move || spool.batch(&lookup)).await? {
+        Some(b) => Ok(axum::Json(crate::batch::Progress::of(&b)).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_batch", format!("no batch {id:?}"))),
+    }
 }
 
 pub async fn job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
@@ -297,6 +399,7 @@ pub async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
                     crate::events::Event::Job { .. } => "job",
                     crate::events::Event::Printer { .. } => "printer",
                     crate::events::Event::Feed { .. } => "feed",
+                    crate::events::Event::Batch { .. } => "batch",
                 };
                 SseEvent::default().event(kind).data(serde_json::to_string(&ev).unwrap_or_default())
             }

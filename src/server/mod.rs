@@ -55,6 +55,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/v1/documents/{id}/reprint" },
     Route { method: "POST", path: "/v1/documents/{id}/cancel" },
     Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
+    Route { method: "GET", path: "/v1/batches/{id}" },
     Route { method: "GET", path: "/v1/printers" },
     Route { method: "GET", path: "/v1/printers/{name}" },
     Route { method: "POST", path: "/v1/printers/{name}/pause" },
@@ -107,6 +108,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/documents/{id}/reprint", post(jobs::reprint))
         .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
         .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
+        .route("/v1/batches/{id}", get(jobs::batch))
         .route("/v1/printers", get(jobs::printers))
         .route("/v1/printers/{name}", get(jobs::printer))
         .route("/v1/printers/{name}/pause", post(jobs::pause))

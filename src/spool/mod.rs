@@ -28,8 +28,11 @@ use time::OffsetDateTime;
 
 use crate::order::Order;
 
+mod batch;
 mod schema;
 mod state;
+
+pub use batch::{BatchMember, BatchSubmitted, NewBatch, StoredBatch};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use state::{ALL_STATES, IllegalTransition, State};
@@ -61,6 +64,9 @@ pub enum SpoolError {
     Corrupt(DocId, String),
     #[error("spool {0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// A batch id already names a different set of documents: a 409 for the caller.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// What a document is.
@@ -218,6 +224,10 @@ pub struct Document {
     pub purged: bool,
     /// Size of the stored printer bytes, once rendered.
     pub rendered_bytes: Option<i64>,
+    /// The shipping batch this document was submitted in, if any.
+    pub batch: Option<String>,
+    /// Its print batch (1-based) within that batch: at most 50 labels each. None for a pick list.
+    pub chunk: Option<u32>,
 }
 
 /// A document's content as stored.
@@ -312,7 +322,9 @@ pub struct Spool {
 }
 
 const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracking_number, state, attempts, error, \
-     report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, length(rendered)";
+     report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, length(rendered), \
+     (SELECT batch_id FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
+     (SELECT chunk FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1)";
 
 impl Spool {
     /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
@@ -369,55 +381,7 @@ impl Spool {
             prepared.push(prepare(i, d)?);
         }
         let now = now_ms();
-        self.write(|tx| {
-            let mut job: Option<JobId> = None;
-            let mut admissions = Vec::with_capacity(prepared.len());
-            for p in &prepared {
-                let existing: Option<(DocId, JobId, String, String)> = tx
-                    .prepare_cached("SELECT id, job_id, state, content FROM documents WHERE idem_key = ?1")?
-                    .query_row([&p.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                    .optional()?;
-                if let Some((id, job_id, state, content)) = existing {
-                    let state = parse_state(&state)?;
-                    if state == State::Held && content != p.content {
-                        tx.execute(
-                            "UPDATE documents SET content = ?2, order_id = ?3, tracking_number = ?4, report = NULL, \
-                             error = NULL WHERE id = ?1",
-                            params![id, p.content, p.order_id, p.tracking_number],
-                        )?;
-                        transition(tx, id, State::Queued, "resubmit", Some("resubmitted with a changed order"), now)?;
-                        admissions.push(Admission {
-                            document: id,
-                            job: job_id,
-                            key: p.key.clone(),
-                            outcome: Outcome::Resubmitted,
-                            state: State::Queued,
-                        });
-                    } else {
-                        admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::Duplicate, state });
-                    }
-                    continue;
-                }
-                let job_id = match job {
-                    Some(j) => j,
-                    None => {
-                        tx.prepare_cached("INSERT INTO jobs (created_ms) VALUES (?1)")?.execute([now])?;
-                        let j = tx.last_insert_rowid();
-                        job = Some(j);
-                        j
-                    }
-                };
-                tx.prepare_cached(
-                    "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
-                     created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
-                )?
-                .execute(params![job_id, p.key, p.kind.as_str(), p.printer, p.order_id, p.tracking_number, p.content, now])?;
-                let id = tx.last_insert_rowid();
-                audit(tx, id, "submit", None, Some(State::Queued), None, now)?;
-                admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::New, state: State::Queued });
-            }
-            Ok(Submitted { job: job.unwrap_or(admissions[0].job), documents: admissions })
-        })
+        self.write(|tx| submit_in(tx, &prepared, now))
     }
 
     /// Claims the oldest queued document for `printer` (queued → rendering).
@@ -946,6 +910,57 @@ fn prepare(index: usize, d: &NewDocument) -> Result<Prepared, SpoolError> {
     Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content })
 }
 
+/// Stores prepared documents in `tx` as one job; duplicate keys return the existing documents.
+fn submit_in(tx: &Transaction, prepared: &[Prepared], now: i64) -> Result<Submitted, SpoolError> {
+    let mut job: Option<JobId> = None;
+    let mut admissions = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        let existing: Option<(DocId, JobId, String, String)> = tx
+            .prepare_cached("SELECT id, job_id, state, content FROM documents WHERE idem_key = ?1")?
+            .query_row([&p.key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        if let Some((id, job_id, state, content)) = existing {
+            let state = parse_state(&state)?;
+            if state == State::Held && content != p.content {
+                tx.execute(
+                    "UPDATE documents SET content = ?2, order_id = ?3, tracking_number = ?4, report = NULL, \
+                     error = NULL WHERE id = ?1",
+                    params![id, p.content, p.order_id, p.tracking_number],
+                )?;
+                transition(tx, id, State::Queued, "resubmit", Some("resubmitted with a changed order"), now)?;
+                admissions.push(Admission {
+                    document: id,
+                    job: job_id,
+                    key: p.key.clone(),
+                    outcome: Outcome::Resubmitted,
+                    state: State::Queued,
+                });
+            } else {
+                admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::Duplicate, state });
+            }
+            continue;
+        }
+        let job_id = match job {
+            Some(j) => j,
+            None => {
+                tx.prepare_cached("INSERT INTO jobs (created_ms) VALUES (?1)")?.execute([now])?;
+                let j = tx.last_insert_rowid();
+                job = Some(j);
+                j
+            }
+        };
+        tx.prepare_cached(
+            "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
+             created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+        )?
+        .execute(params![job_id, p.key, p.kind.as_str(), p.printer, p.order_id, p.tracking_number, p.content, now])?;
+        let id = tx.last_insert_rowid();
+        audit(tx, id, "submit", None, Some(State::Queued), None, now)?;
+        admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::New, state: State::Queued });
+    }
+    Ok(Submitted { job: job.unwrap_or(admissions[0].job), documents: admissions })
+}
+
 /// The one place a document changes state: validates against [`State::next`] and logs it.
 fn transition(tx: &Transaction, id: DocId, to: State, action: &str, detail: Option<&str>, now: i64) -> Result<State, SpoolError> {
     let from: String = tx
@@ -999,6 +1014,8 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, Spo
             updated_at: from_ms(r.get(14)?),
             purged: r.get(15)?,
             rendered_bytes: r.get(16)?,
+            batch: r.get(17)?,
+            chunk: r.get(18)?,
         })
     })();
     Ok(built)

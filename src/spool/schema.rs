@@ -101,6 +101,30 @@ const MIGRATIONS: &[&str] = &[
         audit_id  INTEGER NOT NULL
     );
     "#,
+    // 4: shipping batches. A batch is a job whose labels print in pick-list walking order, in
+    // chunks of at most 50 (the marketplace's print batch), with an optional pick list first.
+    r#"
+    CREATE TABLE batches (
+        id          TEXT    PRIMARY KEY,
+        job_id      INTEGER NOT NULL REFERENCES jobs(id),
+        printer     TEXT    NOT NULL,
+        orders      INTEGER NOT NULL,
+        chunk_size  INTEGER NOT NULL,
+        chunks      INTEGER NOT NULL,
+        created_ms  INTEGER NOT NULL
+    );
+
+    -- A batch's documents in print order: the pick list (no chunk), then the labels by chunk. A
+    -- document submitted before (same idempotency key) is a member too, printed once.
+    CREATE TABLE batch_documents (
+        batch_id     TEXT    NOT NULL REFERENCES batches(id),
+        seq          INTEGER NOT NULL,
+        chunk        INTEGER,
+        document_id  INTEGER NOT NULL REFERENCES documents(id),
+        PRIMARY KEY (batch_id, seq)
+    );
+    CREATE INDEX batch_documents_document ON batch_documents(document_id);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -190,5 +214,61 @@ mod tests {
             [],
         );
         assert!(still_bad.is_err(), "the kind CHECK still holds");
+    }
+
+    use crate::spool::{NewBatch, NewDocument, Spool, State};
+
+    /// A spool file written by a build that knew only schema 1 opens, migrates in place, keeps its
+    /// documents, and takes batches afterwards.
+    #[test]
+    fn a_version_1_spool_file_migrates_and_keeps_its_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, created_ms) VALUES (1, 1000);
+                 INSERT INTO documents (id, job_id, idem_key, kind, printer, order_id, tracking_number, content, state,
+                                        created_ms, updated_ms)
+                 VALUES (1, 1, 'label:OLD-1:1', 'label', 'dock-1', 'OLD-1', 'TRK1', '{}', 'done', 1000, 1000);",
+            )
+            .unwrap();
+        }
+        let spool = Spool::open(&path).unwrap();
+        let version: i64 = spool.lock().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, VERSION);
+        let old = spool.document(1).unwrap();
+        assert_eq!((old.order_id.as_deref(), old.state, old.batch.as_deref(), old.chunk), (Some("OLD-1"), State::Done, None, None));
+        assert!(spool.integrity_check().unwrap().is_empty());
+
+        let order = |id: &str| {
+            crate::order::Order::from_json_value(serde_json::json!({
+                "order_id": id,
+                "shipment": {"carrier": "J&T Express", "handover": "pickup", "tracking_number": format!("TRK-{id}"), "package": {"index": 1, "count": 1}},
+                "sender": {"name": "Acme", "address": {"lines": ["Lot 7"], "city": "Shah Alam", "region": "Selangor", "postal_code": "40200", "country": "MY"}},
+                "recipient": {"name": "B", "phone": "+60 12-345 6789", "address": {"lines": ["1 Jalan"], "city": "PJ", "region": "Selangor", "postal_code": "47300", "country": "MY"}},
+                "items": [{"sku": "S", "name": "Thing", "qty": 1}],
+            }))
+            .unwrap()
+        };
+        let labels: Vec<NewDocument> = (0..3).map(|i| NewDocument::label("dock-1", order(&format!("N{i}")))).collect();
+        let batch = NewBatch { id: "B-1".into(), printer: "dock-1".into(), picklist: None, labels, chunk_size: 2 };
+        let submitted = spool.submit_batch(batch.clone()).unwrap();
+        assert_eq!(submitted.chunks, 2);
+        let chunks: Vec<Option<u32>> = submitted.documents.iter().map(|(c, _)| *c).collect();
+        assert_eq!(chunks, [Some(1), Some(1), Some(2)]);
+        // The same batch again stores nothing; the same id with other orders is refused.
+        assert_eq!(spool.submit_batch(batch.clone()).unwrap().outcome, crate::spool::Outcome::Duplicate);
+        let other = NewBatch { labels: vec![NewDocument::label("dock-1", order("X"))], ..batch };
+        assert!(matches!(spool.submit_batch(other), Err(SpoolError::Conflict(_))));
+        drop(spool);
+        // Reopening a migrated file is a no-op.
+        let spool = Spool::open(&path).unwrap();
+        let stored = spool.batch("B-1").unwrap().unwrap();
+        assert_eq!(stored.members.len(), 3);
+        assert_eq!(stored.members[2].document.chunk, Some(2));
+        assert_eq!(stored.members[2].document.batch.as_deref(), Some("B-1"));
     }
 }

@@ -25,6 +25,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
+use crate::batch::Outcome;
 use crate::compose::{ComposeError, Gate, Options};
 use crate::config::Role;
 use crate::events::{Event, EventBus};
@@ -184,7 +185,7 @@ struct Rendered {
 
 /// What rendering one claimed document came to.
 enum RenderOutcome {
-    Ready(Rendered),
+    Ready(Box<Rendered>),
     /// Held or failed; already recorded.
     Settled,
 }
@@ -258,7 +259,7 @@ impl Worker {
                     if let Some(ahead) = next.take() {
                         release(&self.shared, &ahead.doc).await;
                     }
-                    next = Some(r);
+                    next = Some(*r);
                     self.wait_or_backoff(&mut backoff).await;
                 }
                 SendResult::Lost => self.wait_or_backoff(&mut backoff).await,
@@ -494,14 +495,14 @@ impl Worker {
         }
         publish(&self.shared, &r.doc, State::Ready, Some(why.to_string()));
         r.stored = true;
-        SendResult::Retry(r)
+        SendResult::Retry(Box::new(r))
     }
 }
 
 enum SendResult {
     Done,
     /// Not a byte went out; try these bytes again.
-    Retry(Rendered),
+    Retry(Box<Rendered>),
     /// In doubt or unrecordable: not retried.
     Lost,
 }
@@ -526,7 +527,7 @@ async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> 
         let doc2 = doc.clone();
         let outcome = tokio::task::spawn_blocking(move || render(&shared2, &spec, doc2)).await;
         match outcome {
-            Ok(RenderOutcome::Ready(r)) => return Some(r),
+            Ok(RenderOutcome::Ready(r)) => return Some(*r),
             Ok(RenderOutcome::Settled) => continue,
             Err(e) => {
                 tracing::error!(printer = handle.spec.name, document = doc.id, error = %e, "renderer panicked");
@@ -554,11 +555,16 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Ok(StoredContent::Order(o)) => o,
         Ok(StoredContent::TestPage) => {
             return match test_page_bytes(shared, spec) {
-                Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false }),
+                Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false })),
                 Err(why) => fail(why),
             };
         }
-        Ok(StoredContent::Orders(_)) => return fail("pick lists are not printed by the label worker yet".into()),
+        Ok(StoredContent::Orders(orders)) => {
+            return match render_picklist(shared, spec, &doc, &orders) {
+                Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false })),
+                Err(why) => fail(why),
+            };
+        }
         Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
         Err(e) => return fail(e.to_string()),
     };
@@ -587,7 +593,7 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Err(e) => return fail(e.to_string()),
     };
     match lang::encode(profile.language, std::slice::from_ref(&label.raster), &settings) {
-        Ok(bytes) => RenderOutcome::Ready(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false }),
+        Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false })),
         Err(e) => fail(e.to_string()),
     }
 }
@@ -600,6 +606,40 @@ fn test_page_bytes(shared: &Shared, spec: &PrinterSpec) -> Result<Vec<u8>, Strin
     let raster = lang::test_page::render(&profile.test_page(), &shared.fonts);
     let settings = profile.job_settings(raster.width(), raster.height()).map_err(|e| e.to_string())?;
     lang::encode(profile.language, std::slice::from_ref(&raster), &settings).map_err(|e| e.to_string())
+}
+
+/// Renders a pick list for this printer: 100×150 mm thermal pages at the printer's dpi, in its
+/// language. It passes the rules the way `labeld picklist` does: orders a rule refuses are listed as
+/// held (rule and field only) and not picked. Pick lists are internal documents: the batch id's QR
+/// code is allowed on them and they carry no buyer data. The error names what stands in the way.
+fn render_picklist(shared: &Shared, spec: &PrinterSpec, doc: &Document, orders: &[crate::order::Order]) -> Result<Vec<u8>, String> {
+    use crate::picklist::page::{self, Paper};
+    use crate::picklist::{self, BinPattern, PickList};
+    let profile = &spec.profile;
+    let now = OffsetDateTime::now_utc();
+    // The batch it was submitted with; a pick list submitted on its own gets the id of its orders.
+    let batch_id = match shared.spool.batches_of(doc.id) {
+        Ok(ids) if !ids.is_empty() => ids[0].clone(),
+        Ok(_) => picklist::batch_id(orders, now),
+        Err(e) => return Err(e.to_string()),
+    };
+    let held = picklist::held_orders(orders, shared.gate.checker(), shared.spool.as_ref());
+    let pattern = BinPattern::default();
+    let list = PickList::build(orders, held, &pattern, batch_id, now);
+    let pages = page::pages(&list, Paper::Thermal100x150, profile.dpi, &shared.fonts)
+        .map_err(|e| format!("cannot lay out the pick list [{}]: {e}", e.rule()))?;
+    let rasters: Vec<crate::bitmap::Bitmap> = pages.iter().map(|d| crate::render::raster::paint(d, &shared.fonts)).collect();
+    let (w, h) = rasters.iter().fold((0, 0), |(w, h), r| (w.max(r.width()), h.max(r.height())));
+    // A receipt-width printer (ESC/POS 80 mm) cannot take a 100 mm page: say so rather than clip.
+    let settings = profile.job_settings(w, h).map_err(|e| {
+        format!(
+            "printer {} ({}, {}) cannot print 100×150 mm pick list pages: {e}; give pick lists a 4-inch label printer (role = \"picklist\")",
+            spec.name, profile.name, profile.language
+        )
+    })?;
+    let bytes = lang::encode(profile.language, &rasters, &settings).map_err(|e| format!("pick list in {}: {e}", profile.language))?;
+    tracing::info!(printer = spec.name, document = doc.id, pages = rasters.len(), held = list.totals.held, "pick list rendered");
+    Ok(bytes)
 }
 
 /// Lets go of a claimed document that was rendered but not sent (rendering → queued).
@@ -630,6 +670,14 @@ fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>
         state,
         reason,
     });
+    // A settled document moves its batch on: publish the batch's counts after the job event.
+    if doc.batch.is_some() && Outcome::of(state) != Outcome::Pending {
+        let (spool, events, id) = (shared.spool.clone(), shared.events.clone(), doc.id);
+        tokio::task::spawn_blocking(move || match crate::batch::events_for(&spool, id) {
+            Ok(list) => list.into_iter().for_each(|e| events.publish(e)),
+            Err(e) => tracing::error!(document = id, error = %e, "reading batch progress"),
+        });
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, SpoolError> {

@@ -1,0 +1,301 @@
+//! Shipping batches: the order a batch prints in, its chunks, and how far it got.
+//!
+//! A seller prints the pick list first, walks the shelves once, then prints the labels in the same
+//! walking order, at most [`PRINT_BATCH`] per print batch (the marketplace's limit; a chunk is what a
+//! packer works through). [`plan`] turns a batch of orders into spool documents in that order;
+//! [`Progress::of`] summarises a stored batch for the API, the events and `labeld batch`: counts by
+//! result, per chunk, and one result per document (printed, held with the rule and field, failed
+//! with the error, in doubt). Only order ids and tracking numbers appear, never buyer data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::order::Order;
+use crate::picklist::{self, BinPattern};
+use crate::events::Event;
+use crate::spool::{DocId, Kind, NewBatch, NewDocument, Spool, SpoolError, State, StoredBatch};
+
+/// Labels per print batch: the marketplace allows at most 50.
+pub const PRINT_BATCH: usize = 50;
+
+/// Documents for `orders`: an optional pick list first (on `picklist_printer`), then one label per
+/// order on `printer` in pick-list walking order. With a caller's `key`, label `i` (its place in the
+/// submitted list) is keyed `KEY:i`, as for any multi-order job.
+pub fn plan(
+    id: String,
+    orders: Vec<Order>,
+    printer: &str,
+    picklist_printer: Option<&str>,
+    pattern: &BinPattern,
+    key: Option<&str>,
+) -> NewBatch {
+    let picklist = picklist_printer.map(|p| NewDocument::picklist(p, orders.clone()).with_key(format!("picklist:{id}")));
+    let order = picklist::pick_order_indices(&orders, pattern);
+    let mut slots: Vec<Option<Order>> = orders.into_iter().map(Some).collect();
+    let labels = order
+        .into_iter()
+        .map(|i| {
+            let doc = NewDocument::label(printer, slots[i].take().expect("each index once"));
+            match key {
+                Some(k) => doc.with_key(format!("{k}:{i}")),
+                None => doc,
+            }
+        })
+        .collect();
+    NewBatch { id, printer: printer.to_string(), picklist, labels, chunk_size: PRINT_BATCH }
+}
+
+/// What became of one document, in the words `labeld batch` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Printed,
+    Held,
+    Failed,
+    InDoubt,
+    Cancelled,
+    /// Not settled yet: queued, rendering, ready, sending or sent.
+    Pending,
+}
+
+impl Outcome {
+    pub fn of(state: State) -> Outcome {
+        match state {
+            State::Done => Outcome::Printed,
+            State::Held => Outcome::Held,
+            State::Failed => Outcome::Failed,
+            State::InDoubt => Outcome::InDoubt,
+            State::Cancelled => Outcome::Cancelled,
+            State::Queued | State::Rendering | State::Ready | State::Sending | State::Sent => Outcome::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Printed => "printed",
+            Outcome::Held => "held",
+            Outcome::Failed => "failed",
+            Outcome::InDoubt => "in_doubt",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Pending => "pending",
+        }
+    }
+}
+
+/// Documents by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub total: u32,
+    pub printed: u32,
+    pub held: u32,
+    pub failed: u32,
+    pub in_doubt: u32,
+    pub cancelled: u32,
+    pub pending: u32,
+}
+
+impl Counts {
+    fn add(&mut self, o: Outcome) {
+        self.total += 1;
+        match o {
+            Outcome::Printed => self.printed += 1,
+            Outcome::Held => self.held += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::InDoubt => self.in_doubt += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+            Outcome::Pending => self.pending += 1,
+        }
+    }
+}
+
+/// One document's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocResult {
+    /// Print position in the batch, from 0 (the pick list, when there is one, is 0).
+    pub seq: u32,
+    /// 1-based chunk of a label; none for the pick list.
+    pub chunk: Option<u32>,
+    pub document: i64,
+    pub kind: String,
+    pub printer: String,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    /// The spool state (`done`, `held`, `queued`, ...).
+    pub state: String,
+    pub result: Outcome,
+    /// Held: the rules broken (comma-separated ids) and the first refused field's path.
+    pub rule: Option<String>,
+    pub field: Option<String>,
+    /// Held: the rule's sentence for a packer; failed or in doubt: the error.
+    pub reason: Option<String>,
+}
+
+/// Counts for one chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkProgress {
+    pub chunk: u32,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// A batch as `GET /v1/batches/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub batch: String,
+    pub job: i64,
+    pub printer: String,
+    pub orders: u32,
+    pub chunk_size: u32,
+    pub chunks: u32,
+    /// Every label and the pick list settled (printed, held, failed, in doubt or cancelled).
+    pub complete: bool,
+    /// The first chunk with labels still pending.
+    pub current_chunk: Option<u32>,
+    /// Labels by outcome (the pick list is counted apart).
+    pub counts: Counts,
+    pub chunk_counts: Vec<ChunkProgress>,
+    pub picklist: Option<DocResult>,
+    /// Labels in print order.
+    pub documents: Vec<DocResult>,
+}
+
+impl Progress {
+    pub fn of(batch: &StoredBatch) -> Progress {
+        let mut counts = Counts::default();
+        let mut chunk_counts: Vec<ChunkProgress> =
+            (1..=batch.chunks).map(|chunk| ChunkProgress { chunk, counts: Counts::default() }).collect();
+        let mut picklist = None;
+        let mut documents = Vec::with_capacity(batch.members.len());
+        for m in &batch.members {
+            let d = &m.document;
+            let result = Outcome::of(d.state);
+            let (rule, field, reason) = match result {
+                Outcome::Held => held_reason(d.report.as_ref()),
+                Outcome::Failed | Outcome::InDoubt | Outcome::Cancelled => (None, None, d.error.clone()),
+                _ => (None, None, None),
+            };
+            let r = DocResult {
+                seq: m.seq,
+                chunk: m.chunk,
+                document: d.id,
+                kind: d.kind.as_str().to_string(),
+                printer: d.printer.clone(),
+                order_id: d.order_id.clone(),
+                tracking_number: d.tracking_number.clone(),
+                state: d.state.as_str().to_string(),
+                result,
+                rule,
+                field,
+                reason,
+            };
+            if d.kind == Kind::Picklist {
+                picklist = Some(r);
+                continue;
+            }
+            counts.add(result);
+            if let Some(c) = m.chunk.and_then(|c| chunk_counts.get_mut(c as usize - 1)) {
+                c.counts.add(result);
+            }
+            documents.push(r);
+        }
+        let current_chunk = chunk_counts.iter().find(|c| c.counts.pending > 0).map(|c| c.chunk);
+        let complete = counts.pending == 0 && picklist.as_ref().is_none_or(|p| p.result != Outcome::Pending);
+        Progress {
+            batch: batch.id.clone(),
+            job: batch.job,
+            printer: batch.printer.clone(),
+            orders: batch.orders,
+            chunk_size: batch.chunk_size,
+            chunks: batch.chunks,
+            complete,
+            current_chunk,
+            counts,
+            chunk_counts,
+            picklist,
+            documents,
+        }
+    }
+}
+
+impl Progress {
+    /// The progress event for the SSE stream (no buyer data: counts and outcomes only).
+    pub fn event(&self) -> Event {
+        Event::Batch {
+            batch: self.batch.clone(),
+            chunks: self.chunks,
+            current_chunk: self.current_chunk,
+            complete: self.complete,
+            counts: self.counts,
+            picklist: self.picklist.as_ref().map(|p| p.result),
+        }
+    }
+}
+
+/// Progress events for every batch `document` belongs to, read from the spool (blocking).
+pub fn events_for(spool: &Spool, document: DocId) -> Result<Vec<Event>, SpoolError> {
+    let mut out = Vec::new();
+    for id in spool.batches_of(document)? {
+        if let Some(b) = spool.batch(&id)? {
+            out.push(Progress::of(&b).event());
+        }
+    }
+    Ok(out)
+}
+
+/// Rule ids and the first field from a held document's report; the refused text itself (which can
+/// be buyer data) is left out.
+fn held_reason(report: Option<&serde_json::Value>) -> (Option<String>, Option<String>, Option<String>) {
+    let Some(refusals) = report.and_then(|r| r.get("refusals")).and_then(|r| r.as_array()) else {
+        return (None, None, None);
+    };
+    let mut rules: Vec<&str> = refusals.iter().filter_map(|r| r.get("rule")?.as_str()).collect();
+    rules.dedup();
+    let first = refusals.first();
+    let text = |k: &str| first.and_then(|r| r.get(k)).and_then(|v| v.as_str()).map(str::to_string);
+    (Some(rules.join(", ")), text("path"), text("message"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(id: &str, bin: &str) -> Order {
+        let v = serde_json::json!({
+            "order_id": id,
+            "shipment": {"carrier": "J&T Express", "handover": "pickup", "tracking_number": format!("63000000{id}"),
+                          "package": {"index": 1, "count": 1}},
+            "sender": {"name": "Acme", "address": {"lines": ["Lot 7"], "city": "Shah Alam", "region": "Selangor", "postal_code": "40200", "country": "MY"}},
+            "recipient": {"name": "Buyer", "phone": "+60 12-345 6789", "address": {"lines": ["1 Jalan"], "city": "PJ", "region": "Selangor", "postal_code": "47300", "country": "MY"}},
+            "items": [{"sku": "S", "name": "Thing", "qty": 1, "bin": bin}],
+        });
+        Order::from_json_value(v).unwrap()
+    }
+
+    #[test]
+    fn labels_follow_the_walk_and_fill_chunks_of_fifty() {
+        // 120 orders whose bins run backwards: the walk reverses them.
+        let orders: Vec<Order> = (0..120).map(|i| order(&format!("{i:04}"), &format!("A-{:02}-01", 120 - i))).collect();
+        let plan = plan("B1".into(), orders, "dock", Some("office"), &BinPattern::default(), Some("k"));
+        assert_eq!(plan.picklist.as_ref().unwrap().printer, "office");
+        assert_eq!(plan.labels.len(), 120);
+        let first = match &plan.labels[0].content {
+            crate::spool::Content::Order(o) => o.order_id.clone(),
+            _ => unreachable!(),
+        };
+        assert_eq!(first, "0119");
+        // Keys keep each order's place in the submitted list.
+        assert_eq!(plan.labels[0].key.as_deref(), Some("k:119"));
+        assert_eq!(plan.chunk_size, 50);
+    }
+
+    #[test]
+    fn held_reason_names_rules_and_field_not_text() {
+        let report = serde_json::json!({"refusals": [
+            {"rule": "hyperlink", "path": "label_note", "span": {"start": 0, "end": 3}, "text": "secret", "message": "no links"},
+            {"rule": "hyperlink", "path": "items[0].name", "span": {"start": 0, "end": 3}, "text": "x", "message": "m"},
+        ]});
+        let (rule, field, reason) = held_reason(Some(&report));
+        assert_eq!(rule.as_deref(), Some("hyperlink"));
+        assert_eq!(field.as_deref(), Some("label_note"));
+        assert_eq!(reason.as_deref(), Some("no links"));
+    }
+}
