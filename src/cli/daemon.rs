@@ -10,7 +10,7 @@ use labeld::daemon::{self, Setup};
 use labeld::lang::Language;
 use labeld::order::Order;
 use labeld::printer::profile::Profiles;
-use labeld::spool::{Filter, NewDocument, Spool, State};
+use labeld::spool::{Filter, Spool, State};
 use labeld::virtual_printer::{self, VirtualPrinter};
 
 #[derive(clap::Args)]
@@ -82,7 +82,9 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let printers = [("zebra", "zebra-zd421-203", Language::Zpl), ("tsc", "tsc-te200", Language::Tspl)];
     let profiles = Profiles::builtin();
     let mut vps = Vec::new();
-    let mut toml = String::from("[server]\nlisten = \"127.0.0.1:0\"\n\n[spool]\npath = \"spool.db\"\n");
+    // The documented address when it is free (so the web page is where README says), any port otherwise.
+    let listen = if std::net::TcpListener::bind("127.0.0.1:8631").is_ok() { "127.0.0.1:8631" } else { "127.0.0.1:0" };
+    let mut toml = format!("[server]\nlisten = \"{listen}\"\n\n[spool]\npath = \"spool.db\"\n");
     for (name, driver, lang) in printers {
         let profile = profiles.get(driver)?;
         let dir = args.out.join(name);
@@ -112,18 +114,21 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         },
     ));
     let addr = addr_rx.recv_timeout(Duration::from_secs(30)).context("the daemon did not start")?;
-    // Submit straight into the spool the daemon uses: the same path POST /v1/jobs takes.
+    // Each order goes in as an order backend sends it: POST /v1/jobs, answered after the spool commit.
     let spool = Spool::open(&spool_path)?;
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build().into();
     let started = Instant::now();
     let mut submitted = 0usize;
-    for (i, (_, order)) in orders.iter().enumerate() {
+    for (i, (source, order)) in orders.iter().enumerate() {
         let printer = printers[i % printers.len()].0;
-        spool.submit(vec![NewDocument::label(printer, order.clone())])?;
-        submitted += 1;
-    }
-    // Wake the workers now rather than at their next poll.
-    for (name, _, _) in printers {
-        let _ = http_post(addr, &format!("/v1/printers/{name}/resume"));
+        let body = serde_json::json!({ "printer": printer, "kind": "label", "order": order });
+        let mut resp = agent.post(&format!("http://{addr}/v1/jobs")).content_type("application/json").send(body.to_string().as_bytes())?;
+        if resp.status().as_u16() == 202 {
+            submitted += 1;
+        } else {
+            let answer = resp.body_mut().read_to_string().unwrap_or_default();
+            eprintln!("{source}: the daemon answered {}: {}", resp.status(), answer.trim());
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     let docs = loop {
@@ -165,7 +170,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     for (name, dir, vp) in &vps {
         println!("{name}: {} PNG(s) in {}", vp.saved().len(), dir.display());
     }
-    println!("API: http://{addr}/v1/jobs");
+    println!("web page: http://{addr}/   API: http://{addr}/v1/jobs");
     if keep {
         println!("serving; Ctrl-C stops");
     } else {
@@ -181,15 +186,4 @@ fn tempdir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("labeld-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
-}
-
-/// A bodiless POST over loopback (the demo's only HTTP call: waking the workers).
-fn http_post(addr: std::net::SocketAddr, path: &str) -> std::io::Result<()> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    Ok(())
 }
