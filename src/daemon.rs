@@ -36,6 +36,8 @@ pub struct Running {
     pub events: EventBus,
     /// The NATS feed's state (`disabled` without `[feed.nats]`).
     pub feed: crate::feed::Monitor,
+    /// `[picklist]` bins: the walking order of batch labels and pick lists.
+    pub bins: Arc<crate::picklist::BinPattern>,
 }
 
 /// The loaded, checked pieces a daemon runs with.
@@ -106,13 +108,14 @@ pub async fn run(
     let events = EventBus::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let specs = setup.printer_specs()?;
-    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone() };
+    let bins = Arc::new(setup.config.bins.clone());
+    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone() };
     let workers = Workers::start(shared, specs, stop_rx.clone());
     let monitor = match &setup.config.feed_nats {
         Some(cfg) => crate::feed::Monitor::new(cfg, Some(events.clone())),
         None => crate::feed::Monitor::disabled(),
     };
-    let running = Arc::new(Running { spool: spool.clone(), workers, events, feed: monitor.clone() });
+    let running = Arc::new(Running { spool: spool.clone(), workers, events, feed: monitor.clone(), bins });
 
     // The NATS feed, when configured, writes into the same spool and wakes the same workers.
     let feed = match &setup.config.feed_nats {

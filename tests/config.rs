@@ -301,3 +301,16 @@ fn registry_matches_the_checkers_reading() {
     let config = parse(&text).unwrap();
     assert_eq!(config.registry(), labeld::comply::Registry::load(&path).unwrap());
 }
+
+#[test]
+fn picklist_bins_and_walk() {
+    use labeld::picklist::{BinPattern, Walk};
+    let default = parse("").unwrap();
+    assert_eq!(default.bins, BinPattern::default());
+    let custom = parse("[picklist]\nbins = \"{aisle}.{bay}.{level}\"\nwalk = \"serpentine\"\n").unwrap();
+    assert_eq!(custom.bins, BinPattern::parse("{aisle}.{bay}.{level}", Walk::Serpentine).unwrap());
+    let bad = problems("[picklist]\nbins = \"{row}-{shelf}\"\nwalk = \"zigzag\"\n");
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(bad[0].starts_with("labeld.toml:2:") && bad[0].contains("picklist: bins") && bad[0].contains("{row}"), "{bad:?}");
+    assert!(bad[1].starts_with("labeld.toml:3:") && bad[1].contains("zigzag"), "{bad:?}");
+}

@@ -62,6 +62,9 @@ pub struct Config {
     pub printers: Vec<Printer>,
     /// `[feed.nats]`: the job feed over NATS JetStream, when configured.
     pub feed_nats: Option<NatsFeedConfig>,
+    /// `[picklist] bins` and `walk`: how this warehouse's bin labels read, for the walking order of
+    /// pick lists and of batch labels.
+    pub bins: crate::picklist::BinPattern,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +229,7 @@ impl Config {
             None => BTreeMap::new(),
         };
         let printers = read_printers(top.tables("printer", &mut sink), drivers, &mut sink);
+        let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
         let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
             f.routes.printers = printers
                 .iter()
@@ -239,8 +243,8 @@ impl Config {
         }
         let mut problems = sink.into_problems();
         problems.extend(extra);
-        match (problems.is_empty(), server, spool) {
-            (true, Some(server), Some(spool)) => Ok(Config { server, spool, warehouses, printers, feed_nats }),
+        match (problems.is_empty(), server, spool, bins) {
+            (true, Some(server), Some(spool), Some(bins)) => Ok(Config { server, spool, warehouses, printers, feed_nats, bins }),
             _ => Err(ConfigError { problems }),
         }
     }
@@ -436,6 +440,37 @@ fn read_spool(section: Option<(&DeTable, std::ops::Range<usize>)>, base: &Path, 
     };
     r.finish(sink);
     ok.then_some(Spool { path, retention })
+}
+
+/// `[picklist]`: `bins = "{zone}-{aisle}-{shelf}"` (the parts a bin label is made of) and
+/// `walk = "sequential" | "serpentine"`.
+fn read_picklist(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut Sink) -> Option<crate::picklist::BinPattern> {
+    use crate::picklist::{BinPattern, Walk};
+    let Some((table, span)) = section else { return Some(BinPattern::default()) };
+    let mut r = TableReader::new(table, span, "picklist: ");
+    let walk = match r.string("walk", sink) {
+        None => Some(Walk::Sequential),
+        Some((s, _)) if s == "sequential" => Some(Walk::Sequential),
+        Some((s, _)) if s == "serpentine" => Some(Walk::Serpentine),
+        Some((s, span)) => {
+            sink.report(&span, r.msg("walk", format!("\"{}\" is not sequential or serpentine", s.escape_debug())));
+            None
+        }
+    };
+    let bins = match r.string("bins", sink) {
+        None => Some(BinPattern::default()),
+        Some((s, span)) => match BinPattern::parse(&s, walk.unwrap_or_default()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                sink.report(&span, r.msg("bins", e.to_string()));
+                None
+            }
+        },
+    };
+    r.finish(sink);
+    let (mut bins, walk) = (bins?, walk?);
+    bins.walk = walk;
+    Some(bins)
 }
 
 /// `"7d"`, `"36h"`, `"90m"`, `"3600s"`, `"2w"`: a whole number and one unit.

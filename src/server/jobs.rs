@@ -206,7 +206,7 @@ async fn submit_batch(
             return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
         }
     };
-    let pattern = crate::picklist::BinPattern::default();
+    let pattern = (*d.bins).clone();
     let plan = crate::batch::plan(batch_id, orders, &name, picklist_printer.as_ref().map(|p| p.spec.name.as_str()), &pattern, key.as_deref());
     let spool = d.spool.clone();
     let submitted = blocking(move || spool.submit_batch(plan)).await?;

@@ -123,6 +123,8 @@ pub struct Shared {
     pub gate: Arc<Gate>,
     pub fonts: Arc<Fonts>,
     pub events: EventBus,
+    /// The warehouse's bin labels (`[picklist]`), for the walking order on pick lists.
+    pub bins: Arc<crate::picklist::BinPattern>,
 }
 
 /// All workers, by printer name.
@@ -614,7 +616,7 @@ fn test_page_bytes(shared: &Shared, spec: &PrinterSpec) -> Result<Vec<u8>, Strin
 /// code is allowed on them and they carry no buyer data. The error names what stands in the way.
 fn render_picklist(shared: &Shared, spec: &PrinterSpec, doc: &Document, orders: &[crate::order::Order]) -> Result<Vec<u8>, String> {
     use crate::picklist::page::{self, Paper};
-    use crate::picklist::{self, BinPattern, PickList};
+    use crate::picklist::{self, PickList};
     let profile = &spec.profile;
     let now = OffsetDateTime::now_utc();
     // The batch it was submitted with; a pick list submitted on its own gets the id of its orders.
@@ -624,7 +626,7 @@ fn render_picklist(shared: &Shared, spec: &PrinterSpec, doc: &Document, orders: 
         Err(e) => return Err(e.to_string()),
     };
     let held = picklist::held_orders(orders, shared.gate.checker(), shared.spool.as_ref());
-    let pattern = BinPattern::default();
+    let pattern = (*shared.bins).clone();
     let list = PickList::build(orders, held, &pattern, batch_id, now);
     let pages = page::pages(&list, Paper::Thermal100x150, profile.dpi, &shared.fonts)
         .map_err(|e| format!("cannot lay out the pick list [{}]: {e}", e.rule()))?;
