@@ -8,10 +8,11 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http;
+use common::process::{Daemon, free_port};
 use labeld::comply::{Checker, SeenTracking};
 use labeld::lang::Language;
 use labeld::order::Order;
@@ -22,21 +23,6 @@ fn vp(lang: Language, dir: &Path) -> VirtualPrinter {
     VirtualPrinter::spawn(VpConfig::new(lang, 203, dir), "127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// `labeld serve` with `printers` as (name, driver, role, address).
 fn serve(work: &Path, printers: &[(&str, &str, &str, SocketAddr)]) -> (Daemon, SocketAddr) {

@@ -6,11 +6,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::http;
+use common::process::{Daemon, free_port};
 use labeld::daemon::{self, Setup};
 use labeld::lang::Language;
 use labeld::order::Order;
@@ -199,11 +200,6 @@ fn a_link_dropped_mid_label_is_in_doubt_and_not_resent() {
 
 // ---- the real binary, killed mid-batch ----
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
 fn spawn_binary(config: &Path, log: &Path) -> Daemon {
     let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_labeld"))
@@ -217,16 +213,6 @@ fn spawn_binary(config: &Path, log: &Path) -> Daemon {
     Daemon { child, log: log.to_path_buf() }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn wait_for_http(addr: SocketAddr, d: &mut Daemon) {
     wait_until("the daemon to listen", Duration::from_secs(60), || {

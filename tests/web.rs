@@ -8,9 +8,11 @@
 
 mod common;
 
+use common::process::{Daemon, free_port};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use labeld::lang::Language;
@@ -34,21 +36,6 @@ fn missing_tools(dir: &Path) -> Option<String> {
     None
 }
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn vp(lang: Language, dir: &Path) -> VirtualPrinter {
     VirtualPrinter::spawn(VpConfig::new(lang, 203, dir), "127.0.0.1:0".parse().unwrap()).unwrap()
