@@ -258,6 +258,21 @@ fn buyer_strings(orders: &[serde_json::Value]) -> Vec<String> {
     out
 }
 
+/// How many saved labels carry each tracking number (read from the PNG's barcode), and how many
+/// saved labels have no readable barcode.
+fn tracking_counts(printer: &VirtualPrinter) -> (BTreeMap<String, usize>, usize) {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut unread = 0;
+    for p in printer.saved() {
+        let raster = labeld::render::png::decode(&std::fs::read(&p).unwrap()).unwrap();
+        match labeld::barcode::verify::read_code128(&raster) {
+            Some(code) => *counts.entry(code).or_default() += 1,
+            None => unread += 1,
+        }
+    }
+    (counts, unread)
+}
+
 #[test]
 fn sigkill_mid_batch_then_restart_prints_every_label_once_and_leaks_no_buyer_data() {
     let work = tempfile::tempdir().unwrap();
@@ -296,14 +311,9 @@ fn sigkill_mid_batch_then_restart_prints_every_label_once_and_leaks_no_buyer_dat
     // Every done label printed; an in-doubt one may or may not have; nothing printed twice.
     assert!(saved >= done && saved <= done + in_doubt, "{saved} PNGs for {s:?}");
     // And per tracking number, read from each saved label's barcode: exactly once each.
-    let mut per_tracking: BTreeMap<String, usize> = BTreeMap::new();
-    for p in printer.saved() {
-        let raster = labeld::render::png::decode(&std::fs::read(&p).unwrap()).unwrap();
-        if let Some(code) = labeld::barcode::verify::read_code128(&raster) {
-            *per_tracking.entry(code).or_default() += 1;
-        }
-    }
-    assert_eq!(per_tracking.values().sum::<usize>(), saved, "every saved label's tracking barcode reads: {per_tracking:?}");
+    let (per_tracking, unread) = tracking_counts(&printer);
+    assert_eq!(unread, 0, "every saved label's tracking barcode reads: {per_tracking:?}");
+    assert_eq!(per_tracking.values().sum::<usize>(), saved, "{per_tracking:?}");
     assert!(per_tracking.values().all(|&n| n == 1), "{per_tracking:?}");
     drop(second);
 
@@ -359,12 +369,8 @@ fn sigterm_finishes_the_label_being_sent_and_a_restart_prints_the_rest_once() {
     assert_eq!(s.get("in_doubt"), None, "{s:?}");
     assert!(printer.wait_for_saved(orders.len(), Duration::from_secs(30)) == orders.len());
     std::thread::sleep(Duration::from_millis(300));
-    let mut per_tracking: BTreeMap<String, usize> = BTreeMap::new();
-    for p in printer.saved() {
-        let raster = labeld::render::png::decode(&std::fs::read(&p).unwrap()).unwrap();
-        let code = labeld::barcode::verify::read_code128(&raster).expect("every saved label's tracking barcode reads");
-        *per_tracking.entry(code).or_default() += 1;
-    }
+    let (per_tracking, unread) = tracking_counts(&printer);
+    assert_eq!(unread, 0, "every saved label's tracking barcode reads: {per_tracking:?}");
     eprintln!("printed before SIGTERM: {at_stop}; after restart: {}", printer.saved().len());
     assert_eq!(per_tracking.len(), orders.len(), "{per_tracking:?}");
     assert!(per_tracking.values().all(|&n| n == 1), "a label printed twice: {per_tracking:?}");
