@@ -14,7 +14,7 @@ use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
 
 fn batch() -> Vec<Order> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/batches/batch-500.jsonl");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/batches/batch-500.jsonl");
     std::fs::read_to_string(path).expect("fixture").lines().filter(|l| !l.trim().is_empty()).map(|l| Order::from_json_str(l).expect("valid")).collect()
 }
 

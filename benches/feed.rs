@@ -51,7 +51,7 @@ fn main() {
         assert!(Instant::now() < deadline, "nats-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let batch = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/batches/batch-500.jsonl")).expect("batch");
+    let batch = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/batches/batch-500.jsonl")).expect("batch");
     let lines: Vec<&str> = batch.lines().filter(|l| !l.trim().is_empty()).collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 

@@ -22,7 +22,7 @@ use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
 
 fn fixture(rel: &str) -> String {
-    let path = format!("{}/../shared/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

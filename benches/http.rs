@@ -80,7 +80,7 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let shared = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/batches/batch-50.jsonl");
+    let shared = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/batches/batch-50.jsonl");
     let orders: Vec<serde_json::Value> =
         std::fs::read_to_string(shared).unwrap().lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
     let out = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use labeld::order::Order;
 use labeld::spool::{NewDocument, Spool};
 
 fn reference_order() -> Order {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/orders/my-jnt-cod.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/orders/my-jnt-cod.json");
     Order::from_json_bytes(&std::fs::read(path).expect("fixture")).expect("valid order")
 }
 

@@ -4,7 +4,7 @@
 #   packaging/build-deb.sh [BINARY] [OUTDIR]
 #
 # BINARY defaults to target/release/labeld (build it first: cargo build --release), OUTDIR to target/debian.
-# Installs the same files as `cargo deb` with [package.metadata.deb] in Cargo.toml; tests/packaging.rs
+# Installs the same files as `cargo deb` with [package.metadata.deb] in Cargo.toml; tests/it/packaging.rs
 # checks both layouts. DEB_COMPRESS (xz, gzip, zstd or none; default xz) picks the compression.
 # Prints the path of the package written.
 set -eu

@@ -357,7 +357,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/../shared/fixtures/orders/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read_to_string(format!("{}/tests/fixtures/orders/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn udev_rules(profiles: &Profiles) -> String {
     out.push_str(
         "# 60-labeld.rules: give the lp group read/write access to the USB label printers labeld drives.\n\
          # GENERATED from drivers/*.toml by labeld::packaging_support::udev_rules; do not edit by hand.\n\
-         # Regenerate: LABELD_BLESS=1 cargo test --test packaging udev_rules_match_drivers\n\
+         # Regenerate: LABELD_BLESS=1 cargo test --test it packaging::udev_rules_match_drivers\n\
          #\n\
          # Serial printers need no rule: /dev/ttyUSB* and /dev/ttyACM* already belong to the dialout group.\n\
          # The service user labeld is in lp and dialout (see labeld.service, postinst).\n\n\

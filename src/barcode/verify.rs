@@ -863,7 +863,7 @@ mod tests {
         let seen = survey(&busy_label());
         assert!(!seen.qr_finder && !seen.timing && !seen.pdf417 && !seen.maxicode && seen.bullseyes.is_empty(), "{seen:?}");
         // (A page of random strokes can wake one now and then; the rendered fixture labels are checked in
-        // tests/render_fixtures.rs.)
+        // tests/it/render_fixtures.rs.)
     }
 
     #[test]

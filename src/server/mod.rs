@@ -5,7 +5,7 @@
 //! 500. CPU work (layout, raster, PDF) runs on the blocking pool, off the reactor.
 //!
 //! [`ROUTES`] is the one list of endpoints: the router is checked against it and so is the OpenAPI
-//! document served at `/v1/openapi.json` (tests/http.rs), so the two cannot drift apart.
+//! document served at `/v1/openapi.json` (tests/it/http.rs), so the two cannot drift apart.
 
 pub mod error;
 pub mod guard;

@@ -1,6 +1,6 @@
 //! The order format: every valid fixture parses; every "invalid" fixture is refused naming the field.
 
-mod common;
+use crate::common;
 
 use labeld::order::Order;
 
@@ -21,7 +21,7 @@ fn invalid_fixtures_name_the_field_and_the_problem() {
         ("invalid-utf8", "", "not valid UTF-8"),
     ];
     for (name, path, problem) in expected {
-        let bytes = std::fs::read(common::shared().join(format!("orders-bad/{name}.json"))).unwrap();
+        let bytes = std::fs::read(common::fixtures().join(format!("orders-bad/{name}.json"))).unwrap();
         // Cases with an "expect" wrapper hold the order inside; the unparseable ones are raw.
         let order_bytes = match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(v) if v.get("expect").is_some() => {
@@ -39,7 +39,7 @@ fn invalid_fixtures_name_the_field_and_the_problem() {
 #[test]
 fn every_bad_fixture_is_accounted_for() {
     // reject:* cases are valid orders refused by compliance (tested with the compliance engine).
-    for entry in std::fs::read_dir(common::shared().join("orders-bad")).unwrap() {
+    for entry in std::fs::read_dir(common::fixtures().join("orders-bad")).unwrap() {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {

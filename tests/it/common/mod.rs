@@ -1,4 +1,4 @@
-//! Shared test helpers: fixtures from ../shared/fixtures, one font set, a fixed print time.
+//! Shared test helpers: fixtures from tests/fixtures, one font set, a fixed print time.
 #![allow(dead_code)]
 
 pub mod http;
@@ -12,13 +12,13 @@ use labeld::order::Order;
 use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
 
-pub fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// Every valid fixture order, by file stem.
 pub fn fixture_orders() -> Vec<(String, Order)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(shared().join("orders")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures().join("orders")).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
     paths
         .into_iter()

@@ -1,6 +1,6 @@
 //! Every fixture label → every printer language → our own interpreter → the identical raster.
 
-mod common;
+use crate::common;
 
 use labeld::bitmap::Bitmap;
 use labeld::lang::{self, CpclGraphics, Decoded, JobSettings, Language, Media, ZplCompression};

@@ -2,10 +2,10 @@
 //! raster matches the golden image exactly.
 //!
 //! Golden images live in tests/golden/. After a deliberate change to the template, layout or fonts,
-//! regenerate them with `LABELD_UPDATE_GOLDEN=1 cargo test --test render_fixtures` and look at them
+//! regenerate them with `LABELD_UPDATE_GOLDEN=1 cargo test --test it render_fixtures` and look at them
 //! before committing. A mismatch writes the new image next to target/golden-diff/ for comparison.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

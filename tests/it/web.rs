@@ -6,9 +6,9 @@
 //! Needs `chromium` (apt) and `npm ci` in tests/web. Without them the test prints why and passes,
 //! unless LABELD_REQUIRE_BROWSER=1 (set by .ci/run) makes it fail.
 
-mod common;
+use crate::common;
 
-use common::process::{Daemon, free_port};
+use crate::common::process::{Daemon, free_port};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ fn vp(lang: Language, dir: &Path) -> VirtualPrinter {
 
 /// A fixture order with its ids changed, so each order in the test is a parcel of its own.
 fn order_file(dir: &Path, fixture: &str, note: Option<&str>) -> PathBuf {
-    let mut order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders").join(fixture)).unwrap()).unwrap();
+    let mut order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders").join(fixture)).unwrap()).unwrap();
     if let Some(n) = note {
         order["label_note"] = n.into();
     }

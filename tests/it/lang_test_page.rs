@@ -1,7 +1,7 @@
 //! The calibration label: every built-in profile's test page encodes in its language (and every other
 //! language), decodes back to the same raster, and its Code 128 sample scans.
 
-mod common;
+use crate::common;
 
 use labeld::barcode::verify::read_code128;
 use labeld::lang::{self, JobSettings, Language, test_page};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use labeld::order::Order;
 use labeld::spool::{ALL_STATES, Content, Filter, Kind, NewDocument, Outcome, Spool, SpoolError, State, StoredContent};
 
-mod common;
+use crate::common;
 
 fn base_order() -> Order {
     common::fixture_orders().into_iter().find(|(name, _)| name == "us-ups").expect("us-ups fixture").1
@@ -667,7 +667,7 @@ fn survives_sigkill_at_random_moments() {
     const KILLS: usize = 20;
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args(["spool::crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

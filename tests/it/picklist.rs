@@ -1,6 +1,6 @@
 //! Pick lists: quantities, walking order, pages, PDF text, and no buyer data anywhere.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -13,7 +13,7 @@ use labeld::render;
 use proptest::prelude::*;
 
 fn batch(name: &str) -> Vec<Order> {
-    let text = std::fs::read_to_string(common::shared().join("batches").join(name)).unwrap();
+    let text = std::fs::read_to_string(common::fixtures().join("batches").join(name)).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| Order::from_json_str(l).unwrap()).collect()
 }
 
@@ -139,7 +139,7 @@ fn pdf_text_lists_every_sku_and_no_buyer_data() {
     let pdf = dir.join("pl.pdf");
     let status = Command::new(env!("CARGO_BIN_EXE_labeld"))
         .arg("picklist")
-        .arg(common::shared().join("batches/batch-50.jsonl"))
+        .arg(common::fixtures().join("batches/batch-50.jsonl"))
         .args(["--format", "pdf", "--paper", "a4", "--printed-at", "2026-11-23T09:30:00Z", "-o"])
         .arg(&pdf)
         .status()
@@ -225,7 +225,7 @@ fn cli_holds_refused_orders_and_says_why_without_their_text() {
         println!("skipped: pdftotext not installed (Debian package poppler-utils)");
         return;
     }
-    let text = std::fs::read_to_string(common::shared().join("batches/batch-50.jsonl")).unwrap();
+    let text = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();
     let mut lines: Vec<serde_json::Value> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
     lines[7]["label_note"] = "Order again at www.acme-deals.example for 20% off".into();
     let held_id = lines[7]["order_id"].as_str().unwrap().to_string();

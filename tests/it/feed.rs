@@ -2,6 +2,8 @@
 //! temporary store when `nats-server` is installed, or the one at LABELD_TEST_NATS_URL. Without
 //! either the tests say "skipped" and pass, unless LABELD_REQUIRE_NATS=1 (CI), where they fail.
 
+use crate::common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -19,10 +21,6 @@ use labeld::feed::{self, FeedEvent, Routes, publish};
 use labeld::spool::{Filter, Kind, Spool};
 
 const WAREHOUSE: &str = "WH-KUL-01";
-
-fn shared() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
-}
 
 /// A nats-server this test owns (or an external one it cannot restart).
 struct Nats {
@@ -104,7 +102,7 @@ async fn context(nats: &Nats) -> jetstream::Context {
 }
 
 fn batch_lines() -> Vec<String> {
-    std::fs::read_to_string(shared().join("batches/batch-500.jsonl")).unwrap().lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
+    std::fs::read_to_string(common::fixtures().join("batches/batch-500.jsonl")).unwrap().lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
 }
 
 fn buyer_names() -> Vec<String> {
@@ -273,9 +271,9 @@ async fn poison_messages_are_terminated_with_an_event_and_not_redelivered() {
     other_warehouse["order_id"] = "refused-1".into();
     let mut unknown_printer: serde_json::Value = serde_json::from_str(&batch_lines()[1]).unwrap();
     unknown_printer["printer"] = "nowhere".into();
-    let bad_order = std::fs::read_to_string(shared().join("orders-bad/missing-tracking.json")).unwrap();
+    let bad_order = std::fs::read_to_string(common::fixtures().join("orders-bad/missing-tracking.json")).unwrap();
     let poison: Vec<(Vec<u8>, String)> = vec![
-        (std::fs::read(shared().join("orders-bad/not-json.json")).unwrap(), "p-notjson".into()),
+        (std::fs::read(common::fixtures().join("orders-bad/not-json.json")).unwrap(), "p-notjson".into()),
         (serde_json::to_vec(&serde_json::from_str::<serde_json::Value>(&bad_order).unwrap()["order"]).unwrap(), "p-bad".into()),
         (serde_json::to_vec(&other_warehouse).unwrap(), "p-refused".into()),
         (serde_json::to_vec(&unknown_printer).unwrap(), "p-printer".into()),
@@ -426,7 +424,7 @@ async fn events_owed_while_the_feed_was_away_are_published_when_it_is_back() {
 async fn labeld_publish_counts_stored_and_duplicates_and_refuses_a_bad_batch() {
     let Some(nats) = Nats::start() else { return };
     let bin = env!("CARGO_BIN_EXE_labeld");
-    let batch = shared().join("batches/batch-50.jsonl");
+    let batch = common::fixtures().join("batches/batch-50.jsonl");
     let run = |args: &[&str]| {
         let out = Command::new(bin).args(args).output().unwrap();
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
@@ -493,7 +491,7 @@ async fn station_sigkill_mid_batch_prints_each_once() {
 
     for round in 1..=2 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["feed_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args(["feed::feed_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, format!("{}|{}", nats.url, tmp.path().display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -526,11 +524,9 @@ async fn station_sigkill_mid_batch_prints_each_once() {
 
 // ---- real `labeld serve` stations: /healthz and /metrics, and the end-to-end run of issue 7 ----
 
-mod common;
-
 use std::net::SocketAddr;
 
-use common::http;
+use crate::common::http;
 use labeld::lang::Language;
 use labeld::virtual_printer::{Config as VpConfig, Fault, VirtualPrinter};
 

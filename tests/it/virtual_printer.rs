@@ -1,7 +1,7 @@
 //! Labels over real links into the virtual printer: TCP loopback and a pseudo-terminal, every language,
 //! status queries, and the injected faults. Everything runs on 127.0.0.1 and finishes in seconds.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

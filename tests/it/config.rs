@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use labeld::config::{AnyDriver, Config, PrinterUri, Role};
 
-mod common;
+use crate::common;
 
 fn packaged() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("packaging/labeld.toml")
@@ -63,7 +63,7 @@ fn packaged_examples_are_valid() {
 
 #[test]
 fn full_config_with_registry_file() {
-    let registry = common::shared().join("warehouses.toml");
+    let registry = common::fixtures().join("warehouses.toml");
     let text = format!(
         r#"
 [server]
@@ -286,7 +286,7 @@ fn problems_in_the_registry_file_point_into_that_file() {
 
 #[test]
 fn fixture_registry_parses() {
-    let path = common::shared().join("warehouses.toml");
+    let path = common::fixtures().join("warehouses.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let registry = labeld::config::parse_warehouses(&text, &path).unwrap();
     let ids: Vec<&str> = registry.keys().map(String::as_str).collect();
@@ -296,7 +296,7 @@ fn fixture_registry_parses() {
 /// The config's registry is the same registry the compliance checker reads from the file itself.
 #[test]
 fn registry_matches_the_checkers_reading() {
-    let path = common::shared().join("warehouses.toml");
+    let path = common::fixtures().join("warehouses.toml");
     let text = format!("[warehouses]\nfile = \"{}\"\n", path.display());
     let config = parse(&text).unwrap();
     assert_eq!(config.registry(), labeld::comply::Registry::load(&path).unwrap());

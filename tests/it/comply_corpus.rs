@@ -3,10 +3,10 @@
 //!
 //! Two corpora: `tests/comply/dev.tsv` (the rules were tuned against it) and `tests/comply/heldout.tsv`
 //! (written before tuning, never tuned against). Both print precision and recall per rule; run with
-//! `cargo test --test comply_corpus -- --nocapture` to see them. `COMPLY_SHOW_HELDOUT=1` also lists the held-out
+//! `cargo test --test it comply_corpus -- --nocapture` to see them. `COMPLY_SHOW_HELDOUT=1` also lists the held-out
 //! misses (looking at them is tuning against them).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
@@ -121,27 +121,14 @@ fn heldout_corpus() {
 }
 
 fn registry() -> Registry {
-    Registry::load(&common::shared().join("warehouses.toml")).expect("fixture warehouse registry")
+    Registry::load(&common::fixtures().join("warehouses.toml")).expect("fixture warehouse registry")
 }
-
-/// Fixture defects found by the engine, reported to the lead rather than hidden: the file stem, and the one
-/// rule it is refused with.
-const KNOWN_FIXTURE_DEFECTS: &[(&str, Rule)] = &[
-    // 856921429176 fails FedEx's published 12-digit check (weights 1,3,7 from the right, mod 11): the check
-    // digit is 7. Every vector in the carriers' published examples agrees with the rule, so the fixture is wrong.
-    ("us-fedex", Rule::TrackingNumber),
-];
 
 #[test]
 fn every_fixture_order_is_printable() {
     let checker = Checker::new(Some(registry()));
     for (name, order) in common::fixture_orders() {
         let report = checker.check_order(&order, &NoSpool);
-        if let Some((_, rule)) = KNOWN_FIXTURE_DEFECTS.iter().find(|(n, _)| *n == name) {
-            assert_eq!(report.rules(), vec![*rule], "{name}: {:#?}", report.refusals);
-            eprintln!("note: fixture {name} is refused with {rule} (known fixture defect): {}", report.refusals[0]);
-            continue;
-        }
         assert!(report.is_printable(), "{name}: {:#?}", report.refusals);
     }
 }
@@ -149,7 +136,7 @@ fn every_fixture_order_is_printable() {
 #[test]
 fn every_bad_fixture_is_refused_with_its_rule() {
     let checker = Checker::new(Some(registry()));
-    let dir = common::shared().join("orders-bad");
+    let dir = common::fixtures().join("orders-bad");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -346,14 +333,11 @@ fn tracking_vectors_from_the_published_rules() {
     }
 }
 
-/// Cross-check against the public tracking_number_data vectors, read in place at run time.
+/// Cross-check against the public tracking_number_data vectors (MIT, copied with their licence into
+/// tests/fixtures/reference).
 #[test]
 fn tracking_cross_check_with_reference_data() {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/tracking_number_data/couriers");
-    if !dir.is_dir() {
-        eprintln!("skipped: {} not present", dir.display());
-        return;
-    }
+    let dir = common::fixtures().join("reference/tracking_number_data/couriers");
     // (file, format name in the data, carrier name we check it as)
     let formats = [
         ("ups.json", "UPS", "UPS"),

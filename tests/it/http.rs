@@ -1,13 +1,13 @@
 //! The HTTP API in-process on a free loopback port: routes match the OpenAPI document, bad input is a
 //! 4xx naming the field, and the Host/Origin/token guard holds.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use common::http::{self, request};
+use crate::common::http::{self, request};
 use labeld::server::{self, AppState, ROUTES, ServerOptions};
 
 fn start(token: Option<&str>) -> SocketAddr {
@@ -38,7 +38,7 @@ fn server() -> SocketAddr {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(common::shared().join("orders").join(name)).unwrap()
+    std::fs::read(common::fixtures().join("orders").join(name)).unwrap()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `labeld render --format zpl|tspl|escpos|epl|cpcl` and `labeld test-page` as a user runs them.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -19,7 +19,7 @@ fn tmp(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn printer_formats_carry_the_same_raster_as_png() {
-    let order = common::shared().join("orders/sg-ninjavan.json");
+    let order = common::fixtures().join("orders/sg-ninjavan.json");
     let png_out = tmp("sg.png");
     let at = ["--printed-at", "2026-11-23T09:30:00Z"];
     assert!(labeld().arg("render").arg(&order).args(at).args(["-f", "png", "-o"]).arg(&png_out).status().unwrap().success());
@@ -36,7 +36,7 @@ fn printer_formats_carry_the_same_raster_as_png() {
 
 #[test]
 fn printer_profile_sets_language_checks_and_resolution() {
-    let order = common::shared().join("orders/us-ups.json");
+    let order = common::fixtures().join("orders/us-ups.json");
     let out = tmp("ups.zpl");
     let st = labeld().arg("render").arg(&order).args(["-f", "zpl", "--printer-profile", "zebra-zd421-300", "-o"]).arg(&out).status().unwrap();
     assert!(st.success());

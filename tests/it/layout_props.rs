@@ -2,7 +2,7 @@
 //! scripts warehouses see, a label either lays out with nothing outside the page and no text touching
 //! another element, or is refused with a named rule (overflow, missing_glyph) — never clipped.
 
-mod common;
+use crate::common;
 
 use labeld::document::{Element, Rect};
 use labeld::layout::collisions;

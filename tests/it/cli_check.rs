@@ -1,6 +1,6 @@
 //! `labeld check` as a user runs it: exit codes, JSON, JSON Lines, standard input.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -16,12 +16,12 @@ fn tmp(name: &str) -> std::path::PathBuf {
 }
 
 fn warehouses() -> std::path::PathBuf {
-    common::shared().join("warehouses.toml")
+    common::fixtures().join("warehouses.toml")
 }
 
 /// The order inside an orders-bad case, written to a file of its own.
 fn bad_order(name: &str) -> std::path::PathBuf {
-    let case: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders-bad").join(name)).unwrap()).unwrap();
+    let case: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders-bad").join(name)).unwrap()).unwrap();
     let path = tmp(name);
     std::fs::write(&path, serde_json::to_vec_pretty(&case["order"]).unwrap()).unwrap();
     path
@@ -33,7 +33,7 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn printable_orders_exit_0() {
-    let o = labeld().arg("check").arg(common::shared().join("orders/my-jnt-cod.json")).arg(common::shared().join("orders/th-flash-cod.json")).arg("--warehouses").arg(warehouses()).output().unwrap();
+    let o = labeld().arg("check").arg(common::fixtures().join("orders/my-jnt-cod.json")).arg(common::fixtures().join("orders/th-flash-cod.json")).arg("--warehouses").arg(warehouses()).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(stdout(&o), "574831017900715107: printable\n571756838140045365: printable\n");
 }
@@ -61,8 +61,8 @@ fn unknown_warehouse_needs_the_registry() {
 fn unreadable_input_exits_2_and_readable_ones_are_still_reported() {
     let o = labeld()
         .arg("check")
-        .arg(common::shared().join("orders-bad/not-json.json"))
-        .arg(common::shared().join("orders/us-ups.json"))
+        .arg(common::fixtures().join("orders-bad/not-json.json"))
+        .arg(common::fixtures().join("orders/us-ups.json"))
         .arg(tmp("does-not-exist.json"))
         .output()
         .unwrap();
@@ -71,13 +71,13 @@ fn unreadable_input_exits_2_and_readable_ones_are_still_reported() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not-json.json: unreadable: not valid JSON"), "{err}");
     assert!(err.contains("does-not-exist.json: unreadable"), "{err}");
-    let bad_registry = labeld().arg("check").arg(common::shared().join("orders/us-ups.json")).arg("--warehouses").arg(tmp("nope.toml")).output().unwrap();
+    let bad_registry = labeld().arg("check").arg(common::fixtures().join("orders/us-ups.json")).arg("--warehouses").arg(tmp("nope.toml")).output().unwrap();
     assert_eq!(bad_registry.status.code(), Some(2));
 }
 
 #[test]
 fn json_output_is_one_object_per_order() {
-    let o = labeld().arg("check").arg("--json").arg(bad_order("note-with-whatsapp.json")).arg(common::shared().join("orders/us-ups.json")).output().unwrap();
+    let o = labeld().arg("check").arg("--json").arg(bad_order("note-with-whatsapp.json")).arg(common::fixtures().join("orders/us-ups.json")).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let entries: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(entries.len(), 2);
@@ -96,7 +96,7 @@ fn json_output_is_one_object_per_order() {
 
 #[test]
 fn json_lines_from_standard_input_report_line_numbers_and_duplicates() {
-    let batch = std::fs::read_to_string(common::shared().join("batches/batch-50.jsonl")).unwrap();
+    let batch = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();
     let mut lines: Vec<String> = batch.lines().take(3).map(String::from).collect();
     // Line 4: the tracking number of line 1 on another order. Line 5: not an order.
     let mut dup: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
@@ -121,9 +121,9 @@ fn json_lines_from_standard_input_report_line_numbers_and_duplicates() {
 
 #[test]
 fn every_batch_order_is_printable() {
-    let o = labeld().arg("check").arg(common::shared().join("batches/batch-500.jsonl")).arg("--warehouses").arg(warehouses()).output().unwrap();
+    let o = labeld().arg("check").arg(common::fixtures().join("batches/batch-500.jsonl")).arg("--warehouses").arg(warehouses()).output().unwrap();
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{}", out.lines().filter(|l| !l.ends_with("printable")).collect::<Vec<_>>().join("\n"));
     assert_eq!(out.lines().count(), 500);
-    assert!(out.starts_with(&format!("{}:1: ", common::shared().join("batches/batch-500.jsonl").display())));
+    assert!(out.starts_with(&format!("{}:1: ", common::fixtures().join("batches/batch-500.jsonl").display())));
 }

@@ -1,7 +1,7 @@
 //! The daemon end to end on loopback: HTTP submit → worker → virtual printer → PNG, printer faults,
 //! a link dropped mid-label, a SIGKILL mid-batch, and buyer data kept out of logs and events.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http;
-use common::process::{Daemon, free_port};
+use crate::common::http;
+use crate::common::process::{Daemon, free_port};
 use labeld::daemon::{self, Setup};
 use labeld::lang::Language;
 use labeld::order::Order;
@@ -19,7 +19,7 @@ use labeld::printer::profile::Profiles;
 use labeld::virtual_printer::{Config as VpConfig, Fault, VirtualPrinter};
 
 fn batch(n: usize) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(common::shared().join("batches/batch-50.jsonl")).unwrap();
+    let text = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).take(n).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -119,7 +119,7 @@ fn submit_over_http_prints_a_png_at_the_printer() {
     let out = tempfile::tempdir().unwrap();
     let printer = vp(Language::Zpl, out.path(), &[]);
     let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
-    let order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    let order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
     let body = serde_json::json!({ "printer": "dock-1", "order": order });
     let resp = http::post_json(d.addr, "/v1/jobs", body.to_string().as_bytes());
     assert_eq!(resp.status, 202, "{}", resp.text());

@@ -37,7 +37,7 @@ fn udev_rules_match_drivers() {
     assert!(
         committed == generated,
         "packaging/60-labeld.rules is out of date with drivers/; regenerate with \
-         LABELD_BLESS=1 cargo test --test packaging udev_rules_match_drivers\n--- generated:\n{generated}"
+         LABELD_BLESS=1 cargo test --test it packaging::udev_rules_match_drivers\n--- generated:\n{generated}"
     );
     // Every id in drivers/ appears as a rule line, in the form udev compares (lowercase hex, 4 digits).
     for p in from_dir.all() {

@@ -4,15 +4,15 @@
 //! each saved label's tracking barcode), the bad order is held and reported, and the exit status
 //! says not everything printed.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::http;
-use common::process::{Daemon, free_port};
+use crate::common::http;
+use crate::common::process::{Daemon, free_port};
 use labeld::comply::{Checker, SeenTracking};
 use labeld::lang::Language;
 use labeld::order::Order;
@@ -99,10 +99,10 @@ fn labeld_batch(args: &[&str], timeout: Duration) -> Run {
 }
 
 fn batch_50_and_a_bad_order() -> (Vec<String>, Vec<Order>) {
-    let text = std::fs::read_to_string(common::shared().join("batches/batch-50.jsonl")).unwrap();
+    let text = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();
     let mut lines: Vec<String> = text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
     assert_eq!(lines.len(), 50);
-    let bad: serde_json::Value = serde_json::from_slice(&std::fs::read(common::shared().join("orders-bad/note-with-url.json")).unwrap()).unwrap();
+    let bad: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders-bad/note-with-url.json")).unwrap()).unwrap();
     assert_eq!(bad["expect"], "reject:hyperlink");
     // In the middle of the file, so a skipped order would shift everything after it.
     lines.insert(17, bad["order"].to_string());
@@ -227,7 +227,7 @@ fn batch_prints_the_pick_list_then_labels_in_walking_order_and_reports_the_held_
 fn an_unreachable_daemon_or_a_bad_batch_file_exits_2_naming_what_is_wrong() {
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("batch.jsonl");
-    std::fs::copy(common::shared().join("batches/batch-50.jsonl"), &file).unwrap();
+    std::fs::copy(common::fixtures().join("batches/batch-50.jsonl"), &file).unwrap();
     let url = format!("http://127.0.0.1:{}", free_port());
     let run = labeld_batch(&[file.to_str().unwrap(), "--printer", "dock-1", "--server", &url], Duration::from_secs(60));
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -2,7 +2,7 @@
 //! renders our ZPL to PNG, and the tracking barcode must scan from that PNG. `.ci/run` installs it
 //! (`npm ci` in tests/zpl) and sets LABELD_REQUIRE_ZPL_RENDERER=1, so on CI a missing renderer fails.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,26 @@
+//! The integration tests: one binary, one module per area, so a clean build links the crate once.
+//! Fixtures live in tests/fixtures; nothing here reads outside the repository.
+
+mod common;
+
+mod batch;
+mod cli_check;
+mod cli_lang;
+mod cli_render;
+mod comply_corpus;
+mod config;
+mod daemon;
+mod feed;
+mod http;
+mod lang_fuzz;
+mod lang_roundtrip;
+mod lang_test_page;
+mod lang_zpl_independent;
+mod layout_props;
+mod orders;
+mod packaging;
+mod picklist;
+mod render_fixtures;
+mod spool;
+mod virtual_printer;
+mod web;
