@@ -14,7 +14,8 @@ use phonenumber::country;
 use regex::Regex;
 
 use super::normalize::Normalized;
-use super::{Finding, Rule, TextContext};
+use super::lexicon::Lexicon;
+use super::{FieldKind, Finding, Rule, TextContext};
 
 pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
     let t = n.text.as_str();
@@ -24,12 +25,16 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>)
     if t.contains(" at ") {
         spelled_emails(t, out);
     }
-    if !cx.own_phone_field && t.bytes().filter(u8::is_ascii_digit).count() >= 7 {
+    if cx.kind != FieldKind::OwnPhone && t.bytes().filter(u8::is_ascii_digit).count() >= 7 {
         phones(t, cx, out);
     }
-    if !t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic()) {
-        messaging(t, cx.product_name, out);
-        marketplaces(t, out);
+    if cx.kind != FieldKind::OwnPhone && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic())) {
+        spelled_phones(t, cx, out);
+    }
+    // The buyer's own name and address are their words: an app's name there ("Line Jensen", "王微信") is a name.
+    if cx.kind != FieldKind::Buyer && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic())) {
+        messaging(t, cx, out);
+        elsewhere(t, cx, out);
         if t.contains('@') {
             handles(t, out);
         }
@@ -92,16 +97,6 @@ static PHONE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+ ?)?(?:\( ?\d{1,5} ?\) ?)?\d+(?:(?: ?[\-.] ?| {1,2}|\) ?| ?\( ?)\d+)*").unwrap()
 });
 
-/// Words that announce a phone number, in the languages of the markets.
-static PHONE_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:\b(?:tel|telp|phone|call|hp|mobile|mob|cell|whatsapp|wa|sms|text|contact|hubungi|nombor|nomor|no hp|no\. hp|no tel|sdt|sdt|",
-        r"zalo|line|viber|telegram|tg|wechat|vx|qq|llama|llamanos|llamanos|telefono|telefono|tlf|movil|movil|celular|cel)\b",
-        r"|电话|電話|手机|手機|联系|聯繫|聯絡|号码|號碼|微信|โทร|เบอร์|dien thoai|goi)[^\p{L}\p{N}]{0,4}(?:\w+[^\p{L}\p{N}]{1,3}){0,2}$"
-    ))
-    .unwrap()
-});
-
 /// Words that say the number after them is an identifier, not a phone.
 static ID_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
@@ -135,7 +130,7 @@ fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
             let intl = if s.starts_with('+') { s.to_string() } else { format!("+{}", &digits[2..]) };
             phonenumber::parse(None, &intl).ok().filter(phonenumber::is_valid)
         } else {
-            if !cx.bare_numbers || !looks_like_phone(t, m.start(), s, &digits) {
+            if cx.kind == FieldKind::Code || !looks_like_phone(t, m.start(), s, &digits, cx.lexicon) {
                 continue;
             }
             cx.regions.iter().find_map(|r| phonenumber::parse(Some(*r), s).ok().filter(phonenumber::is_valid))
@@ -150,9 +145,9 @@ fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
 
 /// A digit run without a country code is a phone only when it is dressed like one; order ids, tracking
 /// numbers, product codes and dates are not.
-fn looks_like_phone(t: &str, start: usize, s: &str, digits: &str) -> bool {
+fn looks_like_phone(t: &str, start: usize, s: &str, digits: &str, lex: &Lexicon) -> bool {
     static DATE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^(?:(?:19|20)\d\d[\-./ ]\d\d?[\-./ ]\d\d?|\d\d?[\-./ ]\d\d?[\-./ ](?:19|20)\d\d)$").unwrap());
+        LazyLock::new(|| Regex::new(r"^(?:(?:19|20)\d\d[\-./ ]\d\d?[\-./ ]\d\d?|\d\d?[\-./ ]\d\d?[\-./ ](?:19|20)\d\d)(?: \d\d?)?$").unwrap());
     if DATE.is_match(s) {
         return false;
     }
@@ -162,7 +157,7 @@ fn looks_like_phone(t: &str, start: usize, s: &str, digits: &str) -> bool {
     }
     let window_start = t[..start].char_indices().rev().take(24).last().map_or(start, |(i, _)| i);
     let before = &t[window_start..start];
-    if PHONE_WORD.is_match(before) {
+    if phone_word_before(t, start, lex) {
         return true;
     }
     // A number labelled as something else ("Part no. 0451-2233-01", "Invoice 0123456789", "货号 …").
@@ -188,75 +183,119 @@ fn gtin_ok(digits: &str) -> bool {
 /// The regions a number without a country code is tried in: the order's countries first, then the markets.
 pub fn default_regions() -> Vec<country::Id> {
     use country::Id::*;
-    vec![MY, SG, TH, ID, VN, PH, CN, HK, TW, US, GB, JP, MX, ES]
+    vec![MY, SG, TH, ID, VN, PH, CN, HK, TW, US, GB, JP, MX, ES, BR, PT]
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Numbers spelled out ("zero one two …", "一三八 八八八八", "kosong satu dua …")
+
+/// A run of spelled-out digit words (digits may be mixed in) that reads as a phone number.
+fn spelled_phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+    let lex = cx.lexicon;
+    let mut run: Option<(usize, usize, String, bool)> = None; // start, end, digits, has a word
+    let flush = |run: &mut Option<(usize, usize, String, bool)>, out: &mut Vec<Finding>| {
+        let Some((start, end, digits, worded)) = run.take() else { return };
+        if !worded || !(8..=15).contains(&digits.len()) {
+            return;
+        }
+        let trunk = digits.starts_with('0');
+        if !(trunk || digits.len() >= 10 || phone_word_before(t, start, lex)) {
+            return;
+        }
+        let Some(number) = cx.regions.iter().find_map(|r| phonenumber::parse(Some(*r), &digits).ok().filter(phonenumber::is_valid)) else { return };
+        if !cx.own_phones.contains(&(number.code().value(), number.national().value())) {
+            push(out, start..end, "a phone number spelled out in words; labels may not carry other contacts");
+        }
+    };
+    for r in lex.digit_words.find_iter(t) {
+        let piece = &t[r.clone()];
+        let (value, worded) = if piece.bytes().all(|b| b.is_ascii_digit()) {
+            (piece.to_string(), false)
+        } else {
+            match lex.digit_values.get(piece) {
+                Some(d) => (d.to_string(), true),
+                None => continue,
+            }
+        };
+        let joins = run.as_ref().is_some_and(|(_, end, _, _)| *end <= r.start && t[*end..r.start].chars().count() <= 2 && t[*end..r.start].chars().all(|c| " -.,、/".contains(c)));
+        if !joins {
+            flush(&mut run, out);
+            run = Some((r.start, r.end, String::new(), false));
+        }
+        let cur = run.as_mut().unwrap();
+        cur.1 = r.end;
+        cur.2.push_str(&value);
+        cur.3 |= worded;
+    }
+    flush(&mut run, out);
+}
+
+/// A phone word ("call", "โทร", "電話") ends at most two words before `start`.
+fn phone_word_before(t: &str, start: usize, lex: &Lexicon) -> bool {
+    static TAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[^\p{L}\p{N}]{0,4}(?:[\p{L}\p{N}_]+[^\p{L}\p{N}]{1,3}){0,2}$").unwrap());
+    let window_start = t[..start].char_indices().rev().take(24).last().map_or(start, |(i, _)| i);
+    let window = &t[window_start..start];
+    lex.phone_words.find_iter(window).any(|r| TAIL.is_match(&window[r.end..]))
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Messaging apps and social networks
 
-/// Names that mean a messaging or social account wherever they appear.
-static STRONG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"whats ?app|whatsap|watsap|wasap|whatapp|wassap|wechat|we chat|weixin|wei xin|telegram|zalo|instagram|facebook|",
-        r"kakaotalk|kakao talk|viber|snapchat|skype|",
-        r"微信|威信|薇信|徽信|v信|vx号|vx號|微x|扣扣|企鹅号|企鵝號|脸书|臉書|",
-        r"ไลน์|เฟสบุ๊ค|เฟซบุ๊ก|เฟสบุ๊ก|อินสตาแกรม|ไอจี|วอทส์แอป|วอทแอป"
-    ))
-    .unwrap()
-});
+const APP_MESSAGE: &str = "a messaging or social account; labels may not carry contacts outside the platform";
 
-/// Short names and slang that are also ordinary words: contacts only in a contact's shape.
-static WEAK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"line|insta|ig|fb|wa|tg|tele|qq|vx|wx|zl|messenger|kakao|企鹅|企鵝|薇|微|v").unwrap()
-});
-
-/// An invitation just before a handle: "add", "加", "แอด", "hubungi kami di", "liên hệ qua".
-static INVITE_BEFORE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:\b(?:add|follow|contact|chat|message|msg|pm|dm|inbox|search|find|hubungi|tambah|tambahkan|ikuti|follow|nhan|nhan tin|",
-        r"ket ban|lien he|agrega|agreganos|agreganos|escribenos|escribenos|sigueme|sigueme|siguenos|siguenos|contactanos)\b",
-        r"|\+|加|加个|加個|搜|关注|關注|私信|联系|聯繫|找|แอด|เพิ่ม|ทัก|ติดต่อ)",
-        r" ?(?:(?:us|me|kami|saya|aku|chung toi|minh|em|nos|我们|我們|我|เรา)\b ?)?",
-        r"(?:(?:on|via|at|di|qua|en|por|through|在|上|ที่|ทาง)\b ?)?(?:(?:our|my)\b ?)?$"
-    ))
-    .unwrap()
-});
-
-/// `product_name`: in a product title a network's name is a brand ("Instagram frame prop", "Facebook Portal"),
-/// so there even the strong names need a contact's shape around them.
-fn messaging(t: &str, product_name: bool, out: &mut Vec<Finding>) {
-    for m in STRONG.find_iter(t) {
-        // "ออนไลน์" is Thai for "online", not LINE.
-        if m.as_str() == "ไลน์" && t[..m.start()].ends_with("ออน") {
+/// Apps by name, and their slang in a contact's shape. In a product title (`FieldKind::Product`) a network's
+/// name is a brand ("Instagram frame prop", "Facebook Portal"), so there even full names need that shape; in a
+/// SKU an app prefix before one id-like token ("WA-0128887777") is a contact.
+fn messaging(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+    let lex = cx.lexicon;
+    for m in lex.apps.find_iter(t) {
+        let shaped = invited(t, m.start, m.end - m.start, lex) || handle_after(t, m.end, &t[m.clone()]).1 || lex.contact_after.starts_at(t, m.end);
+        // In a title, an app named inside brackets is an aside to the buyer ("Keychain (DM on insta)").
+        if cx.kind == FieldKind::Product && !shaped && !in_brackets(t, m.start) {
             continue;
         }
-        let end = extend_handle(t, m.end());
-        if product_name && !(invited(t, m.start()) || handle_after(t, m.end(), m.as_str()).1) {
+        if cx.kind == FieldKind::Code && !shaped && !code_contact(t, m.clone()) {
             continue;
         }
-        push(out, m.start()..end, "a messaging or social account; labels may not carry contacts outside the platform");
+        push(out, m.start..extend_handle(t, m.end), APP_MESSAGE);
     }
-    for m in WEAK.find_iter(t) {
-        let word = m.as_str();
-        let latin = word.is_ascii();
-        if latin
-            && (prev_char(t, m.start()).is_some_and(|c| c.is_ascii_alphanumeric())
-                || next_char(t, m.end()).is_some_and(|c| c.is_ascii_alphanumeric()))
-        {
-            continue;
-        }
-        let invited = invited(t, m.start());
-        let (handle_end, shaped) = handle_after(t, m.end(), word);
-        if invited && (word != "v" || handle_end > m.end() || next_char(t, m.end()).is_some_and(|c| !c.is_ascii())) || shaped {
-            push(out, m.start()..handle_end.max(m.end()), "a messaging or social account; labels may not carry contacts outside the platform");
+    for m in lex.app_slang.find_iter(t) {
+        let word = &t[m.clone()];
+        let single = word.chars().count() == 1;
+        let (handle_end, shaped) = handle_after(t, m.end, word);
+        let invited = invited(t, m.start, if single { 1 } else { 14 }, lex);
+        let after = lex.contact_after.starts_at(t, m.end);
+        let code = cx.kind == FieldKind::Code && code_contact(t, m.clone());
+        let ok = if single { invited && (word != "v" || handle_end > m.end || next_char(t, m.end).is_some_and(|c| !c.is_ascii())) || shaped } else { invited || shaped || after || code };
+        if ok {
+            push(out, m.start..handle_end.max(m.end), APP_MESSAGE);
         }
     }
 }
 
-/// An invitation ("add", "加", "hubungi kami di") ends right before `at`.
-fn invited(t: &str, at: usize) -> bool {
+/// Whether `at` is inside an open bracket ("Negro (wasap para otro color)").
+fn in_brackets(t: &str, at: usize) -> bool {
+    let before = &t[..at];
+    let open = before.rfind(['(', '（', '【', '[']);
+    let close = before.rfind([')', '）', '】', ']']);
+    open.is_some_and(|o| close.is_none_or(|c| c < o))
+}
+
+/// An SKU that is an app's name, a separator and one id or phone number ("WA-0128887777", "LINE-ACMEJP").
+fn code_contact(t: &str, m: std::ops::Range<usize>) -> bool {
+    let rest = &t[m.end..];
+    let Some(id) = rest.strip_prefix(['-', '_', ' ', '.', ':']) else { return false };
+    m.start == 0 && id.len() >= 5 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// An invitation ("add", "加", "hubungi kami di") ends at most `gap` characters before `at`, in the same clause.
+fn invited(t: &str, at: usize, gap: usize, lex: &Lexicon) -> bool {
     let window_start = t[..at].char_indices().rev().take(24).last().map_or(at, |(i, _)| i);
-    INVITE_BEFORE.is_match(&t[window_start..at])
+    let window = &t[window_start..at];
+    lex.invitations.find_iter(window).any(|r| {
+        let between = &window[r.end..];
+        between.chars().count() <= gap && !between.contains(['.', '!', '?', '。', '！', '？', ';', '；', ',', '，', '(', ')', '（', '）'])
+    })
 }
 
 /// Extends a match over an id that follows it ("WhatsApp: 012-345", "微信 acme_888").
@@ -279,7 +318,7 @@ fn handle_after(t: &str, from: usize, word: &str) -> (usize, bool) {
     let marked = c.name("marker").is_some() || c.name("colon").is_some();
     let letters = handle.bytes().filter(u8::is_ascii_alphabetic).count();
     let digits = handle.bytes().filter(u8::is_ascii_digit).count();
-    let single_letter_word = word == "v" || word == "微" || word == "薇";
+    let single_letter_word = word.chars().count() == 1;
     let shaped = if single_letter_word {
         marked && handle.len() >= 4 && (letters > 0 && digits > 0 || digits >= 5 || handle.contains('_'))
     } else {
@@ -301,7 +340,7 @@ fn starts_with_letter(handle: &str) -> bool {
 fn handles(t: &str, out: &mut Vec<Finding>) {
     static HANDLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@[a-z_][a-z0-9_.]{2,29}").unwrap());
     static SOCIAL: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"follow|\btag\b|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he")
+        Regex::new(r"follow|\btag\b|ikuti|theo doi|siguenos|siguenos|关注|關注|ติดตาม|\bdm\b|\big\b|tiktok|insta|twitter|\bx\b|threads|contact|hubungi|lien he|\bkik\b|\bme\b")
             .unwrap()
     });
     for m in HANDLE.find_iter(t) {
@@ -317,24 +356,50 @@ fn handles(t: &str, out: &mut Vec<Finding>) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Buying elsewhere
+// Buying, joining and dealing elsewhere
 
-static MARKET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?:\b(?:buy|order|shop|purchase|find us|beli|belanja|pesan|mua|dat|dat hang|compra|compranos|compranos)\b|买|購買|购买|下单|下單|ซื้อ|สั่ง)",
-        r"[^.!?。！？]{0,24}?",
-        r"(?:shopee|lazada|tokopedia|tokped|bukalapak|blibli|tiki\.vn|sendo|taobao|淘宝|淘寶|天猫|天貓|京东|京東|拼多多|amazon|ebay|",
-        r"mercado ?libre|carousell|mudah\.my|our website|our site|our store|our own store|website kami|web kami)",
-        r"|\b(?:order|buy|beli|mua|compra)\b ?(?:direct|directly|langsung|terus|truc tiep|directamente)",
-        r"|(?:淘宝|淘寶|天猫|天貓|京东|京東|拼多多)[^。！？]{0,6}?(?:下单|下單|购买|購買|买|買)",
-        r"|(?:shopee|lazada|tokopedia|taobao|淘宝|淘寶|amazon) ?(?:store|shop|toko|kedai|店|ร้าน|tienda)",
-        r"|私下交易|私聊下单|私信下单|加我下单|直接找我|ซื้อโดยตรง|สั่งตรง|nhan tin rieng"
-    ))
-    .unwrap()
-});
-
-fn marketplaces(t: &str, out: &mut Vec<Finding>) {
-    for m in MARKET.find_iter(t) {
-        push(out, m.range(), "an invitation to buy outside the platform; labels may not carry it");
+/// Other marketplaces by name (in a product title, or by nickname anywhere, only with a shopping word in the
+/// same clause), calls to deal outside the platform, and invitations to join groups, pages and channels.
+fn elsewhere(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+    let lex = cx.lexicon;
+    for m in lex.marketplaces.find_iter(t) {
+        if cx.kind == FieldKind::Product && !shop_word_near(t, m.clone(), lex) {
+            continue;
+        }
+        push(out, m, "another marketplace or shop; labels may not invite buying outside the platform");
     }
+    for m in lex.marketplace_slang.find_iter(t) {
+        if shop_word_near(t, m.clone(), lex) || invited(t, m.start, 14, lex) {
+            push(out, m, "another marketplace or shop; labels may not invite buying outside the platform");
+        }
+    }
+    for m in lex.off_platform.find_iter(t) {
+        push(out, m, "an invitation to deal outside the platform; labels may not carry it");
+    }
+    for m in lex.groups.find_iter(t) {
+        push(out, m, "a group, page or channel on another network; labels may not carry contacts outside the platform");
+    }
+}
+
+/// A shopping word in the same clause as `m`, within 24 characters of it.
+fn shop_word_near(t: &str, m: std::ops::Range<usize>, lex: &Lexicon) -> bool {
+    let clause_end = |c: char| ".!?。！？;；()（）".contains(c);
+    let mut start = m.start;
+    for (n, (i, c)) in t[..m.start].char_indices().rev().enumerate() {
+        if n >= 24 || clause_end(c) {
+            break;
+        }
+        start = i;
+    }
+    let mut end = m.end;
+    for (n, (i, c)) in t[m.end..].char_indices().enumerate() {
+        if n >= 24 || clause_end(c) {
+            break;
+        }
+        end = m.end + i + c.len_utf8();
+    }
+    lex.shop_context.find_iter(&t[start..end]).any(|r| {
+        let r = start + r.start..start + r.end;
+        r.end <= m.start || r.start >= m.end
+    })
 }

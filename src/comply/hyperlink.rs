@@ -17,7 +17,7 @@ use super::normalize::Normalized;
 const KNOWN_HOSTS: &[&str] = &[
     "wa.me", "t.me", "m.me", "ig.me", "fb.me", "line.me", "lin.ee", "zalo.me", "bit.ly", "ow.ly", "t.ly", "cutt.ly",
     "tinyurl.com", "s.id", "shope.ee", "shp.ee", "goo.gl", "is.gd", "v.gd", "rb.gy", "t.co", "x.com", "fb.com",
-    "u.to", "tiny.cc", "qr.net", "vt.tiktok.com", "vm.tiktok.com", "wechat.com", "weixin.qq.com", "qq.com",
+    "u.to", "tiny.cc", "qr.net", "t.cn", "url.cn", "dwz.cn", "reurl.cc", "lihi.cc", "pse.is", "vt.tiktok.com", "vm.tiktok.com", "wechat.com", "weixin.qq.com", "qq.com",
 ];
 
 /// Second-level categories under country TLDs (`co.th`, `com.my`, `ac.id`).

@@ -208,17 +208,17 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
     rewrite(src, &edits)
 }
 
-/// Spelled-out separators: "acme dot com", "acme[dot]com", "acme (.) com", "acme點com", "acme punto com",
-/// "acme titik com", "acme chấm com", "acme จุด com", "acme . com" → "acme.com"; "name [at] host", "name(at)host",
-/// "name @ host" → "name@host".
+/// Spelled-out separators: "acme dot com", "acme[dot]com", "acme (.) com", "acme點com", "acme punto/ponto com",
+/// "acme titik com", "acme chấm com", "acme จุด/ดอท com", "acme ドット jp", "acme . com" → "acme.com";
+/// "name [at] host", "name(at)host", "name @ host", "name arroba/a còng/แอท/アットマーク/小老鼠 host" → "name@host".
 fn rewrite_separators(src: Normalized) -> Normalized {
     static SEP: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(concat!(
-            r"(?P<dot> *[\[({<] *(?:dot|d0t|\.|punto|titik|cham|cham|點|点|จุด) *[\])}>] *",
-            r"| +(?:dot|d0t|punto|titik|cham|จุด) +",
+            r"(?P<dot> *[\[({<] *(?:dot|d0t|\.|punto|ponto|titik|cham|點|点|จุด|ดอท|ドット) *[\])}>] *",
+            r"| +(?:dot|d0t|punto|ponto|titik|cham|จุด|ดอท|ドット) +",
             r"| *(?:點|点) *",
             r"| +\. +)",
-            r"|(?P<at> *[\[({<] *(?:at|@|艾特) *[\])}>] *| +@ +|艾特)",
+            r"|(?P<at> *[\[({<] *(?:at|@|艾特) *[\])}>] *| +@ +| +(?:arroba|a cong|แอท|アットマ-ク|アットマーク|小老鼠) +|艾特)",
         ))
         .unwrap()
     });

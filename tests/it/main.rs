@@ -8,6 +8,7 @@ mod cli_check;
 mod cli_lang;
 mod cli_render;
 mod comply_corpus;
+mod comply_independent;
 mod config;
 mod daemon;
 mod feed;

@@ -1,0 +1,400 @@
+//! The words the text rules look for, per language, as data: marketplace names, messaging apps and their
+//! slang, invitations to make contact, calls to leave the platform, review, coupon, scan-a-code and marketing
+//! phrases, words that announce a phone number, numbers spelled out, and phrases that are known to be innocent.
+//!
+//! The built-in lists are `data/comply/*.toml`, compiled into the binary. A warehouse adds its own files with
+//! `[comply] lexicon_dir` in labeld.toml: every `*.toml` there is read with the same keys and its terms are
+//! added to the built-in ones (nothing is removed).
+//!
+//! A term is written as a seller would write it; it is folded like the detection copy (case, accents, width,
+//! look-alike letters), so "Síguenos" and "siguenos" are one term. In a term, `…` stands for a gap of up to 20
+//! characters inside one clause and `#` for a number; a term starting with `re:` is a regular expression over
+//! the folded text. Where a term begins or ends with a Latin letter or digit, the text must have a word
+//! boundary there ("line" is not found in "online" or "Lineup").
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::normalize::Normalized;
+
+/// The built-in lexicon files, by name.
+const BUILTIN: &[(&str, &str)] = &[
+    ("common.toml", include_str!("../../data/comply/common.toml")),
+    ("en.toml", include_str!("../../data/comply/en.toml")),
+    ("zh-Hans.toml", include_str!("../../data/comply/zh-Hans.toml")),
+    ("zh-Hant.toml", include_str!("../../data/comply/zh-Hant.toml")),
+    ("th.toml", include_str!("../../data/comply/th.toml")),
+    ("vi.toml", include_str!("../../data/comply/vi.toml")),
+    ("ms-id.toml", include_str!("../../data/comply/ms-id.toml")),
+    ("fil.toml", include_str!("../../data/comply/fil.toml")),
+    ("es.toml", include_str!("../../data/comply/es.toml")),
+    ("pt.toml", include_str!("../../data/comply/pt.toml")),
+    ("ja.toml", include_str!("../../data/comply/ja.toml")),
+];
+
+/// One lexicon file: every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    /// Messaging and social apps: a contact wherever they appear in seller text (in a product title only with a
+    /// contact's shape around them, since there they are brands).
+    #[serde(default)]
+    apps: Vec<String>,
+    /// Short names and slang for apps that are also ordinary words ("line", "wa", "賴"): a contact only after
+    /// an invitation or before a handle.
+    #[serde(default)]
+    app_slang: Vec<String>,
+    /// Words inviting contact ("add", "加", "แอด", "chama no"): an app word soon after one is a contact.
+    #[serde(default)]
+    invitations: Vec<String>,
+    /// Words right after an app name that make it a contact ("LINEで", "微信同号").
+    #[serde(default)]
+    contact_after: Vec<String>,
+    /// Other marketplaces and shop sites: an invitation to buy elsewhere in seller free text.
+    #[serde(default)]
+    marketplaces: Vec<String>,
+    /// Nicknames of marketplaces that are also ordinary words ("toko oren", "露天", "ML"): only with a shopping
+    /// word in the same clause.
+    #[serde(default)]
+    marketplace_slang: Vec<String>,
+    /// Shopping words ("search", "cheaper", "同款", "賣場") that make a marketplace name in a product title, or a
+    /// marketplace nickname anywhere, an invitation to buy elsewhere.
+    #[serde(default)]
+    shop_context: Vec<String>,
+    /// Calls to deal outside the platform ("contact us directly", "私下交易", "fora do app").
+    #[serde(default)]
+    off_platform: Vec<String>,
+    /// Joining or following groups, pages and channels ("join our … group", "粉專", "fanpage").
+    #[serde(default)]
+    groups: Vec<String>,
+    /// Requests for reviews and ratings.
+    #[serde(default)]
+    reviews: Vec<String>,
+    /// Coupons, discount codes and offers for a later order.
+    #[serde(default)]
+    offers: Vec<String>,
+    /// Telling the reader to scan a code.
+    #[serde(default)]
+    scan: Vec<String>,
+    /// Sales announcements and follow-us marketing (not checked in product titles, which are full of them).
+    #[serde(default)]
+    marketing: Vec<String>,
+    /// Words that announce a phone number ("call", "hotline", "โทร").
+    #[serde(default)]
+    phone_words: Vec<String>,
+    /// Numbers spelled out, by digit: `"0" = ["zero", "kosong"]`.
+    #[serde(default)]
+    digits: BTreeMap<String, Vec<String>>,
+    /// Innocent phrases that contain a rule's words ("LINE FRIENDS", "Shopee Xpress", "五星级"): a finding that
+    /// overlaps one is dropped.
+    #[serde(default)]
+    allow: Vec<String>,
+}
+
+/// A problem in a lexicon file, naming the file and, for a bad term, the key and the term.
+#[derive(Debug, thiserror::Error)]
+pub enum LexiconError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}: {key}: term {term:?}: {message}")]
+    Term { path: String, key: &'static str, term: String, message: String },
+}
+
+/// A compiled list of terms.
+#[derive(Debug)]
+pub struct Terms {
+    re: Option<Regex>,
+}
+
+impl Terms {
+    /// Every match in `t` (a folded text) whose Latin edges sit on word boundaries, left to right.
+    pub fn find_iter<'t>(&'t self, t: &'t str) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let re = self.re.as_ref()?;
+            while at <= t.len() {
+                let m = re.find_at(t, at)?;
+                if m.is_empty() {
+                    at = m.end() + t[m.end()..].chars().next().map_or(1, char::len_utf8);
+                    continue;
+                }
+                if on_boundaries(t, m.range()) {
+                    at = m.end();
+                    return Some(m.range());
+                }
+                at = m.start() + t[m.start()..].chars().next().map_or(1, char::len_utf8);
+            }
+            None
+        })
+    }
+
+    pub fn is_match(&self, t: &str) -> bool {
+        self.find_iter(t).next().is_some()
+    }
+
+    /// Whether a match ends exactly at `end` (an invitation just before a word).
+    pub fn ends_at(&self, t: &str, end: usize) -> bool {
+        self.find_iter(t).any(|r| r.end == end)
+    }
+
+    /// Whether a match starts at `start`, after any spaces.
+    pub fn starts_at(&self, t: &str, start: usize) -> bool {
+        let rest = t[start..].trim_start_matches(' ');
+        self.find_iter(rest).next().is_some_and(|r| r.start == 0)
+    }
+
+    /// Every match, overlapping ones too (for `allow`, where "handuk hotel" must not hide "hotel bintang 5").
+    pub fn find_overlapping(&self, t: &str) -> Vec<std::ops::Range<usize>> {
+        let mut out = vec![];
+        let Some(re) = &self.re else { return out };
+        let mut at = 0;
+        while let Some(m) = re.find_at(t, at) {
+            if !m.is_empty() && on_boundaries(t, m.range()) {
+                out.push(m.range());
+            }
+            at = m.start() + t[m.start()..].chars().next().map_or(1, char::len_utf8);
+            if at > t.len() {
+                break;
+            }
+        }
+        out
+    }
+}
+
+fn on_boundaries(t: &str, r: std::ops::Range<usize>) -> bool {
+    let first = t[r.clone()].chars().next();
+    let last = t[r.clone()].chars().next_back();
+    let before = t[..r.start].chars().next_back();
+    let after = t[r.end..].chars().next();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    !(word(first) && word(before)) && !(word(last) && word(after))
+}
+
+/// The compiled lexicon the text rules read.
+#[derive(Debug)]
+pub struct Lexicon {
+    pub apps: Terms,
+    pub app_slang: Terms,
+    pub invitations: Terms,
+    pub contact_after: Terms,
+    pub marketplaces: Terms,
+    pub marketplace_slang: Terms,
+    pub shop_context: Terms,
+    pub off_platform: Terms,
+    pub groups: Terms,
+    pub reviews: Terms,
+    pub offers: Terms,
+    pub scan: Terms,
+    pub marketing: Terms,
+    pub phone_words: Terms,
+    /// Any spelled-out digit word (or a run of ASCII digits).
+    pub digit_words: Terms,
+    /// Folded digit word → digit.
+    pub digit_values: BTreeMap<String, char>,
+    pub allow: Terms,
+    /// How many terms were read, for `labeld doctor` and tests.
+    pub term_count: usize,
+}
+
+static BUILTIN_LEXICON: LazyLock<Arc<Lexicon>> =
+    LazyLock::new(|| Arc::new(Lexicon::from_sources(&sources_builtin()).expect("the built-in lexicon compiles")));
+
+fn sources_builtin() -> Vec<(String, String)> {
+    BUILTIN.iter().map(|(n, t)| (format!("data/comply/{n}"), t.to_string())).collect()
+}
+
+impl Lexicon {
+    /// The built-in lexicon (compiled once per process).
+    pub fn builtin() -> Arc<Lexicon> {
+        BUILTIN_LEXICON.clone()
+    }
+
+    /// The built-in lexicon plus every `*.toml` file in `dir`, in name order.
+    pub fn with_dir(dir: &Path) -> Result<Lexicon, LexiconError> {
+        let mut sources = sources_builtin();
+        let entries = std::fs::read_dir(dir).map_err(|source| LexiconError::Read { path: dir.to_path_buf(), source })?;
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|source| LexiconError::Read { path: path.clone(), source })?;
+            sources.push((path.display().to_string(), text));
+        }
+        Lexicon::from_sources(&sources)
+    }
+
+    fn from_sources(sources: &[(String, String)]) -> Result<Lexicon, LexiconError> {
+        let mut all: BTreeMap<&'static str, Vec<(String, String)>> = BTreeMap::new(); // key → (file, term)
+        let mut digit_terms: Vec<(String, String, char)> = vec![];
+        for (path, text) in sources {
+            let file: File = toml::from_str(text).map_err(|e| LexiconError::Syntax { path: path.clone(), message: e.to_string() })?;
+            let lists: [(&'static str, Vec<String>); 16] = [
+                ("apps", file.apps),
+                ("app_slang", file.app_slang),
+                ("invitations", file.invitations),
+                ("contact_after", file.contact_after),
+                ("marketplaces", file.marketplaces),
+                ("marketplace_slang", file.marketplace_slang),
+                ("shop_context", file.shop_context),
+                ("off_platform", file.off_platform),
+                ("groups", file.groups),
+                ("reviews", file.reviews),
+                ("offers", file.offers),
+                ("scan", file.scan),
+                ("marketing", file.marketing),
+                ("phone_words", file.phone_words),
+                ("allow", file.allow),
+                ("digits", vec![]),
+            ];
+            for (key, terms) in lists {
+                all.entry(key).or_default().extend(terms.into_iter().map(|t| (path.clone(), t)));
+            }
+            for (digit, words) in file.digits {
+                let d = match digit.as_bytes() {
+                    [b @ b'0'..=b'9'] => *b as char,
+                    _ => return Err(LexiconError::Syntax { path: path.clone(), message: format!("digits: key {digit:?} is not a digit 0-9") }),
+                };
+                digit_terms.extend(words.into_iter().map(|w| (path.clone(), w, d)));
+            }
+        }
+        let mut term_count = 0;
+        let mut compile = |key: &'static str| -> Result<Terms, LexiconError> {
+            let list = all.remove(key).unwrap_or_default();
+            term_count += list.len();
+            compile_terms(key, &list)
+        };
+        let mut lexicon = Lexicon {
+            apps: compile("apps")?,
+            app_slang: compile("app_slang")?,
+            invitations: compile("invitations")?,
+            contact_after: compile("contact_after")?,
+            marketplaces: compile("marketplaces")?,
+            marketplace_slang: compile("marketplace_slang")?,
+            shop_context: compile("shop_context")?,
+            off_platform: compile("off_platform")?,
+            groups: compile("groups")?,
+            reviews: compile("reviews")?,
+            offers: compile("offers")?,
+            scan: compile("scan")?,
+            marketing: compile("marketing")?,
+            phone_words: compile("phone_words")?,
+            allow: compile("allow")?,
+            digit_words: Terms { re: None },
+            digit_values: BTreeMap::new(),
+            term_count: 0,
+        };
+        let mut words: Vec<(String, String)> = vec![];
+        for (path, word, d) in digit_terms {
+            let folded = fold_literal(&word);
+            if folded.is_empty() || folded.contains(['…', '#']) || word.starts_with("re:") {
+                return Err(LexiconError::Term { path, key: "digits", term: word, message: "a digit word is plain text".into() });
+            }
+            lexicon.digit_values.insert(folded.clone(), d);
+            words.push((path, word));
+        }
+        term_count += words.len();
+        words.push(("built-in".into(), "re:[0-9]+".into()));
+        lexicon.digit_words = compile_terms("digits", &words)?;
+        lexicon.term_count = term_count;
+        Ok(lexicon)
+    }
+}
+
+/// A literal folded like the detection copy.
+fn fold_literal(s: &str) -> String {
+    Normalized::new(s).text
+}
+
+/// One regex for a list: longer terms first, so the longest alternative at a position wins.
+fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, LexiconError> {
+    let mut parts: Vec<String> = Vec::with_capacity(list.len());
+    for (path, term) in list {
+        let bad = |message: String| LexiconError::Term { path: path.clone(), key, term: term.clone(), message };
+        let part = if let Some(re) = term.strip_prefix("re:") {
+            Regex::new(re).map_err(|e| bad(e.to_string()))?;
+            format!("(?:{re})")
+        } else {
+            let mut out = String::new();
+            let mut literal = String::new();
+            let flush = |literal: &mut String, out: &mut String| {
+                if !literal.is_empty() {
+                    out.push_str(&regex::escape(&fold_literal(literal)));
+                    literal.clear();
+                }
+            };
+            for c in term.chars() {
+                match c {
+                    '…' => {
+                        flush(&mut literal, &mut out);
+                        out.push_str(r"[^.!?。！？;；\n]{0,20}?");
+                    }
+                    '#' => {
+                        flush(&mut literal, &mut out);
+                        out.push_str(r"[0-9]+(?:[.,][0-9]+)?");
+                    }
+                    c => literal.push(c),
+                }
+            }
+            flush(&mut literal, &mut out);
+            if out.is_empty() {
+                return Err(bad("the term is empty".into()));
+            }
+            out
+        };
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        return Ok(Terms { re: None });
+    }
+    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    parts.dedup();
+    let re = Regex::new(&parts.join("|")).map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
+    Ok(Terms { re: Some(re) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon(text: &str) -> Result<Lexicon, LexiconError> {
+        Lexicon::from_sources(&[("test.toml".into(), text.into())])
+    }
+
+    #[test]
+    fn terms_are_folded_and_bounded() {
+        let l = lexicon(r#"apps = ["Síguenos", "line"]"#).unwrap();
+        assert!(l.apps.is_match(&fold_literal("SIGUENOS en Insta")));
+        assert!(l.apps.is_match("add line"));
+        assert!(!l.apps.is_match("online"));
+        assert!(!l.apps.is_match("lineup"));
+        assert!(l.apps.is_match("加line"));
+    }
+
+    #[test]
+    fn gaps_and_numbers() {
+        let l = lexicon(r#"offers = ["buy # get # … next", "re:满\\d+减"]"#).unwrap();
+        assert!(l.offers.is_match("buy 2 get 3 on your next order"));
+        assert!(!l.offers.is_match("buy 2 get 3. next"));
+        assert!(l.offers.is_match("满100减20"));
+    }
+
+    #[test]
+    fn errors_name_the_file_key_and_term() {
+        let e = lexicon(r#"offers = ["re:("]"#).unwrap_err().to_string();
+        assert!(e.starts_with("test.toml: offers: term \"re:(\""), "{e}");
+        let e = lexicon("colours = []").unwrap_err().to_string();
+        assert!(e.contains("test.toml") && e.contains("colours"), "{e}");
+        let e = lexicon("[digits]\nx = [\"one\"]").unwrap_err().to_string();
+        assert!(e.contains("\"x\" is not a digit"), "{e}");
+    }
+
+    #[test]
+    fn builtin_compiles() {
+        assert!(Lexicon::builtin().term_count > 500);
+    }
+}
