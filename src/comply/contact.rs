@@ -266,7 +266,8 @@ fn messaging(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
         let invited = invited(t, m.start, if single { 1 } else { 14 }, lex);
         let after = lex.contact_after.starts_at(t, m.end);
         let code = cx.kind == FieldKind::Code && code_contact(t, m.clone());
-        let ok = if single { invited && (word != "v" || handle_end > m.end || next_char(t, m.end).is_some_and(|c| !c.is_ascii())) || shaped } else { invited || shaped || after || code };
+        // One character ("微", "v") is a contact only with an id after it: "增加微量元素" is not "加微".
+        let ok = if single { invited && handle_end > m.end || shaped } else { invited || shaped || after || code };
         if ok {
             push(out, m.start..handle_end.max(m.end), APP_MESSAGE);
         }
