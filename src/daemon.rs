@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::watch;
 
-use crate::comply::Checker;
 use crate::compose::Gate;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -58,8 +57,7 @@ impl Setup {
     pub fn new(config: Config, profiles: Profiles) -> anyhow::Result<Setup> {
         let fonts = Fonts::load(&FontConfig::default()).context("loading fonts")?;
         let template = Template::load(template::DEFAULT)?;
-        let registry = (!config.warehouses.is_empty()).then(|| config.registry());
-        let gate = Gate::new(Checker::new(registry), template).map_err(|report| {
+        let gate = Gate::new(config.checker(), template).map_err(|report| {
             let lines: Vec<String> = report.refusals.iter().map(|r| r.to_string()).collect();
             anyhow::anyhow!("the label template breaks the label rules:\n  {}", lines.join("\n  "))
         })?;

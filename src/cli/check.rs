@@ -1,4 +1,4 @@
-//! `labeld check ORDER... [--json] [--warehouses FILE]`: would these labels be printed, and if not, why.
+//! `labeld check ORDER... [--json] [--warehouses FILE] [--lexicon-dir DIR]`: would these labels be printed, and if not, why.
 //!
 //! Each ORDER is a JSON file, a JSON Lines file (one order per line, reported by line number) or `-` for
 //! standard input. Exit status: 0 every order printable, 1 some order refused, 2 some input unreadable (the
@@ -8,11 +8,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
 
-use labeld::comply::{Checker, Refusal, Registry, Report, SeenTracking};
+use labeld::comply::{Checker, Lexicon, Refusal, Registry, Report, SeenTracking};
 use labeld::order::{Order, OrderError};
 
 use super::input::read_source;
@@ -28,6 +29,10 @@ pub struct Args {
     /// Warehouse registry (TOML); the sender of every order must be one of its warehouses.
     #[arg(long, value_name = "FILE")]
     warehouses: Option<PathBuf>,
+    /// More word lists for the label rules (every *.toml in DIR, added to the built-in ones), as
+    /// `[comply] lexicon_dir` in labeld.toml.
+    #[arg(long, value_name = "DIR")]
+    lexicon_dir: Option<PathBuf>,
 }
 
 /// One order's verdict, or why it could not be read.
@@ -57,7 +62,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Some(Registry::load(path).context("loading the warehouse registry")?),
         None => None,
     };
-    let checker = Checker::new(registry);
+    let lexicon = match &args.lexicon_dir {
+        Some(dir) => Arc::new(Lexicon::with_dir(dir).context("loading the lexicon")?),
+        None => Lexicon::builtin(),
+    };
+    let checker = Checker::with_lexicon(registry, lexicon);
     let mut seen = SeenTracking::new();
     let mut out = std::io::stdout().lock();
     let (mut refused, mut unreadable) = (false, false);

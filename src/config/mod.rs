@@ -18,6 +18,9 @@
 //! [warehouses]
 //! file = "warehouses.toml"
 //!
+//! [comply]
+//! lexicon_dir = "lexicon"          # more *.toml word lists for the label rules (data/comply/ has the built-in ones)
+//!
 //! [[printer]]
 //! name = "dock-1"
 //! driver = "zebra-zd421-203"
@@ -65,6 +68,8 @@ pub struct Config {
     /// `[picklist] bins` and `walk`: how this warehouse's bin labels read, for the walking order of
     /// pick lists and of batch labels.
     pub bins: crate::picklist::BinPattern,
+    /// The label rules' word lists: the built-in ones plus `[comply] lexicon_dir`.
+    pub lexicon: std::sync::Arc<crate::comply::Lexicon>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +235,7 @@ impl Config {
         };
         let printers = read_printers(top.tables("printer", &mut sink), drivers, &mut sink);
         let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
+        let lexicon = read_comply(top.table("comply", &mut sink), base, &mut sink);
         let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
             f.routes.printers = printers
                 .iter()
@@ -243,8 +249,8 @@ impl Config {
         }
         let mut problems = sink.into_problems();
         problems.extend(extra);
-        match (problems.is_empty(), server, spool, bins) {
-            (true, Some(server), Some(spool), Some(bins)) => Ok(Config { server, spool, warehouses, printers, feed_nats, bins }),
+        match (problems.is_empty(), server, spool, bins, lexicon) {
+            (true, Some(server), Some(spool), Some(bins), Some(lexicon)) => Ok(Config { server, spool, warehouses, printers, feed_nats, bins, lexicon }),
             _ => Err(ConfigError { problems }),
         }
     }
@@ -289,6 +295,12 @@ impl Config {
             })
             .collect();
         crate::comply::Registry { warehouses }
+    }
+
+    /// The label rules for this config: its warehouse registry (when one is given) and its lexicon.
+    pub fn checker(&self) -> crate::comply::Checker {
+        let registry = (!self.warehouses.is_empty()).then(|| self.registry());
+        crate::comply::Checker::with_lexicon(registry, self.lexicon.clone())
     }
 
     pub fn printer(&self, name: &str) -> Option<&Printer> {
@@ -471,6 +483,24 @@ fn read_picklist(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut
     let (mut bins, walk) = (bins?, walk?);
     bins.walk = walk;
     Some(bins)
+}
+
+/// `[comply]`: `lexicon_dir = "DIR"`, a directory of `*.toml` word lists added to the built-in ones
+/// (relative to the config file). A bad list is a config problem naming its file, key and term.
+fn read_comply(section: Option<(&DeTable, std::ops::Range<usize>)>, base: &Path, sink: &mut Sink) -> Option<std::sync::Arc<crate::comply::Lexicon>> {
+    use crate::comply::Lexicon;
+    let Some((table, span)) = section else { return Some(Lexicon::builtin()) };
+    let mut r = TableReader::new(table, span, "comply: ");
+    let dir = r.string("lexicon_dir", sink);
+    r.finish(sink);
+    let Some((dir, span)) = dir else { return Some(Lexicon::builtin()) };
+    match Lexicon::with_dir(&base.join(&dir)) {
+        Ok(l) => Some(std::sync::Arc::new(l)),
+        Err(e) => {
+            sink.report(&span, format!("comply: lexicon_dir: {e}"));
+            None
+        }
+    }
 }
 
 /// `"7d"`, `"36h"`, `"90m"`, `"3600s"`, `"2w"`: a whole number and one unit.

@@ -127,3 +127,19 @@ fn every_batch_order_is_printable() {
     assert_eq!(out.lines().count(), 500);
     assert!(out.starts_with(&format!("{}:1: ", common::fixtures().join("batches/batch-500.jsonl").display())));
 }
+
+#[test]
+fn lexicon_dir_adds_the_warehouses_words() {
+    let dir = tmp("words");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("ours.toml"), "app_slang = [\"pigeon\"]\n").unwrap();
+    let mut order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    order["label_note"] = "Add pigeon acme_888 for restocks".into();
+    let path = tmp("pigeon.json");
+    std::fs::write(&path, serde_json::to_vec(&order).unwrap()).unwrap();
+    let without = labeld().arg("check").arg(&path).output().unwrap();
+    assert_eq!(without.status.code(), Some(0), "{}", stdout(&without));
+    let with = labeld().arg("check").arg(&path).arg("--lexicon-dir").arg(&dir).output().unwrap();
+    assert_eq!(with.status.code(), Some(1), "{}", stdout(&with));
+    assert!(stdout(&with).contains("off_platform_contact") && stdout(&with).contains("label_note"), "{}", stdout(&with));
+}

@@ -166,7 +166,7 @@ fn each_problem_is_named_with_line_and_column() {
             "[spool]\nretension = \"7d\"\n",
             "labeld.toml:2:1: spool: unknown key \"retension\" (expected one of: path, retention)",
         ),
-        ("[sever]\nlisten = \"127.0.0.1:1\"\n", "labeld.toml:1:2: unknown key \"sever\" (expected one of: feed, picklist, printer, server, spool, warehouses)"),
+        ("[sever]\nlisten = \"127.0.0.1:1\"\n", "labeld.toml:1:2: unknown key \"sever\" (expected one of: comply, feed, picklist, printer, server, spool, warehouses)"),
         (
             "[[printer]]\nname = \"a\"\ndriver = \"zd421\"\n",
             "labeld.toml:1:1: printer \"a\": uri: missing (required)",
@@ -313,4 +313,37 @@ fn picklist_bins_and_walk() {
     assert_eq!(bad.len(), 2, "{bad:?}");
     assert!(bad[0].starts_with("labeld.toml:2:") && bad[0].contains("picklist: bins") && bad[0].contains("{row}"), "{bad:?}");
     assert!(bad[1].starts_with("labeld.toml:3:") && bad[1].contains("zigzag"), "{bad:?}");
+}
+
+/// `[comply] lexicon_dir` adds a warehouse's own words to the label rules; a bad term is a config problem that
+/// names the file, the key and the term.
+#[test]
+fn comply_lexicon_dir_adds_words_and_reports_bad_ones() {
+    use labeld::comply::{NoSpool, Rule};
+    let dir = std::env::temp_dir().join(format!("labeld-lexicon-{}", std::process::id()));
+    let words = dir.join("lexicon");
+    std::fs::create_dir_all(&words).unwrap();
+    std::fs::write(words.join("local.toml"), "# our region's shop sites\nmarketplaces = [\"Zibbet\"]\nreviews = [\"rate … gold\"]\n").unwrap();
+    let origin = dir.join("labeld.toml");
+    let config = Config::parse("[comply]\nlexicon_dir = \"lexicon\"\n", &origin, &AnyDriver).unwrap_or_else(|e| panic!("{e}"));
+    let (_, mut order) = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap();
+    order.label_note = Some("Also on Zibbet".into());
+    assert!(labeld::comply::Checker::new(None).check_order(&order, &NoSpool).is_printable(), "not a built-in word");
+    let report = config.checker().check_order(&order, &NoSpool);
+    assert_eq!(report.rules(), vec![Rule::OffPlatformContact]);
+    assert_eq!(report.refusals[0].text, "Zibbet");
+    order.label_note = Some("Please rate us gold".into());
+    assert_eq!(config.checker().check_order(&order, &NoSpool).rules(), vec![Rule::UnrelatedContent]);
+    // The built-in words are still there.
+    order.label_note = Some("WhatsApp 012-888 7777".into());
+    assert_eq!(config.checker().check_order(&order, &NoSpool).rules(), vec![Rule::OffPlatformContact]);
+
+    std::fs::write(words.join("local.toml"), "offers = [\"re:(unclosed\"]\n").unwrap();
+    let e = Config::parse("[comply]\nlexicon_dir = \"lexicon\"\n", &origin, &AnyDriver).unwrap_err().to_string();
+    assert!(e.contains("labeld.toml:2:15") && e.contains("local.toml: offers: term \"re:(unclosed\""), "{e}");
+    let e = Config::parse("[comply]\nlexicon_dir = \"nowhere\"\n", &origin, &AnyDriver).unwrap_err().to_string();
+    assert!(e.contains("comply: lexicon_dir:") && e.contains("nowhere"), "{e}");
+    let e = Config::parse("[comply]\nlexicon = \"lexicon\"\n", &origin, &AnyDriver).unwrap_err().to_string();
+    assert!(e.contains("comply") && e.contains("lexicon"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
