@@ -34,7 +34,9 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>)
     // The buyer's own name and address are their words: an app's name there ("Line Jensen", "王微信") is a name.
     if cx.kind != FieldKind::Buyer && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic())) {
         messaging(t, cx, out);
-        elsewhere(t, cx, out);
+        if cx.kind != FieldKind::Code {
+            elsewhere(t, cx, out);
+        }
         if t.contains('@') {
             handles(t, out);
         }

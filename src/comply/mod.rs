@@ -188,7 +188,8 @@ pub(crate) enum FieldKind {
     /// A product title or variant: every rule, but network and marketplace names are brands there unless a
     /// contact's shape surrounds them, and sales words are not marketing.
     Product,
-    /// Identifiers and codes (SKU, ids, postcodes): digit runs are ids, not phone numbers.
+    /// Identifiers and codes (SKU, ids, postcodes, platform, carrier and service): digit runs are ids, not phone
+    /// numbers, and a marketplace's name is the order's own platform or carrier, not an invitation.
     Code,
     /// The buyer's own name and address: their words, so only links, e-mail addresses and phone numbers other
     /// than their own are looked for (a name that equals an app's name is a name).
@@ -203,7 +204,8 @@ impl FieldKind {
             FieldKind::OwnPhone
         } else if path == "recipient.name" || path.starts_with("recipient.address") {
             FieldKind::Buyer
-        } else if is_identifier(path) {
+        } else if is_identifier(path) || path == "shipment.carrier" || path == "shipment.service" {
+            // The platform's and carrier's own words ("Shopee Xpress", "Lazada eLogistics") are codes too.
             FieldKind::Code
         } else if path.starts_with("items[") && (path.ends_with("].name") || path.ends_with("].variant")) {
             FieldKind::Product

@@ -160,3 +160,32 @@ fn independent_heldout_split() {
         assert!(t.recall() >= 0.95, "held-out recall in {lang}: {:.1}%", t.recall() * 100.0);
     }
 }
+
+/// The platform's and carrier's own words are the order's, not invitations: an order from another marketplace,
+/// shipped by its carrier, is printable.
+#[test]
+fn platform_and_carrier_names_are_codes() {
+    let checker = Checker::new(None);
+    let (_, mut order) = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap();
+    order.platform = Some("shopee".into());
+    order.shipment.carrier = "Lazada eLogistics".into();
+    order.shipment.service = Some("Shopee Xpress Standard".into());
+    assert!(checker.check_order(&order, &NoSpool).is_printable(), "{:?}", checker.check_order(&order, &NoSpool));
+    order.label_note = Some("Cheaper on our Lazada store".into());
+    assert_eq!(checker.check_order(&order, &NoSpool).rules(), vec![Rule::OffPlatformContact]);
+}
+
+/// A refusal from the lexicon still names its rule, field and span, and the span holds the reported text.
+#[test]
+fn lexicon_refusals_are_explainable() {
+    let checker = Checker::new(None);
+    let (_, base) = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap();
+    for case in corpus("independent-dev.tsv") {
+        let order = order_with(&base, &case.field, &case.text);
+        for r in checker.check_order(&order, &NoSpool).refusals {
+            let field = if r.path == case.field { case.text.as_str() } else { continue };
+            assert_eq!(&field[r.span.clone()], r.text, "{r}");
+            assert!(!r.text.is_empty() && !r.message.is_empty(), "{r}");
+        }
+    }
+}
