@@ -79,14 +79,31 @@ static SPELLED_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[a-z0-9_][a-z0-9._%+\-]* +at +[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9\-]+)*\.([a-z]{2,24})\b").unwrap()
 });
 
-/// "shop at gmail.com" style: `at` written out. Only with a real TLD, since "at" is an everyday word.
+/// Mailbox names sellers put before a spelled-out "at".
+const MAILBOXES: &[&str] = &[
+    "info", "sales", "support", "hello", "hi", "orders", "order", "cs", "admin", "contact", "help", "returns", "service", "shop",
+    "kefu", "jualan", "ventas", "vendas", "soporte", "suporte", "contato", "contacto", "lienhe", "cskh", "hotro", "toko", "pedidos",
+];
+
+/// A mail word just before the address ("Email:", "邮箱", "emel kami").
+static MAIL_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:\b(?:e-?mail|mail|emel|correo|write to|escribe a|escreva para)\b|邮箱|郵箱|信箱|電郵|メール|อีเมล)[^\p{L}\p{N}]{0,4}(?:[\p{L}\p{N}]+[^\p{L}\p{N}]{1,3}){0,1}$").unwrap()
+});
+
+/// "shop at gmail.com", "orders at acme dot ph" style: `at` written out. Only before a domain with a real TLD,
+/// since "at" is an everyday word.
 fn spelled_emails(t: &str, out: &mut Vec<Finding>) {
     for c in SPELLED_EMAIL.captures_iter(t) {
         let m = c.get(0).unwrap();
         let tld = c.get(1).unwrap().as_str();
         let domain = &t[m.as_str().rfind(" at ").map_or(m.start(), |i| m.start() + i + 4)..m.end()];
         let provider = ["gmail", "yahoo", "hotmail", "outlook", "icloud", "qq", "163", "126", "proton"].iter().any(|p| domain.starts_with(p));
-        if provider && super::hyperlink::is_known_tld(tld) {
+        // A mail provider, or a mailbox's name before "at" or a mail word before it ("orders at acme dot ph",
+        // "Email: jualan at acme dot my"); otherwise "more at acme.com" is a link, and "at" before a place is
+        // not an address ("at St. John's", "at Unit 5.02").
+        let local = m.as_str().split(" at ").next().unwrap_or("").trim();
+        let mailbox = MAILBOXES.contains(&local) || MAIL_WORD.is_match(&t[..m.start()]);
+        if super::hyperlink::is_known_tld(tld) && (provider || mailbox) {
             push(out, m.range(), "an e-mail address; labels may not carry contacts outside the platform");
         }
     }
@@ -96,7 +113,7 @@ fn spelled_emails(t: &str, out: &mut Vec<Finding>) {
 // Phone numbers
 
 static PHONE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+ ?)?(?:\( ?\d{1,5} ?\) ?)?\d+(?:(?: ?[\-.] ?| {1,2}|\) ?| ?\( ?)\d+)*").unwrap()
+    Regex::new(r"(?:\+ ?)?(?:\( ?\d{1,5} ?\) ?)?\d+(?:(?: ?[\-./] ?| {1,2}|\) ?| ?\( ?)\d+)*").unwrap()
 });
 
 /// Words that say the number after them is an identifier, not a phone.

@@ -52,14 +52,16 @@ pub fn is_known_tld(tld: &str) -> bool {
 static SCHEME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:https?|hxxps?|h\*\*ps?|ftps?) *(?::+ */ */|//)[^\s]*").unwrap());
 static WWW: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"www\d{0,3} *\. *[\p{L}\p{N}-]+[^\s]*").unwrap());
+/// "www acmehome com": the dots left out.
+static WWW_SPACED: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bwww +([a-z0-9-]{2,}) +([a-z]{2,6})\b").unwrap());
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.([a-z]{2,24})(?:[/:?#][^\s]*)?")
+    Regex::new(r"[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?)*\.([a-z]{2,24})(?:[/:?#][^\s]*)?")
         .unwrap()
 });
 
 pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
     let t = &n.text;
-    if !t.contains(['.', '/']) {
+    if !t.contains(['.', '/']) && !t.contains("www") {
         return;
     }
     let before = |i: usize| t[..i].chars().next_back();
@@ -76,6 +78,12 @@ pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
     }
     for m in WWW.find_iter(t) {
         if !before(m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
+        }
+    }
+    for c in WWW_SPACED.captures_iter(t) {
+        if is_link_tld(&c[2], &c[1]) {
+            let m = c.get(0).unwrap();
             push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
         }
     }
