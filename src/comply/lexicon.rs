@@ -356,7 +356,9 @@ fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, 
     }
     parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
     parts.dedup();
-    let re = Regex::new(&parts.join("|")).map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
+    // A roomy lazy-DFA cache: the lists are long alternations, and a cache that fills up is cleared and its
+    // states rebuilt on the next text.
+    let re = regex::RegexBuilder::new(&parts.join("|")).dfa_size_limit(32 << 20).build().map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
     Ok(Terms { re: Some(re) })
 }
 
