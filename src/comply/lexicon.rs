@@ -173,7 +173,9 @@ fn on_boundaries(t: &str, r: std::ops::Range<usize>) -> bool {
     let before = t[..r.start].chars().next_back();
     let after = t[r.end..].chars().next();
     let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    !(word(first) && word(before)) && !(word(last) && word(after))
+    let glued_before = word(first) && word(before);
+    let glued_after = word(last) && word(after);
+    !glued_before && !glued_after
 }
 
 /// The compiled lexicon the text rules read.
