@@ -1,4 +1,4 @@
-//! The independent corpus (tests/comply/independent-*.tsv): seller texts in twelve languages, each placed in the
+//! The independent corpus (tests/comply/independent-*.tsv): seller texts in eleven languages (Chinese in both scripts), each placed in the
 //! field it names of an otherwise valid order and checked as a whole order, so field-aware judgement is what is
 //! measured. The held-out split was frozen before tuning; its figures per language and category are README's.
 //!
