@@ -91,6 +91,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let spool_path = setup.config.spool.path.clone();
     let spool = tokio::task::spawn_blocking(move || Spool::open(&spool_path)).await??;
+    spool.set_deadlines(setup.config.deadlines);
     let spool = Arc::new(spool);
     let recovery = {
         let spool = spool.clone();

@@ -23,6 +23,9 @@ pub enum Event {
         /// Rule ids when held; a short error when failed or in doubt. No buyer data.
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Printed after the order's ship-by time: it still printed, and says so.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        late: bool,
     },
     /// A printer's state changed (ready, printing, paper_out, head_open, paused, offline, unknown).
     Printer {

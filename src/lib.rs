@@ -22,6 +22,7 @@ pub mod bitmap;
 pub mod comply;
 pub mod compose;
 pub mod daemon;
+pub mod deadlines;
 pub mod config;
 pub mod document;
 pub mod events;

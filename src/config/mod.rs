@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
+mod deadlines;
 mod feed;
 mod problems;
 
@@ -70,6 +71,8 @@ pub struct Config {
     pub bins: crate::picklist::BinPattern,
     /// The label rules' word lists: the built-in ones plus `[comply] lexicon_dir`.
     pub lexicon: std::sync::Arc<crate::comply::Lexicon>,
+    /// `[deadlines]`: the print and handover clocks.
+    pub deadlines: crate::deadlines::Deadlines,
 }
 
 #[derive(Debug, Clone)]
@@ -236,6 +239,7 @@ impl Config {
         let printers = read_printers(top.tables("printer", &mut sink), drivers, &mut sink);
         let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
         let lexicon = read_comply(top.table("comply", &mut sink), base, &mut sink);
+        let deadlines = deadlines::read_deadlines(top.table("deadlines", &mut sink), &mut sink);
         let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
             f.routes.printers = printers
                 .iter()
@@ -249,8 +253,10 @@ impl Config {
         }
         let mut problems = sink.into_problems();
         problems.extend(extra);
-        match (problems.is_empty(), server, spool, bins, lexicon) {
-            (true, Some(server), Some(spool), Some(bins), Some(lexicon)) => Ok(Config { server, spool, warehouses, printers, feed_nats, bins, lexicon }),
+        match (problems.is_empty(), server, spool, bins, lexicon, deadlines) {
+            (true, Some(server), Some(spool), Some(bins), Some(lexicon), Some(deadlines)) => {
+                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, lexicon, deadlines })
+            }
             _ => Err(ConfigError { problems }),
         }
     }

@@ -367,6 +367,7 @@ impl Feed {
                 tracking_number: a.tracking_number.clone(),
                 state: a.admission.state,
                 reason: None,
+                late: false,
             });
         }
     }
@@ -398,6 +399,7 @@ impl Feed {
             printer: None,
             document: None,
             reason: Some(format!("{}: {}", why.kind(), why.reason())),
+            late: false,
             stream_sequence: seq,
         };
         // The event first, confirmed: a terminated message with no word of why would be lost silently.

@@ -46,6 +46,9 @@ pub struct FeedEvent {
     /// Rule ids when held, a short error when failed or in doubt, why when rejected. No buyer data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Printed after the order's ship-by time (it still printed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
     /// For rejections: the stream sequence of the terminated message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_sequence: Option<u64>,
@@ -72,6 +75,7 @@ pub fn event_for(change: &Change, cfg: &NatsFeedConfig) -> Option<FeedEvent> {
         printer: Some(change.printer.clone()),
         document: Some(change.document),
         reason,
+        late: change.late,
         stream_sequence: None,
     })
 }
@@ -215,6 +219,7 @@ mod tests {
             to,
             detail: None,
             report: None,
+            late: false,
         }
     }
 

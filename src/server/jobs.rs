@@ -24,7 +24,7 @@ use crate::daemon::Running;
 use crate::order::Order;
 use crate::spool::{Filter, Kind, MAX_BATCH, NewDocument, SpoolError, State as DocState};
 
-fn daemon(state: &AppState) -> Result<Arc<Running>, ApiError> {
+pub(super) fn daemon(state: &AppState) -> Result<Arc<Running>, ApiError> {
     state.daemon.clone().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_spool", "this server previews labels only; it has no spool or printers"))
 }
 
@@ -39,7 +39,7 @@ fn spool_error(e: SpoolError) -> ApiError {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, ApiError> {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?.map_err(spool_error)
 }
 
@@ -165,6 +165,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
                 tracking_number,
                 state: a.state,
                 reason: None,
+                late: false,
             });
         }
     }
@@ -468,6 +469,7 @@ pub async fn test_print(State(state): State<Arc<AppState>>, Path(name): Path<Str
             tracking_number: None,
             state: a.state,
             reason: None,
+            late: false,
         });
     }
     p.wake();
@@ -499,5 +501,6 @@ fn publish_state(d: &Running, doc: &crate::spool::Document) {
         tracking_number: doc.tracking_number.clone(),
         state: doc.state,
         reason: None,
+        late: doc.late,
     });
 }

@@ -10,6 +10,7 @@
 pub mod error;
 pub mod guard;
 mod jobs;
+mod clocks;
 pub mod metrics;
 mod preview;
 #[path = "web/web.rs"]
@@ -56,6 +57,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "POST", path: "/v1/documents/{id}/cancel" },
     Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
     Route { method: "GET", path: "/v1/batches/{id}" },
+    Route { method: "GET", path: "/v1/due" },
     Route { method: "GET", path: "/v1/printers" },
     Route { method: "GET", path: "/v1/printers/{name}" },
     Route { method: "POST", path: "/v1/printers/{name}/pause" },
@@ -109,6 +111,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
         .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
         .route("/v1/batches/{id}", get(jobs::batch))
+        .route("/v1/due", get(clocks::due))
         .route("/v1/printers", get(jobs::printers))
         .route("/v1/printers/{name}", get(jobs::printer))
         .route("/v1/printers/{name}/pause", post(jobs::pause))
@@ -166,7 +169,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
     let extra = match &state.daemon {
-        Some(d) => jobs::metrics_lines(d).await,
+        Some(d) => jobs::metrics_lines(d).await + &clocks::metrics_lines(d).await,
         None => String::new(),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&extra)).into_response()

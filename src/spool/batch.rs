@@ -76,7 +76,8 @@ impl Spool {
         }
         let has_picklist = batch.picklist.is_some();
         let documents: Vec<&NewDocument> = batch.picklist.iter().chain(batch.labels.iter()).collect();
-        let prepared = documents.iter().enumerate().map(|(i, d)| prepare(i, d)).collect::<Result<Vec<_>, _>>()?;
+        let deadlines = self.deadlines();
+        let prepared = documents.iter().enumerate().map(|(i, d)| prepare(i, d, &deadlines)).collect::<Result<Vec<_>, _>>()?;
         let chunk_of = |seq: usize| -> Option<u32> {
             let label = if has_picklist { seq.checked_sub(1)? } else { seq };
             Some((label / batch.chunk_size) as u32 + 1)
@@ -138,7 +139,7 @@ impl Spool {
                  WHERE m.batch_id = ?1 ORDER BY m.seq"
             ))?
             .query_map([id], |r| {
-                let (seq, chunk) = (r.get(19)?, r.get(20)?);
+                let (seq, chunk) = (r.get(22)?, r.get(23)?);
                 Ok(document_from_row(r)?.map(|document| BatchMember { seq, chunk, document }))
             })?
             .collect::<Result<Result<Vec<_>, _>, _>>()??;

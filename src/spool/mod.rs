@@ -29,10 +29,12 @@ use time::OffsetDateTime;
 use crate::order::Order;
 
 mod batch;
+mod clock;
 mod schema;
 mod state;
 
 pub use batch::{BatchMember, BatchSubmitted, NewBatch, StoredBatch};
+pub use clock::{Due, Parcel};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use state::{ALL_STATES, IllegalTransition, State};
@@ -192,6 +194,17 @@ pub enum Outcome {
     Resubmitted,
 }
 
+impl Document {
+    /// Whether reaching `state` now makes this label late: printed after its `ship_by`.
+    pub fn late_if(&self, state: State) -> bool {
+        match (state, self.printed_at, self.ship_by) {
+            (State::Sent | State::Done, Some(printed), Some(ship_by)) => printed > ship_by,
+            (State::Sent | State::Done, None, Some(ship_by)) => OffsetDateTime::now_utc() > ship_by,
+            _ => false,
+        }
+    }
+}
+
 impl Serialize for State {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -228,6 +241,17 @@ pub struct Document {
     pub batch: Option<String>,
     /// Its print batch (1-based) within that batch: at most 50 labels each. None for a pick list.
     pub chunk: Option<u32>,
+    /// A label's print deadline: the order's `ship_by`, else `created_at` + `[deadlines] print_within`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ship_by: Option<OffsetDateTime>,
+    /// When its last byte reached the printer (the first time).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub printed_at: Option<OffsetDateTime>,
+    /// Printed after its `ship_by`: it still printed, and says so.
+    pub late: bool,
+    /// When a carrier handover scan ticked the parcel off.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub handed_over_at: Option<OffsetDateTime>,
 }
 
 /// A document's content as stored.
@@ -313,18 +337,23 @@ pub struct Change {
     pub detail: Option<String>,
     /// The compliance report, when the change is to `held` (JSON as the rules wrote it).
     pub report: Option<String>,
+    /// A print (`sent`, `done`) after the label's `ship_by`.
+    pub late: bool,
 }
 
 /// The SQLite spool. Cheap to share behind an `Arc`.
 pub struct Spool {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// How a label's deadlines follow from its order, stored with it at submit.
+    deadlines: Mutex<crate::deadlines::Deadlines>,
 }
 
 const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracking_number, state, attempts, error, \
      report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, length(rendered), \
      (SELECT batch_id FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
-     (SELECT chunk FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1)";
+     (SELECT chunk FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
+     ship_by_ms, printed_ms, handed_over_ms";
 
 impl Spool {
     /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
@@ -344,11 +373,20 @@ impl Spool {
         conn.pragma_update(None, "secure_delete", true)?;
         // Also turns foreign keys on (off only while a migration runs).
         schema::migrate(&mut conn)?;
-        Ok(Spool { conn: Mutex::new(conn), path: path.to_path_buf() })
+        Ok(Spool { conn: Mutex::new(conn), path: path.to_path_buf(), deadlines: Mutex::new(Default::default()) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `[deadlines]` from the config: applies to documents submitted from now on.
+    pub fn set_deadlines(&self, deadlines: crate::deadlines::Deadlines) {
+        *self.deadlines.lock().unwrap_or_else(|p| p.into_inner()) = deadlines;
+    }
+
+    pub fn deadlines(&self) -> crate::deadlines::Deadlines {
+        *self.deadlines.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -376,20 +414,22 @@ impl Spool {
                 documents.len()
             )));
         }
+        let deadlines = self.deadlines();
         let mut prepared = Vec::with_capacity(documents.len());
         for (i, d) in documents.iter().enumerate() {
-            prepared.push(prepare(i, d)?);
+            prepared.push(prepare(i, d, &deadlines)?);
         }
         let now = now_ms();
         self.write(|tx| submit_in(tx, &prepared, now))
     }
 
-    /// Claims the oldest queued document for `printer` (queued → rendering).
+    /// Claims the most urgent queued document for `printer` (queued → rendering): see
+    /// [`clock::QUEUE_ORDER`].
     pub fn claim_next(&self, printer: &str) -> Result<Option<Document>, SpoolError> {
         let now = now_ms();
         let id = self.write(|tx| {
             let id: Option<DocId> = tx
-                .prepare_cached("SELECT id FROM documents WHERE printer = ?1 AND state = 'queued' ORDER BY id LIMIT 1")?
+                .prepare_cached(clock::QUEUE_ORDER)?
                 .query_row([printer], |r| r.get(0))
                 .optional()?;
             if let Some(id) = id {
@@ -509,6 +549,10 @@ impl Spool {
         let now = now_ms();
         self.write(|tx| {
             transition(tx, id, to, action, detail, now)?;
+            if matches!(to, State::Sent | State::Done) {
+                // The print clock stops at the first time every byte reached the printer.
+                tx.prepare_cached("UPDATE documents SET printed_ms = coalesce(printed_ms, ?2) WHERE id = ?1")?.execute(params![id, now])?;
+            }
             if let Some(d) = detail.filter(|_| matches!(to, State::Failed | State::InDoubt)) {
                 tx.execute("UPDATE documents SET error = ?2 WHERE id = ?1", params![id, d])?;
             }
@@ -553,8 +597,10 @@ impl Spool {
             let job = tx.last_insert_rowid();
             tx.execute(
                 "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
-                 reprint_of, reprint_reason, created_ms, updated_ms) \
-                 SELECT ?2, ?3, ?4, ?5, ?6, ?7, content, 'queued', ?1, ?8, ?9, ?9 FROM documents WHERE id = ?1",
+                 reprint_of, reprint_reason, created_ms, updated_ms, ship_by_ms, handover_by_ms, carrier, handover, \
+                 package_index, package_count, weight_g) \
+                 SELECT ?2, ?3, ?4, ?5, ?6, ?7, content, 'queued', ?1, ?8, ?9, ?9, ship_by_ms, handover_by_ms, carrier, \
+                 handover, package_index, package_count, weight_g FROM documents WHERE id = ?1",
                 params![id, job, new_key, kind, printer, order_id, tracking, reason, now],
             )?;
             let new_id = tx.last_insert_rowid();
@@ -821,7 +867,8 @@ impl Spool {
         let rows = conn
             .prepare_cached(
                 "SELECT a.id, d.id, d.job_id, d.printer, d.order_id, d.tracking_number, a.action, a.to_state, a.detail, \
-                 CASE WHEN a.to_state = 'held' THEN d.report END \
+                 CASE WHEN a.to_state = 'held' THEN d.report END, \
+                 a.to_state IN ('sent', 'done') AND coalesce(d.printed_ms > d.ship_by_ms, 0) \
                  FROM audit a JOIN documents d ON d.id = a.document_id \
                  WHERE a.id > ?1 AND a.to_state IS NOT NULL ORDER BY a.id LIMIT ?2",
             )?
@@ -838,6 +885,7 @@ impl Spool {
                     to: State::Queued,
                     detail: r.get(8)?,
                     report: r.get(9)?,
+                    late: r.get(10)?,
                 };
                 Ok(parse_state(&to).map(|to| Change { to, ..change }))
             })?
@@ -878,9 +926,10 @@ struct Prepared {
     order_id: Option<String>,
     tracking_number: Option<String>,
     content: String,
+    parcel: Option<clock::ParcelColumns>,
 }
 
-fn prepare(index: usize, d: &NewDocument) -> Result<Prepared, SpoolError> {
+fn prepare(index: usize, d: &NewDocument, deadlines: &crate::deadlines::Deadlines) -> Result<Prepared, SpoolError> {
     let bad = |m: String| SpoolError::Invalid(format!("documents[{index}]: {m}"));
     if d.printer.trim().is_empty() {
         return Err(bad("printer is empty".into()));
@@ -902,7 +951,11 @@ fn prepare(index: usize, d: &NewDocument) -> Result<Prepared, SpoolError> {
         (Kind::TestPage, Content::TestPage) => (None, None, TEST_PAGE_CONTENT.to_string()),
         (Kind::TestPage, _) | (_, Content::TestPage) => return Err(bad("a test page carries no orders".into())),
     };
-    Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content })
+    let parcel = match &d.content {
+        Content::Order(o) => Some(clock::ParcelColumns::of(o, deadlines)),
+        _ => None,
+    };
+    Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content, parcel })
 }
 
 /// Stores prepared documents in `tx` as one job; duplicate keys return the existing documents.
@@ -922,6 +975,7 @@ fn submit_in(tx: &Transaction, prepared: &[Prepared], now: i64) -> Result<Submit
                      error = NULL WHERE id = ?1",
                     params![id, p.content, p.order_id, p.tracking_number],
                 )?;
+                clock::store_parcel(tx, id, p.parcel.as_ref())?;
                 transition(tx, id, State::Queued, "resubmit", Some("resubmitted with a changed order"), now)?;
                 admissions.push(Admission {
                     document: id,
@@ -950,6 +1004,7 @@ fn submit_in(tx: &Transaction, prepared: &[Prepared], now: i64) -> Result<Submit
         )?
         .execute(params![job_id, p.key, p.kind.as_str(), p.printer, p.order_id, p.tracking_number, p.content, now])?;
         let id = tx.last_insert_rowid();
+        clock::store_parcel(tx, id, p.parcel.as_ref())?;
         audit(tx, id, "submit", None, Some(State::Queued), None, now)?;
         admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::New, state: State::Queued });
     }
@@ -986,6 +1041,7 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, Spo
     let kind: String = r.get(3)?;
     let state: String = r.get(7)?;
     let report: Option<String> = r.get(10)?;
+    let (ship_by, printed): (Option<i64>, Option<i64>) = (r.get(19)?, r.get(20)?);
     let built = (|| {
         let report = match report {
             Some(s) => Some(serde_json::from_str(&s).map_err(|e| SpoolError::Corrupt(id, e.to_string()))?),
@@ -1011,6 +1067,10 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, Spo
             rendered_bytes: r.get(16)?,
             batch: r.get(17)?,
             chunk: r.get(18)?,
+            ship_by: ship_by.map(from_ms),
+            printed_at: printed.map(from_ms),
+            late: matches!((printed, ship_by), (Some(p), Some(s)) if p > s),
+            handed_over_at: r.get::<_, Option<i64>>(21)?.map(from_ms),
         })
     })();
     Ok(built)

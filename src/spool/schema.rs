@@ -125,6 +125,33 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX batch_documents_document ON batch_documents(document_id);
     "#,
+    // 5: the marketplace's clocks and what a carrier handover lists. None of it is buyer data, so
+    // it stays after purge: the print deadline (`ship_by`), the handover deadline, when the last
+    // byte reached the printer, when a handover scan ticked the parcel off, and the parcel's
+    // carrier, handover mode, package n/m and weight. Labels already stored get theirs from content.
+    r#"
+    ALTER TABLE documents ADD COLUMN ship_by_ms     INTEGER;
+    ALTER TABLE documents ADD COLUMN handover_by_ms INTEGER;
+    ALTER TABLE documents ADD COLUMN printed_ms     INTEGER;
+    ALTER TABLE documents ADD COLUMN handed_over_ms INTEGER;
+    ALTER TABLE documents ADD COLUMN carrier        TEXT;
+    ALTER TABLE documents ADD COLUMN handover       TEXT CHECK (handover IN ('pickup', 'dropoff'));
+    ALTER TABLE documents ADD COLUMN package_index  INTEGER;
+    ALTER TABLE documents ADD COLUMN package_count  INTEGER;
+    ALTER TABLE documents ADD COLUMN weight_g       INTEGER;
+    UPDATE documents SET
+        ship_by_ms = CAST(strftime('%s', json_extract(content, '$.ship_by')) AS INTEGER) * 1000,
+        carrier = json_extract(content, '$.shipment.carrier'),
+        handover = json_extract(content, '$.shipment.handover'),
+        package_index = coalesce(json_extract(content, '$.shipment.package.index'), 1),
+        package_count = coalesce(json_extract(content, '$.shipment.package.count'), 1),
+        weight_g = json_extract(content, '$.shipment.package.weight_g')
+        WHERE kind = 'label' AND purged_ms IS NULL;
+    UPDATE documents SET printed_ms = (SELECT max(at_ms) FROM audit a WHERE a.document_id = documents.id AND a.to_state = 'sent')
+        WHERE kind = 'label' AND state IN ('sent', 'done');
+    CREATE INDEX documents_ship_by ON documents(kind, state, ship_by_ms);
+    CREATE INDEX documents_printed ON documents(carrier, printed_ms) WHERE printed_ms IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -194,7 +221,8 @@ mod tests {
         let indexes: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents' AND name LIKE 'documents_%'", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(indexes, 5);
+        // Five from the rebuild, two for the clocks (migration 5).
+        assert_eq!(indexes, 7);
         conn.execute(
             "INSERT INTO documents (job_id, idem_key, kind, printer, content, state, created_ms, updated_ms) \
              VALUES (1, 'test_page:dock:1', 'test_page', 'dock', '{}', 'queued', 12, 12)",

@@ -671,6 +671,7 @@ fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>
         tracking_number: doc.tracking_number.clone(),
         state,
         reason,
+        late: doc.late_if(state),
     });
     // A settled document moves its batch on: publish the batch's counts after the job event.
     if doc.batch.is_some() && Outcome::of(state) != Outcome::Pending {

@@ -166,7 +166,7 @@ fn each_problem_is_named_with_line_and_column() {
             "[spool]\nretension = \"7d\"\n",
             "labeld.toml:2:1: spool: unknown key \"retension\" (expected one of: path, retention)",
         ),
-        ("[sever]\nlisten = \"127.0.0.1:1\"\n", "labeld.toml:1:2: unknown key \"sever\" (expected one of: comply, feed, picklist, printer, server, spool, warehouses)"),
+        ("[sever]\nlisten = \"127.0.0.1:1\"\n", "labeld.toml:1:2: unknown key \"sever\" (expected one of: comply, deadlines, feed, picklist, printer, server, spool, warehouses)"),
         (
             "[[printer]]\nname = \"a\"\ndriver = \"zd421\"\n",
             "labeld.toml:1:1: printer \"a\": uri: missing (required)",

@@ -32,8 +32,8 @@ fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
 }
 
 /// A daemon in-process on its own runtime; dropped with the test.
-struct InProcess {
-    addr: SocketAddr,
+pub(crate) struct InProcess {
+    pub(crate) addr: SocketAddr,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -51,9 +51,14 @@ impl Drop for InProcess {
 }
 
 fn start(printers: &[(&str, &str, SocketAddr)]) -> InProcess {
+    start_with(printers, "")
+}
+
+/// [`start`] with more config sections (`extra` is appended to the file).
+pub(crate) fn start_with(printers: &[(&str, &str, SocketAddr)], extra: &str) -> InProcess {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("labeld.toml");
-    std::fs::write(&path, config_text(printers, "127.0.0.1:0")).unwrap();
+    std::fs::write(&path, config_text(printers, "127.0.0.1:0") + extra).unwrap();
     let profiles = Profiles::builtin();
     let config = daemon::load_config(&path, &profiles).unwrap();
     let setup = Setup::new(config, profiles).unwrap();
@@ -74,7 +79,7 @@ fn start(printers: &[(&str, &str, SocketAddr)]) -> InProcess {
     InProcess { addr, _dir: dir, stop: Some(stop_tx), thread: Some(thread) }
 }
 
-fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter {
+pub(crate) fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter {
     let mut c = VpConfig::new(lang, 203, dir);
     for f in faults {
         c = c.with_fault(f.clone());
@@ -99,7 +104,7 @@ fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
     out
 }
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
         if f() {

@@ -5,6 +5,7 @@ mod common;
 
 mod batch;
 mod cli_check;
+mod clocks;
 mod cli_lang;
 mod cli_render;
 mod comply_corpus;

@@ -206,6 +206,7 @@ function docRow(d) {
   return el('li', { class: `doc state-${d.state}`, 'data-id': d.id, 'data-state': d.state, 'data-kind': d.kind },
     el('div', { class: 'doc-head' },
       el('span', { class: 'order' }, docTitle(d)),
+      d.late ? el('span', { class: 'badge late', title: 'Printed after its ship-by time' }, 'Late') : null,
       badge('doc', d.state, DOC_WORDS)),
     el('p', { class: 'meta' },
       d.tracking_number ? el('span', { class: 'tracking' }, d.tracking_number) : null,
@@ -213,6 +214,31 @@ function docRow(d) {
       d.reprint_of ? el('span', { class: 'reprint-of' }, `reprint of #${d.reprint_of}: ${d.reprint_reason || ''}`) : null),
     reasons(d),
     actions);
+}
+
+// ---- the "due" strip: counts of orders by clock; a click lists order ids and tracking numbers ----
+
+const DUE_WINDOWS = ['overdue', 'soon', 'today', 'not_handed_over'];
+let due = null;
+let dueOpen = null;
+
+function drawDue() {
+  if (!due) return;
+  for (const w of DUE_WINDOWS) {
+    $('due-' + w).textContent = String(due[w].orders);
+    const box = document.querySelector(`.due-box[data-window="${w}"]`);
+    box.classList.toggle('zero', due[w].orders === 0);
+    box.setAttribute('aria-expanded', dueOpen === w ? 'true' : 'false');
+  }
+  const list = $('due-list');
+  if (!dueOpen) { list.hidden = true; list.replaceChildren(); return; }
+  const parcels = due[dueOpen].parcels;
+  list.replaceChildren(...parcels.map((p) => el('li', { 'data-order': p.order_id || '' },
+    el('span', { class: 'order' }, p.order_id || `Document ${p.document}`),
+    el('span', { class: 'tracking' }, p.tracking_number || ''))));
+  if (!parcels.length) list.append(el('li', { class: 'empty' }, 'None.'));
+  list.dataset.window = dueOpen;
+  list.hidden = false;
 }
 
 function drawList(id, docs, emptyId) {
@@ -235,20 +261,24 @@ async function refresh() {
   if (refreshing) { again = true; return; }
   refreshing = true;
   try {
-    const [p, active, attention, recent, health] = await Promise.all([
+    const [p, active, attention, recent, health, clocks] = await Promise.all([
       api('GET', '/v1/printers'),
       api('GET', `/v1/jobs?state=${ACTIVE.join(',')}&limit=500`),
       api('GET', `/v1/jobs?state=${ATTENTION.join(',')}&limit=200`),
       api('GET', '/v1/jobs?state=done,cancelled&limit=15'),
       api('GET', '/healthz'),
+      api('GET', '/v1/due'),
     ]);
+    due = clocks;
+    drawDue();
     printers.clear();
     for (const v of p.printers) printers.set(v.name, v);
     queueByPrinter = new Map();
     for (const d of active.documents) queueByPrinter.set(d.printer, (queueByPrinter.get(d.printer) || 0) + 1);
     drawPrinters();
-    // Oldest first: the order they print in.
-    const queue = active.documents.slice().sort((a, b) => a.id - b.id);
+    // Most urgent first, as printers take them (a batch keeps its walking order on the printer).
+    const urgency = (d) => (d.ship_by ? Date.parse(d.ship_by) : Infinity);
+    const queue = active.documents.slice().sort((a, b) => (urgency(a) - urgency(b)) || (a.id - b.id));
     drawList('queue', queue, 'queue-empty');
     $('queue-count').textContent = queue.length ? String(queue.length) : '';
     drawList('attention', attention.documents, 'attention-empty');
@@ -391,6 +421,9 @@ function setup() {
     b.addEventListener('click', () => { $('reprint-reason').value = b.dataset.reason; $('reprint-go').focus(); });
   }
   $('reprint-cancel').addEventListener('click', () => $('reprint-dialog').close());
+  for (const b of document.querySelectorAll('.due-box')) {
+    b.addEventListener('click', () => { dueOpen = dueOpen === b.dataset.window ? null : b.dataset.window; drawDue(); });
+  }
   $('reprint-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const reason = $('reprint-reason').value.trim();

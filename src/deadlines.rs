@@ -1,0 +1,168 @@
+//! The marketplace's clocks. A label (with its pick list and packing) is due within 48 h of payment,
+//! the parcel must be with the carrier within 72 h, and a tracking number with no carrier scan 24 h
+//! after it was issued counts as false shipping. This module turns an order and a moment into those
+//! deadlines and windows; the spool stores them, the queue, the page and the metrics read them.
+
+use std::time::Duration;
+
+use time::{OffsetDateTime, UtcOffset};
+
+use crate::order::Order;
+
+/// "Due soon": the page's amber window.
+pub const DUE_SOON: Duration = Duration::from_secs(4 * 3600);
+
+/// A printed label no handover has ticked off after this long is flagged: the marketplace's 24 h
+/// scan clock leaves four hours to act.
+pub const NOT_HANDED_OVER_AFTER: Duration = Duration::from_secs(20 * 3600);
+
+/// `[deadlines]` in labeld.toml.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From `created_at` to the label printed, when the order has no `ship_by` of its own.
+    pub print_within: Duration,
+    /// From `created_at` to the parcel with the carrier.
+    pub handover_within: Duration,
+    /// The warehouse's offset from UTC: where "today" ends.
+    pub utc_offset: UtcOffset,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            print_within: Duration::from_secs(48 * 3600),
+            handover_within: Duration::from_secs(72 * 3600),
+            utc_offset: UtcOffset::UTC,
+        }
+    }
+}
+
+/// Where a deadline stands from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    Overdue,
+    /// Within [`DUE_SOON`].
+    Soon,
+    /// Later, but before the warehouse's day ends.
+    Today,
+    Later,
+}
+
+impl Deadlines {
+    /// The order's print deadline: its `ship_by`, else `created_at` + `print_within`. None when the
+    /// order carries neither (such an order has no clock).
+    pub fn ship_by(&self, order: &Order) -> Option<OffsetDateTime> {
+        parse(order.ship_by.as_deref()).or_else(|| parse(order.created_at.as_deref()).map(|c| c + self.print_within))
+    }
+
+    /// When the parcel must be with the carrier: `created_at` + `handover_within`, else the print
+    /// deadline plus the difference between the two allowances.
+    pub fn handover_by(&self, order: &Order) -> Option<OffsetDateTime> {
+        match parse(order.created_at.as_deref()) {
+            Some(c) => Some(c + self.handover_within),
+            None => self.ship_by(order).map(|s| s + self.handover_within.saturating_sub(self.print_within)),
+        }
+    }
+
+    /// The next midnight in the warehouse's time zone after `now`.
+    pub fn end_of_day(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let local = now.to_offset(self.utc_offset);
+        let midnight = local.date().next_day().map(|d| d.midnight().assume_offset(self.utc_offset));
+        midnight.unwrap_or(local + Duration::from_secs(24 * 3600))
+    }
+
+    pub fn window(&self, deadline: OffsetDateTime, now: OffsetDateTime) -> Window {
+        if deadline <= now {
+            Window::Overdue
+        } else if deadline <= now + DUE_SOON {
+            Window::Soon
+        } else if deadline <= self.end_of_day(now) {
+            Window::Today
+        } else {
+            Window::Later
+        }
+    }
+}
+
+fn parse(stamp: Option<&str>) -> Option<OffsetDateTime> {
+    // The order was validated as RFC 3339 when it was read.
+    stamp.and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+}
+
+/// Reads a config duration: a whole number and a unit, `90m`, `48h`, `3d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a duration such as \"48h\" (a whole number, then m, h or d)"))?;
+    let secs = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{s:?} is not a duration such as \"48h\" (a whole number, then m, h or d)")),
+    };
+    if n == 0 {
+        return Err(format!("{s:?} must be longer than zero"));
+    }
+    Ok(Duration::from_secs(n * secs))
+}
+
+/// Reads a warehouse UTC offset such as `+08:00`, `-05:00` or `Z`.
+pub fn parse_offset(s: &str) -> Result<UtcOffset, String> {
+    if s == "Z" {
+        return Ok(UtcOffset::UTC);
+    }
+    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+    UtcOffset::parse(s, &format).map_err(|_| format!("{s:?} is not a UTC offset such as \"+08:00\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn order(created: Option<&str>, ship_by: Option<&str>) -> Order {
+        let text = include_str!("../tests/fixtures/orders/my-jnt-cod.json");
+        let mut o = Order::from_json_str(text).unwrap();
+        o.created_at = created.map(str::to_string);
+        o.ship_by = ship_by.map(str::to_string);
+        o
+    }
+
+    #[test]
+    fn ship_by_defaults_to_created_plus_print_within() {
+        let d = Deadlines::default();
+        let o = order(Some("2026-11-20T08:15:00Z"), None);
+        assert_eq!(d.ship_by(&o), Some(datetime!(2026-11-22 08:15 UTC)));
+        assert_eq!(d.handover_by(&o), Some(datetime!(2026-11-23 08:15 UTC)));
+        let o = order(Some("2026-11-20T08:15:00Z"), Some("2026-11-21T00:00:00+08:00"));
+        assert_eq!(d.ship_by(&o), Some(datetime!(2026-11-20 16:00 UTC)));
+        assert_eq!(d.ship_by(&order(None, None)), None);
+        let o = order(None, Some("2026-11-21T00:00:00Z"));
+        assert_eq!(d.handover_by(&o), Some(datetime!(2026-11-22 00:00 UTC)));
+    }
+
+    #[test]
+    fn windows_follow_the_warehouse_day() {
+        let d = Deadlines { utc_offset: parse_offset("+08:00").unwrap(), ..Deadlines::default() };
+        let now = datetime!(2026-12-05 10:00 UTC); // 18:00 in Kuala Lumpur
+        assert_eq!(d.end_of_day(now), datetime!(2026-12-05 16:00 UTC));
+        assert_eq!(d.window(datetime!(2026-12-05 09:59 UTC), now), Window::Overdue);
+        assert_eq!(d.window(datetime!(2026-12-05 13:59 UTC), now), Window::Soon);
+        assert_eq!(d.window(datetime!(2026-12-05 15:30 UTC), now), Window::Today);
+        assert_eq!(d.window(datetime!(2026-12-05 16:30 UTC), now), Window::Later);
+    }
+
+    #[test]
+    fn durations_and_offsets_are_read_strictly() {
+        assert_eq!(parse_duration("48h"), Ok(Duration::from_secs(48 * 3600)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(90 * 60)));
+        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
+        for bad in ["48", "h", "48 hours", "-1h", "0h", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_offset("-05:30").unwrap().whole_minutes(), -330);
+        assert!(parse_offset("8").is_err());
+    }
+}
