@@ -11,6 +11,7 @@ mod comply_corpus;
 mod comply_independent;
 mod config;
 mod daemon;
+mod docs;
 mod feed;
 mod http;
 mod lang_fuzz;
