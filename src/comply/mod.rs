@@ -136,16 +136,17 @@ impl Report {
 /// Where tracking numbers already in use are known: the spool implements this; [`SeenTracking`] is the
 /// in-memory version for tests and CLI batches.
 pub trait DuplicateTracking {
-    /// The id of an order OTHER than `order_id` that already carries `tracking`, if any.
-    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String>;
+    /// The id of an order OTHER than `order_id` that already carries `tracking`, if any. An error (the
+    /// spool could not be read) says why; the rule then refuses: an unanswered question is no "no".
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String>;
 }
 
 /// No spool: nothing is a duplicate.
 pub struct NoSpool;
 
 impl DuplicateTracking for NoSpool {
-    fn other_order_with(&self, _: &str, _: &str) -> Option<String> {
-        None
+    fn other_order_with(&self, _: &str, _: &str) -> Result<Option<String>, String> {
+        Ok(None)
     }
 }
 
@@ -167,8 +168,8 @@ impl SeenTracking {
 }
 
 impl DuplicateTracking for SeenTracking {
-    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
-        self.by_number.get(tracking).filter(|o| o.as_str() != order_id).cloned()
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String> {
+        Ok(self.by_number.get(tracking).filter(|o| o.as_str() != order_id).cloned())
     }
 }
 
@@ -286,8 +287,16 @@ impl Checker {
         if let Err(tracking::Invalid(why)) = tracking::check(&order.shipment.carrier, tn) {
             refusals.push(whole(Rule::TrackingNumber, format!("{why}; use the number the carrier issued")));
         }
-        if let Some(other) = dup.other_order_with(tn, &order.order_id) {
-            refusals.push(whole(Rule::DuplicateTrackingNumber, format!("this tracking number is already on order {other}; each parcel needs its own")));
+        match dup.other_order_with(tn, &order.order_id) {
+            Ok(None) => {}
+            Ok(Some(other)) => {
+                refusals.push(whole(Rule::DuplicateTrackingNumber, format!("this tracking number is already on order {other}; each parcel needs its own")))
+            }
+            // Fail closed: a number nobody could check may be on another parcel.
+            Err(why) => refusals.push(whole(
+                Rule::DuplicateTrackingNumber,
+                format!("could not check whether this tracking number is already used ({why}); held until it can be checked, then reprint"),
+            )),
         }
 
         if let Some(registry) = &self.registry {
@@ -427,8 +436,8 @@ mod tests {
     fn seen_tracking_flags_only_other_orders() {
         let mut seen = SeenTracking::new();
         seen.record("635828770378", "A");
-        assert_eq!(seen.other_order_with("635828770378", "A"), None);
-        assert_eq!(seen.other_order_with("635828770378", "B"), Some("A".into()));
-        assert_eq!(seen.other_order_with("635828770379", "B"), None);
+        assert_eq!(seen.other_order_with("635828770378", "A"), Ok(None));
+        assert_eq!(seen.other_order_with("635828770378", "B"), Ok(Some("A".into())));
+        assert_eq!(seen.other_order_with("635828770379", "B"), Ok(None));
     }
 }

@@ -13,8 +13,9 @@
 //! country = "MY"
 //! ```
 //!
-//! Matching forgives case, spacing and punctuation, and how the address is split into lines; it does not
-//! forgive a different street, name, city or phone.
+//! Every field the registry holds must be on the sender and match: phones compare in E.164, addresses after
+//! folding case, spacing and punctuation (and how the address is split into lines). A different street,
+//! name, city or phone, or a registered field left out, is not the warehouse.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -101,44 +102,54 @@ impl Registry {
 
 fn differences(id: &str, w: &Warehouse, s: &Party) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    let mut differ = |path: &str, what: &str| {
-        out.push(Mismatch { path: format!("sender.{path}"), message: format!("the sender's {what} differs from registered warehouse {id}") })
-    };
+    let mut differ = |path: &str, message: String| out.push(Mismatch { path: format!("sender.{path}"), message });
+    let differs = |what: &str| format!("the sender's {what} differs from registered warehouse {id}");
+    let missing = |what: &str| format!("the sender gives no {what}, but registered warehouse {id} has one; every registered field must be on the label");
     if fold(&s.name) != fold(&w.name) {
-        differ("name", "name");
+        differ("name", differs("name"));
     }
-    if let (Some(a), Some(b)) = (&s.phone, &w.phone)
-        && digits(a) != digits(b)
-    {
-        differ("phone", "phone");
+    // Every field the registry holds must be there and match: leaving one out is how a forged sender passes.
+    match (&s.phone, &w.phone) {
+        (None, Some(_)) => differ("phone", missing("phone")),
+        (Some(_), None) => differ("phone", format!("registered warehouse {id} has no phone; the sender's phone is not registered")),
+        (Some(a), Some(b)) if e164(a, &s.address.country) != e164(b, &w.country) || e164(a, &s.address.country).is_none() => {
+            differ("phone", differs("phone"))
+        }
+        _ => {}
     }
     let a = &s.address;
     if fold(&a.lines.join(" ")) != fold(&w.lines.join(" ")) {
-        differ("address.lines[0]", "street address");
+        differ("address.lines[0]", differs("street address"));
     }
-    if a.district.as_deref().map(fold) != w.district.as_deref().map(fold) && a.district.is_some() {
-        differ("address.district", "district");
+    match (&a.district, &w.district) {
+        (None, Some(_)) => differ("address.district", missing("district")),
+        (Some(x), y) if Some(fold(x)) != y.as_deref().map(fold) => differ("address.district", differs("district")),
+        _ => {}
     }
     if fold(&a.city) != fold(&w.city) {
-        differ("address.city", "city");
+        differ("address.city", differs("city"));
     }
     if fold(&a.region) != fold(&w.region) {
-        differ("address.region", "region");
+        differ("address.region", differs("region"));
     }
     if fold(&a.postal_code) != fold(&w.postal_code) {
-        differ("address.postal_code", "postal code");
+        differ("address.postal_code", differs("postal code"));
     }
-    if a.country != w.country {
-        differ("address.country", "country");
+    if a.country.trim().to_ascii_uppercase() != w.country.trim().to_ascii_uppercase() {
+        differ("address.country", differs("country"));
     }
     out
+}
+
+/// A phone number in E.164 (`+60378901234`), read in the address's country when it has no country code;
+/// `None` when it is not a phone number at all.
+fn e164(phone: &str, country: &str) -> Option<String> {
+    let region = country.trim().to_ascii_uppercase().parse::<phonenumber::country::Id>().ok();
+    let number = phonenumber::parse(region, phone).ok()?;
+    Some(phonenumber::format(&number).mode(phonenumber::Mode::E164).to_string())
 }
 
 /// Case, spacing and punctuation are not part of an address's identity.
 fn fold(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
-}
-
-fn digits(s: &str) -> String {
-    s.chars().filter(char::is_ascii_digit).collect()
 }

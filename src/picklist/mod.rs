@@ -142,8 +142,11 @@ pub fn held_orders(orders: &[Order], checker: &Checker, seen: &dyn DuplicateTrac
 struct Either<'a>(&'a dyn DuplicateTracking, &'a SeenTracking);
 
 impl DuplicateTracking for Either<'_> {
-    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
-        self.0.other_order_with(tracking, order_id).or_else(|| self.1.other_order_with(tracking, order_id))
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String> {
+        match self.0.other_order_with(tracking, order_id)? {
+            Some(other) => Ok(Some(other)),
+            None => self.1.other_order_with(tracking, order_id),
+        }
     }
 }
 

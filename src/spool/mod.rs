@@ -857,18 +857,13 @@ impl Spool {
             .query_row([tracking, order_id], |r| r.get(0))
             .optional()?)
     }
-
-    /// [`Spool::find_other_order_with`] for the compliance trait. A database error answers "none":
-    /// the same error stops the document's next state change, so nothing prints on it.
-    pub fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
-        self.find_other_order_with(tracking, order_id).ok().flatten()
-    }
 }
 
-/// The compliance rule `duplicate_tracking_number` asks the spool.
+/// The compliance rule `duplicate_tracking_number` asks the spool. A database error is passed on, and
+/// the rule holds the label with it (fail closed).
 impl crate::comply::DuplicateTracking for Spool {
-    fn other_order_with(&self, tracking: &str, order_id: &str) -> Option<String> {
-        Spool::other_order_with(self, tracking, order_id)
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String> {
+        self.find_other_order_with(tracking, order_id).map_err(|e| format!("spool: {e}"))
     }
 }
 

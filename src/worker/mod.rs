@@ -31,7 +31,7 @@ use crate::config::Role;
 use crate::events::{Event, EventBus};
 use crate::lang;
 use crate::printer::profile::Profile;
-use crate::printer::status::{self, Dialect, PrinterState};
+use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
 use crate::text::Fonts;
 use crate::transport::{self, OpenOptions, Transport, TransportError, Uri};
@@ -325,7 +325,7 @@ impl Worker {
 
     /// Opens the link if needed and reads the status. True when a label may be sent now.
     async fn ensure_link_and_status(&mut self) -> bool {
-        let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+        let protocol = self.handle.spec.profile.status;
         let uri = self.handle.spec.uri.clone();
         let link = self.take_link();
         let (link, result) = tokio::task::spawn_blocking(move || {
@@ -336,7 +336,7 @@ impl Worker {
                     Err(e) => return (None, Err(e)),
                 },
             };
-            let st = status::probe(link.as_mut(), dialect, STATUS_TIMEOUT);
+            let st = status::probe(link.as_mut(), protocol, STATUS_TIMEOUT);
             (Some(link), Ok(st))
         })
         .await
@@ -435,10 +435,10 @@ impl Worker {
                     move || spool.mark_sent(id)
                 })
                 .await;
-                let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+                let protocol = self.handle.spec.profile.status;
                 let (link, after) = tokio::task::spawn_blocking(move || {
                     let mut link = link;
-                    let st = status::probe(link.as_mut(), dialect, STATUS_TIMEOUT);
+                    let st = status::probe(link.as_mut(), protocol, STATUS_TIMEOUT);
                     (link, st)
                 })
                 .await

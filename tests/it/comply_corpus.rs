@@ -428,3 +428,44 @@ fn images_with_a_qr_code_are_refused() {
     assert_eq!(refusals[0].path, "template.logo");
     assert!(refusals[0].message.contains("QR code"), "{}", refusals[0].message);
 }
+
+/// A forged sender cannot pass by leaving fields out: every field the registry holds must be on the
+/// order and match. Phones compare in E.164 (a national spelling of the same number is the same
+/// number); addresses compare after folding case, spacing and punctuation.
+#[test]
+fn a_sender_that_leaves_registered_fields_out_is_refused() {
+    let mut text = std::fs::read_to_string(common::fixtures().join("warehouses.toml")).unwrap();
+    text = text.replace("[warehouse.\"WH-KUL-01\"]\n", "[warehouse.\"WH-KUL-01\"]\ndistrict = \"Seksyen 15\"\n");
+    let checker = Checker::new(Some(Registry::from_toml_str(&text, "warehouses.toml").unwrap()));
+    let (_, order) = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap();
+    let mut good = order.clone();
+    good.sender.address.district = Some("SEKSYEN-15".into());
+    assert!(checker.check_order(&good, &NoSpool).is_printable(), "{:?}", checker.check_order(&good, &NoSpool));
+    // The same number written nationally, and in another spacing, is the registered number.
+    for same in ["03-7890 1234", "+60378901234", "(03) 7890-1234"] {
+        let mut o = good.clone();
+        o.sender.phone = Some(same.into());
+        assert!(checker.check_order(&o, &NoSpool).is_printable(), "{same}: {:?}", checker.check_order(&o, &NoSpool));
+    }
+    let refused_at = |o: &labeld::order::Order| -> Vec<String> {
+        let r = checker.check_order(o, &NoSpool);
+        assert!(r.refusals.iter().all(|f| f.rule == Rule::UnknownWarehouse), "{r:?}");
+        r.refusals.iter().map(|f| f.path.clone()).collect()
+    };
+    let mut no_phone = good.clone();
+    no_phone.sender.phone = None;
+    assert_eq!(refused_at(&no_phone), vec!["sender.phone"]);
+    let mut no_district = good.clone();
+    no_district.sender.address.district = None;
+    assert_eq!(refused_at(&no_district), vec!["sender.address.district"]);
+    let mut other_phone = good.clone();
+    other_phone.sender.phone = Some("+60 3-7890 1235".into());
+    assert_eq!(refused_at(&other_phone), vec!["sender.phone"]);
+    let mut not_a_phone = good.clone();
+    not_a_phone.sender.phone = Some("call the shop".into());
+    assert_eq!(refused_at(&not_a_phone), vec!["sender.phone"]);
+    // Without a warehouse id, a sender with the phone left out matches no warehouse either.
+    let mut anonymous = no_phone.clone();
+    anonymous.sender.warehouse_id = None;
+    assert_eq!(refused_at(&anonymous), vec!["sender.name"]);
+}

@@ -2,7 +2,7 @@
 //! printer's dots, proven, and checked from outside: zbarimg (ZBar) reads every tracking barcode back from
 //! the rasters labeld would print, poppler's pdftoppm draws the same pages for comparison, and the ZPL goes
 //! through the independent ZPL interpreter. `.ci/run` installs zbar-tools and poppler-utils and sets
-//! LABELD_REQUIRE_DOC_TOOLS=1, so there a missing tool fails instead of skipping.
+//! LABELD_REQUIRE_BARCODE_DECODER=1 and LABELD_REQUIRE_DOC_TOOLS=1, so there a missing tool fails.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,12 +30,13 @@ fn printable() -> Vec<(String, String)> {
     manifest().into_iter().filter(|(f, _)| !refused.contains(&f.as_str())).collect()
 }
 
-fn tool(name: &str, probe: &[&str]) -> bool {
+/// Whether poppler's pdftoppm can run here.
+fn pdftoppm() -> bool {
     let required = std::env::var("LABELD_REQUIRE_DOC_TOOLS").is_ok_and(|v| v == "1");
-    let found = Command::new(name).args(probe).output().is_ok();
-    assert!(found || !required, "LABELD_REQUIRE_DOC_TOOLS=1 but {name} is not installed");
+    let found = Command::new("pdftoppm").arg("-v").output().is_ok();
+    assert!(found || !required, "LABELD_REQUIRE_DOC_TOOLS=1 but pdftoppm (Debian poppler-utils) is not installed");
     if !found {
-        eprintln!("skipped: {name} is not installed (Debian: zbar-tools, poppler-utils)");
+        eprintln!("skipped: pdftoppm (Debian poppler-utils) is not installed");
     }
     found
 }
@@ -46,21 +47,15 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-/// Every symbol ZBar reads from a PNG.
-fn zbar(png_path: &Path) -> Vec<String> {
-    let out = Command::new("zbarimg").args(["--quiet", "--raw"]).arg(png_path).output().expect("running zbarimg");
-    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
-}
-
 fn zbar_bitmap(bitmap: &Bitmap, dpi: u32, name: &str) -> Vec<String> {
     let path = tmp(name);
     std::fs::write(&path, png::encode(bitmap, dpi)).unwrap();
-    zbar(&path)
+    common::zbar::code128(&[&path])
 }
 
 #[test]
 fn every_document_prints_in_every_language_and_zbar_reads_its_tracking_number() {
-    let zbar_here = tool("zbarimg", &["--version"]);
+    let zbar_here = common::zbar::available("every_document_prints_in_every_language").is_some();
     let mut checked = 0;
     for dpi in [203, 300] {
         let media = Media::four_by_six(dpi);
@@ -166,7 +161,7 @@ fn bad_inputs_are_unreadable_with_the_problem_named() {
 
 #[test]
 fn pdftoppm_draws_the_same_pages() {
-    if !tool("pdftoppm", &["-v"]) {
+    if !pdftoppm() {
         return;
     }
     for file in ["4x6-label.pdf", "100x150-label.pdf", "crop.pdf", "rotate90.pdf"] {
@@ -247,9 +242,7 @@ fn cli_exit_codes_and_messages() {
 #[test]
 fn the_independent_zpl_interpreter_prints_documents_that_scan() {
     let Some(dir) = crate::lang_zpl_independent::renderer() else { return };
-    if !tool("zbarimg", &["--version"]) {
-        return;
-    }
+    let Some(()) = common::zbar::available("the_independent_zpl_interpreter_prints_documents") else { return };
     for dpi in [203, 300] {
         let media = Media::four_by_six(dpi);
         let jobs: Vec<(String, String)> =
@@ -273,7 +266,7 @@ fn the_independent_zpl_interpreter_prints_documents_that_scan() {
         for ((file, tn), png_bytes) in jobs.iter().zip(pngs) {
             let path = tmp(&format!("zebrash-{file}-{dpi}.png"));
             std::fs::write(&path, png_bytes).unwrap();
-            let read = zbar(&path);
+            let read = common::zbar::code128(&[&path]);
             assert!(read.contains(tn), "{file} at {dpi} through Zebrash: ZBar read {read:?}");
         }
     }

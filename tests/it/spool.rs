@@ -460,15 +460,15 @@ fn duplicate_tracking_lookup() {
     submit_one(&spool, 1);
     let mut other = order(2);
     other.shipment.tracking_number = order(1).shipment.tracking_number;
-    assert_eq!(spool.other_order_with("TRK0000000001", "ORD-000002").as_deref(), Some("ORD-000001"));
-    assert_eq!(spool.other_order_with("TRK0000000001", "ORD-000001"), None, "its own order is no duplicate");
-    assert_eq!(spool.other_order_with("TRK-unknown", "ORD-000002"), None);
+    assert_eq!(spool.find_other_order_with("TRK0000000001", "ORD-000002").unwrap().as_deref(), Some("ORD-000001"));
+    assert_eq!(spool.find_other_order_with("TRK0000000001", "ORD-000001").unwrap(), None, "its own order is no duplicate");
+    assert_eq!(spool.find_other_order_with("TRK-unknown", "ORD-000002").unwrap(), None);
     let c = document_in(&spool, 9, State::Cancelled);
     let _ = c;
-    assert_eq!(spool.other_order_with("TRK0000000009", "ORD-000002"), None, "cancelled labels do not count");
+    assert_eq!(spool.find_other_order_with("TRK0000000009", "ORD-000002").unwrap(), None, "cancelled labels do not count");
     // Through the compliance trait.
     let lookup: &dyn labeld::comply::DuplicateTracking = &spool;
-    assert_eq!(lookup.other_order_with("TRK0000000001", "ORD-000002").as_deref(), Some("ORD-000001"));
+    assert_eq!(lookup.other_order_with("TRK0000000001", "ORD-000002"), Ok(Some("ORD-000001".to_string())));
 }
 
 #[test]
@@ -506,7 +506,7 @@ fn purge_removes_buyer_data_from_the_file() {
     assert!(!spool.document(held).unwrap().purged, "held documents wait for an operator");
     assert!(matches!(spool.reprint(done, "lost parcel", None), Err(SpoolError::Purged(_))));
     // The tracking number still counts for duplicates after the purge.
-    assert_eq!(spool.other_order_with("TRK0000000001", "ORD-000999").as_deref(), Some("ORD-000001"));
+    assert_eq!(spool.find_other_order_with("TRK0000000001", "ORD-000999").unwrap().as_deref(), Some("ORD-000001"));
     drop(spool);
     for needle in ["Zebulon Quattlebaum-Purgeme", "77 Unforgettable Lane"] {
         assert!(!file_has(needle), "{needle} still in the spool file after purge");
@@ -761,4 +761,24 @@ fn survives_sigkill_at_random_moments() {
         assert!(sends <= unsends + 1, "document {} entered sending {sends} times with {unsends} unsends", d.id);
     }
     eprintln!("crash test: {} documents after {KILLS} kills, {} acknowledged, states {by_state:?}", all.len(), acks.len());
+}
+
+/// The duplicate check fails closed: when the spool cannot answer whether a tracking number is already
+/// on another order, the rule refuses (the worker holds the label with the error) instead of printing.
+#[test]
+fn a_spool_error_in_the_duplicate_check_holds_the_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(&dir);
+    submit_one(&spool, 1);
+    let checker = labeld::comply::Checker::new(None);
+    let o = order(2);
+    assert!(checker.check_order(&o, &spool).is_printable(), "control: a fresh number passes");
+    // Another connection breaks the one query the rule runs (the column it filters on is gone).
+    let other = rusqlite::Connection::open(dir.path().join("spool.db")).unwrap();
+    other.execute_batch("ALTER TABLE documents RENAME COLUMN tracking_number TO tracking_gone").unwrap();
+    assert!(spool.find_other_order_with("TRK0000000002", "ORD-000002").is_err(), "the query fails now");
+    let report = checker.check_order(&o, &spool);
+    assert_eq!(report.rules(), vec![labeld::comply::Rule::DuplicateTrackingNumber], "{report:?}");
+    let why = &report.refusals[0].message;
+    assert!(why.contains("could not check") && why.contains("spool"), "{why}");
 }
