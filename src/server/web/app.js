@@ -15,13 +15,14 @@ const DOC_WORDS = {
 };
 const PRINTER_WORDS = {
   ready: 'Ready', printing: 'Printing', paper_out: 'Paper out', head_open: 'Head open', paused: 'Paused',
-  offline: 'Offline', unknown: 'No status', starting: 'Starting',
+  offline: 'Offline', error: 'Printer error', silent: 'Not answering', unknown: 'No status answer',
+  no_status: 'Sends blind', starting: 'Starting',
 };
 const RULE_WORDS = {
   hyperlink: 'Web link', qr_code: 'QR code', off_platform_contact: 'Outside contact',
   unrelated_content: 'Marketing text', unknown_warehouse: 'Unknown warehouse', tracking_number: 'Bad tracking number',
   duplicate_tracking_number: 'Tracking number used twice', missing_glyph: 'Character cannot print',
-  overflow: 'Text does not fit', barcode: 'Barcode',
+  overflow: 'Text does not fit', barcode: 'Barcode', link_too_slow: 'Link too slow',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -155,6 +156,7 @@ function drawPrinters() {
         badge('printer', state, PRINTER_WORDS)),
       el('p', { class: 'meta' }, `${p.driver} · ${String(p.language).toUpperCase()} · ${p.dpi} dpi · ${p.role}`),
       p.held_by_operator ? el('p', { class: 'paused-note' }, 'Paused by an operator: nothing prints until Resume.') : null,
+      p.status_channel === false ? el('p', { class: 'blind-note' }, 'No status channel: labels are sent without checking paper or head.') : null,
       p.detail && !p.held_by_operator ? el('p', { class: 'detail' }, p.detail) : null,
       el('p', { class: 'queue-length' }, el('b', { 'data-queue': p.name }, String(queued)), ' in queue'),
       el('div', { class: 'actions' }, pause, test)));
@@ -171,7 +173,10 @@ function docTitle(d) {
 
 function reasons(d) {
   const out = [];
-  if (d.state === 'held' && d.report && Array.isArray(d.report.refusals)) {
+  if (d.state === 'held' && d.report && d.report.hold) {
+    const h = d.report.hold;
+    out.push(el('li', { class: 'reason' }, el('b', {}, RULE_WORDS[h.reason] || h.reason), ' — ', h.message));
+  } else if (d.state === 'held' && d.report && Array.isArray(d.report.refusals)) {
     // Rule, field and the rule's sentence; never the refused text itself (it can be buyer data).
     for (const r of d.report.refusals) {
       out.push(el('li', { class: 'reason' },
