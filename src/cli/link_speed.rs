@@ -14,7 +14,7 @@ use labeld::transport::speed::LinkSpeed;
 pub const WARN_SECONDS: f64 = 5.0;
 
 /// Standard rates a printer's serial port offers, slowest first.
-const BAUD_RATES: [u32; 5] = [19_200, 38_400, 57_600, 115_200, 230_400];
+const BAUD_RATES: [u32; 4] = [19_200, 38_400, 57_600, 115_200];
 
 /// The reference label's size in `profile`'s language at its dpi.
 pub fn reference_bytes(profile: &Profile, fonts: &Fonts) -> anyhow::Result<usize> {
@@ -34,15 +34,19 @@ pub fn warning(what: &str, profile: &Profile, bytes: usize, speed: LinkSpeed) ->
     }
     let message = format!("{what}: the reference label ({bytes} bytes of {}) takes {seconds:.1} s at {speed}", profile.language);
     let fix = match speed.baud {
-        Some(baud) => {
-            let enough = BAUD_RATES.into_iter().find(|&b| b > baud && LinkSpeed::serial(b).time_for(bytes).as_secs_f64() <= WARN_SECONDS);
-            let target = enough.unwrap_or(115_200);
-            format!(
+        Some(baud) => match BAUD_RATES.into_iter().find(|&b| b > baud && LinkSpeed::serial(b).time_for(bytes).as_secs_f64() <= WARN_SECONDS) {
+            Some(target) => format!(
                 "set the printer's serial port to {target} baud ({}), then put ?baud={target} in its uri; at {target} baud it takes {:.1} s",
                 how_to_set_baud(profile),
                 LinkSpeed::serial(target).time_for(bytes).as_secs_f64()
-            )
-        }
+            ),
+            None => format!(
+                "even at 115200 baud it takes {:.1} s: set the printer's serial port to 115200 baud ({}) and ?baud=115200 in its uri, \
+                 or connect it over USB or the network; labels over max_label_seconds are held as link_too_slow",
+                LinkSpeed::serial(115_200).time_for(bytes).as_secs_f64(),
+                how_to_set_baud(profile)
+            ),
+        },
         None => "set link_bytes_per_second to the link's measured speed, or use a faster link".to_string(),
     };
     Some((message, fix))

@@ -77,6 +77,8 @@ pub struct Details {
     pub printing: bool,
     pub label_waiting: bool,
     pub battery_low: bool,
+    /// Not the printer's answer: the link to it failed (reset, unplugged, refused). `offline` is set too.
+    pub link_down: bool,
     /// ZPL: formats waiting in the receive buffer.
     pub formats_in_buffer: Option<u32>,
     /// ZPL: labels still to print in the current batch.
@@ -141,7 +143,7 @@ impl Status {
             (d.ribbon_out, "ribbon out"),
             (d.paper_jam, "paper jam"),
             (d.paused, "paused"),
-            (d.offline, "off line"),
+            (d.offline && !d.link_down, "off line"),
             (d.buffer_full, "receive buffer full"),
             (d.partial_format, "partial format"),
             (d.corrupt_ram, "configuration lost"),
@@ -257,7 +259,7 @@ pub fn probe(link: &mut dyn Transport, dialect: Option<Dialect>, timeout: Durati
 fn offline_or_unknown(e: &TransportError) -> Status {
     match e {
         TransportError::Open { .. } | TransportError::Disconnected { .. } => {
-            Status::from_details(Details { offline: true, ..Details::default() })
+            Status::from_details(Details { offline: true, link_down: true, ..Details::default() })
         }
         other => Status::unknown(other.to_string()),
     }

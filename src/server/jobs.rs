@@ -340,6 +340,31 @@ pub async fn reprint(State(state): State<Arc<AppState>>, Path(id): Path<String>,
     Ok((StatusCode::ACCEPTED, axum::Json(doc)).into_response())
 }
 
+/// `POST /v1/documents/{id}/resolve` `{"outcome": "printed" | "not_printed", "reason": "..."}`: an
+/// operator's answer to a label in doubt. "not_printed" cancels it and queues one reprint. Audited.
+pub async fn resolve(State(state): State<Arc<AppState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
+    let v: Value = serde_json::from_slice(&body(bytes)?).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
+    let outcome = match v.get("outcome").and_then(Value::as_str) {
+        Some("printed") => crate::spool::Resolution::Printed,
+        Some("not_printed") => crate::spool::Resolution::NotPrinted,
+        _ => return Err(ApiError::bad_request("invalid", "outcome", "outcome must be \"printed\" (it came out) or \"not_printed\" (it did not)")),
+    };
+    let reason = match v.get("reason") {
+        Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
+        _ => return Err(ApiError::bad_request("missing", "reason", "resolving a label in doubt needs a reason (what the operator saw)")),
+    };
+    let spool = d.spool.clone();
+    let resolved = blocking(move || spool.resolve(id, outcome, &reason)).await?;
+    publish_state(&d, &resolved.document);
+    if let Some(copy) = &resolved.reprint {
+        publish_state(&d, copy);
+        d.workers.wake(&copy.printer);
+    }
+    Ok(axum::Json(resolved).into_response())
+}
+
 /// `POST /v1/check`: the compliance report for one order, without printing.
 pub async fn check(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let order = Order::from_json_bytes(&body(bytes)?)?;

@@ -474,11 +474,10 @@ impl Worker {
                     publish(&self.shared, &r.doc, State::InDoubt, Some(why.clone()));
                     let (state, detail) = describe(&after, true);
                     self.set_state(state, detail);
-                    if after.conditions().is_empty() {
-                        return SendResult::Lost;
+                    if !after.details.link_down {
+                        // The printer itself answered; keep the link for the next status read.
+                        self.put_link(Some(link));
                     }
-                    // The printer itself is there; keep the link for the next status read.
-                    self.put_link(Some(link));
                     return SendResult::Lost;
                 }
                 self.put_link(Some(link));
@@ -538,8 +537,8 @@ fn describe(st: &status::Status, answered: bool) -> (&'static str, Option<String
         PrinterState::HeadOpen => ("head_open", conditions),
         PrinterState::Paused => ("paused", conditions),
         // An error the printer reports itself (ribbon out, jam, over temperature) needs a person.
-        PrinterState::Offline if conditions.is_some() => ("error", conditions),
-        PrinterState::Offline => ("offline", None),
+        PrinterState::Offline if st.details.link_down => ("offline", None),
+        PrinterState::Offline => ("error", conditions),
         PrinterState::Unknown(why) if answered => {
             ("silent", Some(format!("the printer answered before and is silent now ({why}); the queue waits until it answers")))
         }
@@ -557,7 +556,7 @@ fn describe(st: &status::Status, answered: bool) -> (&'static str, Option<String
 /// condition when it reported one, else the link.
 fn after_send_fault(after: &status::Status) -> String {
     let conditions = after.conditions();
-    if conditions.is_empty() {
+    if after.details.link_down || conditions.is_empty() {
         "the link dropped right after the label was sent; it may not have printed".to_string()
     } else {
         format!("the printer reported {} right after the label was sent; it may not have printed", conditions.join(", "))

@@ -158,3 +158,60 @@ fn a_printer_error_right_after_a_label_is_the_in_doubt_reason() {
         wait_until("the second label", Duration::from_secs(60), || states(d.addr, "dock-1").get("done") == Some(&1));
     }
 }
+
+#[test]
+fn an_operator_resolves_a_label_in_doubt_over_http() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[Fault::DropAfterBytes(2000)]);
+    let d = start_config(&config(&[printer_block("dock-1", "zebra-zd421-203", &format!("tcp://{}", printer.addr()), "")]), None);
+    let job = submit(d.addr, "dock-1", &batch(1));
+    let doc = job["documents"][0]["document"].as_i64().unwrap();
+    wait_until("in doubt", Duration::from_secs(60), || states(d.addr, "dock-1").get("in_doubt") == Some(&1));
+    let path = format!("/v1/documents/{doc}/resolve");
+    let post = |body: serde_json::Value| http::post_json(d.addr, &path, body.to_string().as_bytes());
+    let r = post(serde_json::json!({ "outcome": "maybe", "reason": "x" }));
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("outcome")), "{}", r.text());
+    let r = post(serde_json::json!({ "outcome": "not_printed" }));
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("reason")), "{}", r.text());
+    let r = post(serde_json::json!({ "outcome": "not_printed", "reason": "nothing came out" }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["document"]["state"], "cancelled");
+    assert_eq!(v["reprint"]["reprint_of"], doc);
+    // Printed once: the reprint; the cut-off first copy was discarded by the printer.
+    wait_until("the reprint", Duration::from_secs(60), || states(d.addr, "dock-1").get("done") == Some(&1));
+    assert_eq!(printer.wait_for_saved(1, Duration::from_secs(10)), 1);
+    let again = post(serde_json::json!({ "outcome": "not_printed", "reason": "again" }));
+    assert_eq!(again.status, 409, "{}", again.text());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(printer.saved().len(), 1, "a second answer prints nothing");
+    assert_eq!(states(d.addr, "dock-1").get("queued"), None);
+}
+
+/// `labeld printers` and `labeld doctor` warn when a printer's baud rate makes the reference label take
+/// more than 5 s, and say how to raise it.
+#[test]
+fn printers_and_doctor_warn_about_slow_serial_links() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_labeld")).arg("printers").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("warning: zebra-zd421-203:")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("9600 baud"), "{line}");
+    assert!(text.contains("put ?baud=38400 in its uri") || text.contains("put ?baud=57600 in its uri"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("labeld.toml");
+    let slow = printer_block("slow", "zebra-zd421-203", "serial:///dev/ttyS0", "");
+    let fast = printer_block("fast", "zebra-zd421-203", "serial:///dev/ttyS1?baud=115200", "");
+    std::fs::write(&config, config_text_at(dir.path(), &[slow, fast])).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_labeld")).args(["doctor", "--json", "--config"]).arg(&config).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let findings = report["findings"].as_array().unwrap();
+    let about = |name: &str| findings.iter().find(|f| f["message"].as_str().unwrap().starts_with(&format!("printer {name}:"))).unwrap().clone();
+    assert_eq!(about("slow")["status"], "warning", "{report}");
+    assert!(about("slow")["fix"].as_str().unwrap().contains("baud"), "{report}");
+    assert_eq!(about("fast")["status"], "ok", "{report}");
+}
+
+fn config_text_at(dir: &Path, printers: &[String]) -> String {
+    format!("[server]\nlisten = \"127.0.0.1:0\"\n\n[spool]\npath = \"{}\"\n{}", dir.join("spool.db").display(), printers.concat())
+}

@@ -195,7 +195,14 @@ function docRow(d) {
     b.addEventListener('click', () => openPreview(d));
     actions.append(b);
   }
-  if (REPRINTABLE.includes(d.state) && !d.purged) {
+  if (d.state === 'in_doubt' && !d.purged) {
+    // A person at the printer says what happened; "did not come out" prints it again, once.
+    const came = el('button', { type: 'button', class: 'primary', 'data-resolve': 'printed' }, 'Came out');
+    came.addEventListener('click', () => openResolve(d, 'printed'));
+    const not = el('button', { type: 'button', 'data-resolve': 'not_printed' }, 'Did not come out');
+    not.addEventListener('click', () => openResolve(d, 'not_printed'));
+    actions.append(came, not);
+  } else if (REPRINTABLE.includes(d.state) && !d.purged) {
     const b = el('button', { type: 'button' }, 'Reprint');
     b.addEventListener('click', () => openReprint(d));
     actions.append(b);
@@ -387,7 +394,37 @@ function openReprint(d) {
   $('reprint-reason').focus();
 }
 
+let resolving = null;
+function openResolve(d, outcome) {
+  resolving = { doc: d, outcome };
+  $('resolve-title').textContent = `${docTitle(d)}: ${outcome === 'printed' ? 'came out' : 'did not come out'}`;
+  $('resolve-question').textContent = outcome === 'printed'
+    ? 'It is marked printed and not printed again.'
+    : 'It is cancelled and printed again, once.';
+  $('resolve-go').textContent = outcome === 'printed' ? 'It came out' : 'Print it again';
+  $('resolve-reason').value = '';
+  $('resolve-dialog').showModal();
+  $('resolve-reason').focus();
+}
+
 function setup() {
+  $('resolve-cancel').addEventListener('click', () => $('resolve-dialog').close());
+  $('resolve-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const reason = $('resolve-reason').value.trim();
+    if (!reason) { $('resolve-reason').focus(); return; }
+    const go = $('resolve-go');
+    go.disabled = true;
+    try {
+      await api('POST', `/v1/documents/${resolving.doc.id}/resolve`, { outcome: resolving.outcome, reason });
+      $('resolve-dialog').close();
+      scheduleRefresh(0);
+    } catch (e) {
+      showError(explain(e));
+    } finally {
+      go.disabled = false;
+    }
+  });
   $('preview-dialog').addEventListener('close', () => {
     $('preview-img').removeAttribute('src');
     if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
