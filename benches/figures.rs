@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use labeld::comply::{Checker, NoSpool, SeenTracking};
 use labeld::compose::{self, Gate};
-use labeld::lang::{self, JobSettings, Language, ZplCompression};
+use labeld::lang::zpl::{Encoding, ZplOptions};
+use labeld::lang::{self, JobSettings, Language};
 use labeld::order::Order;
 use labeld::picklist::page::{self, Paper};
 use labeld::picklist::{BinPattern, PickList, pick_order};
@@ -83,9 +84,9 @@ fn main() {
     let mut kv = Kv::default();
 
     // Variants a printer profile can pick: every language, plus ZPL's two other graphics encodings.
-    let mut variants: Vec<(String, Language, Option<ZplCompression>)> = Language::ALL.iter().map(|&l| (l.to_string(), l, None)).collect();
-    variants.insert(1, ("zpl-png".into(), Language::Zpl, Some(ZplCompression::Png)));
-    variants.insert(2, ("zpl-acs".into(), Language::Zpl, Some(ZplCompression::Acs)));
+    let mut variants: Vec<(String, Language, Option<Encoding>)> = Language::ALL.iter().map(|&l| (l.to_string(), l, None)).collect();
+    variants.insert(1, ("zpl-png".into(), Language::Zpl, Some(Encoding::Png)));
+    variants.insert(2, ("zpl-acs".into(), Language::Zpl, Some(Encoding::Acs)));
 
     println!("#### Per label (reference order my-jnt-cod), median of 30 runs, one thread\n");
     println!("Wall time / CPU time of the thread, in ms. Render = rules, layout, raster, barcode read-back, 2D scan.\n");
@@ -101,7 +102,7 @@ fn main() {
         for (name, lang, compression) in &variants {
             let mut settings = JobSettings::for_bitmap(dpi, &label.raster);
             if let Some(c) = compression {
-                settings.zpl_compression = *c;
+                settings.options.set(ZplOptions { encoding: *c });
             }
             // The PNG object mode deflates at the best level: slow, so fewer runs.
             let runs = if name == "zpl-png" { 5 } else { 30 };

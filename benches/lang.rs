@@ -5,7 +5,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 use labeld::compose;
-use labeld::lang::{self, JobSettings, Language, ZplCompression};
+use labeld::lang::zpl::{Encoding, ZplOptions};
+use labeld::lang::{self, JobSettings, Language};
 use labeld::order::Order;
 use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
@@ -26,10 +27,10 @@ fn bench(c: &mut Criterion) {
         let mut variants: Vec<(String, Language, JobSettings)> =
             Language::ALL.iter().map(|&l| (l.to_string(), l, JobSettings::for_bitmap(dpi, &raster))).collect();
         let mut acs = JobSettings::for_bitmap(dpi, &raster);
-        acs.zpl_compression = ZplCompression::Acs;
+        acs.options.set(ZplOptions { encoding: Encoding::Acs });
         variants.push(("zpl-acs".into(), Language::Zpl, acs));
         let mut png = JobSettings::for_bitmap(dpi, &raster);
-        png.zpl_compression = ZplCompression::Png;
+        png.options.set(ZplOptions { encoding: Encoding::Png });
         variants.push(("zpl-png".into(), Language::Zpl, png));
         for (name, lang, settings) in &variants {
             let bytes = lang::encode(*lang, pages, settings).unwrap();

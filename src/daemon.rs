@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::compose::Gate;
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::printer::profile::{FlowControl, Profiles, StatusQuery};
+use crate::printer::profile::{FlowControl, Profiles};
 use crate::server::{self, AppState, ServerOptions};
 use crate::spool::Spool;
 use crate::template::{self, Template};
@@ -81,8 +81,9 @@ impl Setup {
                 };
                 let uri: Uri = p.uri.clone().with_serial_defaults(profile.serial.baud, flow);
                 let speed = LinkSpeed::of(&uri, p.link_bytes_per_second);
-                // Blind only when the profile or the config says there is no status channel at all.
-                let status_channel = p.status_channel && profile.status_query != StatusQuery::None;
+                // Blind only when the config says so, or the printer answers no query (`status_query =
+                // "none"`) over a link with no status of its own (USB has the class's port status).
+                let status_channel = p.status_channel && (profile.status.is_some() || matches!(uri, Uri::Usb { .. }));
                 Ok(PrinterSpec {
                     name: p.name.clone(),
                     role: p.role,

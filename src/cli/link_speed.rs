@@ -53,8 +53,5 @@ pub fn warning(what: &str, profile: &Profile, bytes: usize, speed: LinkSpeed) ->
 }
 
 fn how_to_set_baud(profile: &Profile) -> &'static str {
-    match profile.language {
-        lang::Language::Zpl => "ZPL ^SC command or the printer's setup menu",
-        _ => "the printer's setup utility or menu",
-    }
+    if profile.language == lang::Language::Zpl { "ZPL ^SC command or the printer's setup menu" } else { "the printer's setup utility or menu" }
 }

@@ -103,8 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     match args.format {
-        _ if language.is_some() => {
-            let lang = language.expect("checked by the guard");
+        Format::Printer(lang) => {
             let mut bytes = Vec::new();
             for doc in &pages {
                 let raster = render::raster::paint(doc, &fonts);

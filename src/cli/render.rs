@@ -18,27 +18,46 @@ use labeld::text::{FontConfig, Fonts};
 
 use super::input::read_source;
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// An output: a preview painter or one of the printer languages (`lang::Language::ALL`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Format {
     Png,
     Pdf,
-    Zpl,
-    Tspl,
-    Escpos,
-    Epl,
-    Cpcl,
+    Printer(Language),
 }
+
+/// PNG, PDF and every printer language, in that order.
+const FORMATS: [Format; 2 + Language::ALL.len()] = {
+    let mut all = [Format::Png; 2 + Language::ALL.len()];
+    all[1] = Format::Pdf;
+    let mut i = 0;
+    while i < Language::ALL.len() {
+        all[2 + i] = Format::Printer(Language::ALL[i]);
+        i += 1;
+    }
+    all
+};
 
 impl Format {
     /// The printer language this format is, if it is one.
     pub fn language(self) -> Option<Language> {
+        match self {
+            Format::Printer(l) => Some(l),
+            Format::Png | Format::Pdf => None,
+        }
+    }
+}
+
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &FORMATS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         Some(match self {
-            Format::Png | Format::Pdf => return None,
-            Format::Zpl => Language::Zpl,
-            Format::Tspl => Language::Tspl,
-            Format::Escpos => Language::EscPos,
-            Format::Epl => Language::Epl,
-            Format::Cpcl => Language::Cpcl,
+            Format::Png => clap::builder::PossibleValue::new("png"),
+            Format::Pdf => clap::builder::PossibleValue::new("pdf"),
+            Format::Printer(l) => clap::builder::PossibleValue::new(l.name()).help(l.dialect().title),
         })
     }
 }
@@ -139,7 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bytes = match args.format {
         Format::Png => render::png::encode(&label.raster, dpi),
         Format::Pdf => render::pdf::paint(&[&label.document], &fonts, &format!("Label {}", order.order_id))?,
-        printer => encode_for_printer(printer.language().expect("a printer format"), &label.raster, profile.as_ref(), dpi)?,
+        Format::Printer(lang) => encode_for_printer(lang, &label.raster, profile.as_ref(), dpi)?,
     };
     super::input::write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)

@@ -32,7 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bytes = match args.format {
         Some(Format::Png) => render::png::encode(&raster, profile.dpi),
         Some(Format::Pdf) => anyhow::bail!("the test page is a raster: choose png or a printer language"),
-        Some(f) => encode_for_printer(f.language().expect("a printer format"), &raster, Some(&profile), profile.dpi)?,
+        Some(Format::Printer(lang)) => encode_for_printer(lang, &raster, Some(&profile), profile.dpi)?,
         None => encode_for_printer(profile.language, &raster, Some(&profile), profile.dpi)?,
     };
     super::input::write_output(&args.output, &bytes)?;

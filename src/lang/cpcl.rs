@@ -19,13 +19,64 @@
 //! status requests `ESC h` and `ESC i`.
 
 use super::canvas::{self, shorten};
-use super::{CpclGraphics, Decoded, DecodeError, EncodeError, JobSettings, Language, Media, QueryKind, StreamDecoder, ink_bands, limits};
+use super::status::{Details, Status, StatusProtocol};
+use super::{Condition, Decoded, DecodeError, Dialect, EncodeError, JobSettings, Language, Media, Options, OptionError, OptionsInput, Query, Range, Ranges, StreamDecoder, ink_bands, limits};
 use crate::bitmap::Bitmap;
 
 const ESC: u8 = 0x1B;
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+/// CPCL's entry in the dialect table.
+pub const DIALECT: Dialect = Dialect {
+    name: "cpcl",
+    title: "Zebra mobile CPCL",
+    ranges: Ranges {
+        darkness: Some(Range { command: "CONTRAST", min: 0, max: 3 }),
+        speed: Some(Range { command: "SPEED", min: 0.0, max: 5.0 }),
+    },
+    encode,
+    decoder: |_| Box::new(Decoder::new()),
+    status: Some(StatusProtocol { name: "cpcl-esc-h", query: b"\x1bh", parse: |b| b.first().map(|&b| parse_status(b)) }),
+    options: read_options,
+    answer,
+};
+
+/// How graphics are sent (profile `[options] cpcl_graphics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Graphics {
+    /// `EG`: two hex digits per byte, safe on any link.
+    #[default]
+    Expanded,
+    /// `CG`: raw bytes, half the size; needs an 8-bit clean link.
+    Compressed,
+}
+
+/// CPCL's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpclOptions {
+    pub graphics: Graphics,
+}
+
+fn read_options(input: &OptionsInput) -> Result<Options, OptionError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        cpcl_graphics: Option<toml::Spanned<String>>,
+    }
+    let raw: Raw = input.table()?;
+    let graphics = match &raw.cpcl_graphics {
+        None => Graphics::Expanded,
+        Some(c) => match c.get_ref().as_str() {
+            "eg" => Graphics::Expanded,
+            "cg" => Graphics::Compressed,
+            other => return Err(OptionError::at(c, format!("options.cpcl_graphics: {other:?} is not eg or cg"))),
+        },
+    };
+    Ok(Options::of(CpclOptions { graphics }))
+}
+
+fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+    let graphics = s.options.get::<CpclOptions>().graphics;
     let limit = |problem: String| EncodeError::Limit { language: Language::Cpcl, problem };
     if s.copies > 1024 {
         return Err(limit(format!("{} copies is more than the session header's 1024", s.copies)));
@@ -47,29 +98,22 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
             },
         );
         if let Some(d) = s.darkness {
-            if d > 3 {
-                return Err(limit(format!("CONTRAST {d} is outside 0–3")));
-            }
             line(&mut out, &format!("CONTRAST {d}"));
         }
         if let Some(v) = s.speed {
-            let code = v.round() as i64;
-            if !(0..=5).contains(&code) {
-                return Err(limit(format!("SPEED {code} is outside 0–5")));
-            }
-            line(&mut out, &format!("SPEED {code}"));
+            line(&mut out, &format!("SPEED {}", v.round() as i64));
         }
         let stride = page.stride();
         for (y0, y1) in ink_bands(page, 8) {
             let data = &page.data()[y0 as usize * stride..y1 as usize * stride];
-            match s.cpcl_graphics {
-                CpclGraphics::Expanded => {
+            match graphics {
+                Graphics::Expanded => {
                     out.extend_from_slice(format!("EG {stride} {} 0 {y0} ", y1 - y0).as_bytes());
                     for b in data {
                         out.extend([HEX[(b >> 4) as usize], HEX[(b & 0xF) as usize]]);
                     }
                 }
-                CpclGraphics::Compressed => {
+                Graphics::Compressed => {
                     out.extend_from_slice(format!("CG {stride} {} 0 {y0} ", y1 - y0).as_bytes());
                     out.extend_from_slice(data);
                 }
@@ -165,8 +209,8 @@ impl Decoder {
                 return Ok(None);
             }
             out.push(match rest[1] {
-                b'h' => Decoded::StatusQuery(QueryKind::CpclStatus),
-                b'i' => Decoded::StatusQuery(QueryKind::CpclExtendedStatus),
+                b'h' => Decoded::StatusQuery(Query::new("<ESC>h")),
+                b'i' => Decoded::StatusQuery(Query::new("<ESC>i")),
                 c => Decoded::Other(format!("ESC {}", c.escape_ascii())),
             });
             return Ok(Some(pos + 2));
@@ -318,9 +362,56 @@ impl StreamDecoder for Decoder {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Status.
+// CPCL <ESC>h (Mobile Printer CPCL manual, "Get Printer Status"): bit 0 busy, bit 1 out of paper,
+// bit 2 latch open, bit 3 battery low, bit 4 printer reset (informational).
+
+fn parse_status(b: u8) -> Status {
+    Status::from_details(Details {
+        printing: b & 0x01 != 0,
+        paper_out: b & 0x02 != 0,
+        head_open: b & 0x04 != 0,
+        battery_low: b & 0x08 != 0,
+        ..Details::default()
+    })
+}
+
+pub fn status_byte(d: &Details) -> u8 {
+    u8::from(d.printing) | u8::from(d.paper_out) << 1 | u8::from(d.head_open || d.cover_open) << 2 | u8::from(d.battery_low) << 3
+}
+
+
+/// The virtual printer's answers: `ESC h`, and `ESC i` (bit 4 jam, 5 label not taken, 6 paper low,
+/// 7 no ribbon; none emulated).
+fn answer(q: &Query, c: &Condition) -> Vec<u8> {
+    match q.0.as_str() {
+        "<ESC>h" => vec![status_byte(&c.details)],
+        "<ESC>i" => vec![0x00],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lang::status::PrinterState;
+
+    fn parse(b: &[u8]) -> Option<Status> {
+        DIALECT.status.unwrap().parse(b)
+    }
+
+    #[test]
+    fn status_bits_follow_the_manual() {
+        let st = |b: u8| parse(&[b]).unwrap().state;
+        assert_eq!(st(0x00), PrinterState::Ready);
+        assert_eq!(st(0x10), PrinterState::Ready); // reset bit only
+        assert_eq!(st(0x01), PrinterState::Printing);
+        assert_eq!(st(0x02), PrinterState::PaperOut);
+        assert_eq!(st(0x06), PrinterState::HeadOpen);
+        assert_eq!(status_byte(&Details { paper_out: true, ..Details::default() }), 0x02);
+    }
+
     use crate::lang::{decode_all, labels};
 
     #[test]
@@ -339,7 +430,7 @@ mod tests {
 
     #[test]
     fn escape_status_is_a_query() {
-        assert_eq!(decode_all(Language::Cpcl, 203, &[ESC, b'h']).unwrap(), vec![Decoded::StatusQuery(QueryKind::CpclStatus)]);
+        assert_eq!(decode_all(Language::Cpcl, 203, &[ESC, b'h']).unwrap(), vec![Decoded::StatusQuery(Query::new("<ESC>h"))]);
     }
 
     #[test]

@@ -18,10 +18,26 @@
 //! the `^ee` error-report request.
 
 use super::canvas::{self, Blend, shorten};
-use super::{Decoded, DecodeError, EncodeError, JobSettings, Language, Media, QueryKind, StreamDecoder, ink_bands, limits};
+use super::{Condition, Decoded, DecodeError, Dialect, EncodeError, JobSettings, Language, Media, Query, Range, Ranges, StreamDecoder, ink_bands, limits};
 use crate::bitmap::Bitmap;
 
-pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+/// EPL2's entry in the dialect table.
+pub const DIALECT: Dialect = Dialect {
+    name: "epl",
+    title: "Eltron/Zebra EPL2",
+    ranges: Ranges {
+        darkness: Some(Range { command: "D", min: 0, max: 15 }),
+        speed: Some(Range { command: "S", min: 0.0, max: 6.0 }),
+    },
+    encode,
+    decoder: |_| Box::new(Decoder::new()),
+    // EPL2 printers answer `^ee` with an error report this module does not read: status comes from the link.
+    status: None,
+    options: super::no_options,
+    answer: |_: &Query, _: &Condition| Vec::new(),
+};
+
+fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
     let limit = |problem: String| EncodeError::Limit { language: Language::Epl, problem };
     let mut out: Vec<u8> = Vec::new();
     let line = |out: &mut Vec<u8>, l: &str| {
@@ -42,17 +58,10 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
     }
     line(&mut out, &q);
     if let Some(d) = s.darkness {
-        if d > 15 {
-            return Err(limit(format!("density D{d} is outside 0–15")));
-        }
         line(&mut out, &format!("D{d}"));
     }
     if let Some(v) = s.speed {
-        let code = v.round() as i64;
-        if !(0..=6).contains(&code) {
-            return Err(limit(format!("speed code S{code} is outside 0–6")));
-        }
-        line(&mut out, &format!("S{code}"));
+        line(&mut out, &format!("S{}", v.round() as i64));
     }
     for (i, page) in pages.iter().enumerate() {
         if i > 0 {
@@ -163,7 +172,7 @@ impl Decoder {
         let first = line.chars().next().unwrap_or(' ');
         let args = |skip: usize| -> Vec<String> { line[skip..].split(',').map(|s| s.trim().to_string()).collect() };
         if line == "^ee" {
-            out.push(Decoded::StatusQuery(QueryKind::EplErrorReport));
+            out.push(Decoded::StatusQuery(Query::new("^ee")));
             return Ok(());
         }
         if line.starts_with("LO") {
@@ -316,6 +325,6 @@ mod tests {
 
     #[test]
     fn error_report_request_is_a_query() {
-        assert_eq!(decode_all(Language::Epl, 203, b"^ee\n").unwrap(), vec![Decoded::StatusQuery(QueryKind::EplErrorReport)]);
+        assert_eq!(decode_all(Language::Epl, 203, b"^ee\n").unwrap(), vec![Decoded::StatusQuery(Query::new("^ee"))]);
     }
 }

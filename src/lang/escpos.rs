@@ -15,7 +15,8 @@
 //! lengths, and refuses a command it cannot measure rather than guess where the next one starts.
 
 use super::canvas::{self, Blend};
-use super::{Decoded, DecodeError, EncodeError, JobSettings, Language, QueryKind, StreamDecoder, limits};
+use super::status::{Details, Status, StatusProtocol};
+use super::{Condition, Decoded, DecodeError, Dialect, EncodeError, JobSettings, Language, Options, OptionError, OptionsInput, Query, Ranges, StreamDecoder, limits};
 use crate::bitmap::Bitmap;
 
 const ESC: u8 = 0x1B;
@@ -23,9 +24,63 @@ const GS: u8 = 0x1D;
 const DLE: u8 = 0x10;
 const FS: u8 = 0x1C;
 
-pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+/// ESC/POS's entry in the dialect table.
+pub const DIALECT: Dialect = Dialect {
+    name: "escpos",
+    title: "Epson ESC/POS",
+    // No darkness or speed commands in the raster subset labeld sends.
+    ranges: Ranges { darkness: None, speed: None },
+    encode,
+    decoder: |_| Box::new(Decoder::new()),
+    status: Some(StatusProtocol {
+        name: "escpos-dle-eot",
+        query: STATUS_QUERY,
+        parse: |b| (b.len() >= 4).then(|| parse_status(b[..4].try_into().expect("4 bytes"))),
+    }),
+    options: read_options,
+    answer,
+};
+
+/// The four real-time status requests, asked in one write; the answers come back in order.
+const STATUS_QUERY: &[u8] = &[DLE, 0x04, 1, DLE, 0x04, 2, DLE, 0x04, 3, DLE, 0x04, 4];
+
+/// ESC/POS's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EscPosOptions {
+    /// Rows per `GS v 0` band: small printers have small receive buffers.
+    pub band_height: u32,
+    /// Cut after each page (`GS V`), otherwise feed to the next label (`GS FF`).
+    pub cut: bool,
+}
+
+impl Default for EscPosOptions {
+    fn default() -> EscPosOptions {
+        EscPosOptions { band_height: 128, cut: true }
+    }
+}
+
+fn read_options(input: &OptionsInput) -> Result<Options, OptionError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        escpos_band_height: Option<toml::Spanned<u32>>,
+        escpos_cut: Option<bool>,
+    }
+    let raw: Raw = input.table()?;
+    let band_height = match &raw.escpos_band_height {
+        Some(h) if !(1..=2303).contains(h.get_ref()) => {
+            return Err(OptionError::at(h, format!("options.escpos_band_height: must be 1–2303 rows, got {}", h.get_ref())));
+        }
+        Some(h) => *h.get_ref(),
+        None => 128,
+    };
+    Ok(Options::of(EscPosOptions { band_height, cut: raw.escpos_cut.unwrap_or(true) }))
+}
+
+fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
     let limit = |problem: String| EncodeError::Limit { language: Language::EscPos, problem };
-    let band = s.escpos_band_height.clamp(1, 2303) as usize;
+    let options = s.options.get::<EscPosOptions>();
+    let band = options.band_height.clamp(1, 2303) as usize;
     let mut out = vec![ESC, b'@'];
     for page in pages {
         let stride = page.stride();
@@ -38,7 +93,7 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
                 out.extend([GS, b'v', b'0', 0, (stride & 0xFF) as u8, (stride >> 8) as u8, (h & 0xFF) as u8, (h >> 8) as u8]);
                 out.extend_from_slice(rows);
             }
-            if s.escpos_cut {
+            if options.cut {
                 out.extend([GS, b'V', 65, 0]);
             } else {
                 out.extend([GS, 0x0C]);
@@ -178,7 +233,7 @@ impl Decoder {
                         if !(1..=4).contains(&b[2]) {
                             return Err(DecodeError::new("DLE EOT", offset, format!("n must be 1–4, got {}", b[2])));
                         }
-                        out.push(Decoded::StatusQuery(QueryKind::EscPosRealtimeStatus(b[2])));
+                        out.push(Decoded::StatusQuery(Query::new(format!("DLE EOT {}", b[2]))));
                         Ok(Some(pos + 3))
                     }
                     0x05 => {
@@ -219,7 +274,7 @@ impl Decoder {
                         if need(3) {
                             return Ok(None);
                         }
-                        out.push(Decoded::StatusQuery(QueryKind::EscPosTransmitStatus(b[2])));
+                        out.push(Decoded::StatusQuery(Query::new(format!("GS r {}", b[2]))));
                         Ok(Some(pos + 3))
                     }
                     c => {
@@ -314,14 +369,110 @@ impl StreamDecoder for Decoder {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Status.
+// ESC/POS DLE EOT n. Every answer byte has bit 1 and bit 4 on, bit 0 and bit 7 off (0b0xx1_xx10), which is
+// how a host tells a status byte from stray data.
+//   n=1 printer status:  bit 3 off line
+//   n=2 off-line cause:  bit 2 cover open, bit 3 paper fed by the FEED button, bit 5 stopped at paper end,
+//                        bit 6 error
+//   n=3 error cause:     bit 2 mechanical error, bit 3 autocutter error, bit 5 unrecoverable error,
+//                        bit 6 automatically recoverable error (e.g. head over temperature)
+//   n=4 roll paper:      bits 2+3 near end, bits 5+6 paper end (paper not present)
+
+fn valid_status_byte(b: u8) -> bool {
+    b & 0x93 == 0x12
+}
+
+fn parse_status(b: [u8; 4]) -> Status {
+    if let Some((i, bad)) = b.iter().enumerate().find(|(_, b)| !valid_status_byte(**b)) {
+        return Status::unknown(format!("DLE EOT {} answer {bad:#04x} lacks the fixed bits of a status byte", i + 1));
+    }
+    let [printer, offline, error, paper] = b;
+    Status::from_details(Details {
+        offline: printer & 0x08 != 0,
+        cover_open: offline & 0x04 != 0,
+        paper_out: offline & 0x20 != 0 || paper & 0x60 == 0x60,
+        mechanical_error: error & 0x04 != 0,
+        cutter_error: error & 0x08 != 0,
+        unrecoverable_error: error & 0x20 != 0,
+        recoverable_error: error & 0x40 != 0,
+        paper_near_end: paper & 0x0c == 0x0c,
+        ..Details::default()
+    })
+}
+
+/// The answer to `DLE EOT n` (n = 1..4) for a printer in this condition.
+pub fn status_byte(n: u8, d: &Details) -> u8 {
+    let fixed = 0x12;
+    let on = |v: bool, bits: u8| if v { bits } else { 0 };
+    let error = d.cutter_error || d.mechanical_error || d.unrecoverable_error || d.recoverable_error;
+    match n {
+        1 => fixed | on(d.offline || d.paper_out || d.cover_open || d.head_open || error, 0x08),
+        2 => fixed | on(d.cover_open || d.head_open, 0x04) | on(d.paper_out, 0x20) | on(error, 0x40),
+        3 => {
+            fixed
+                | on(d.mechanical_error, 0x04)
+                | on(d.cutter_error, 0x08)
+                | on(d.unrecoverable_error, 0x20)
+                | on(d.recoverable_error, 0x40)
+        }
+        _ => fixed | on(d.paper_near_end || d.paper_out, 0x0c) | on(d.paper_out, 0x60),
+    }
+}
+
+
+/// The virtual printer's answers: `DLE EOT 1..4`, and `GS r 1` (bits 0-1 roll near end, bits 2-3 roll end).
+fn answer(q: &Query, c: &Condition) -> Vec<u8> {
+    let d = &c.details;
+    match q.0.as_str() {
+        "DLE EOT 1" => vec![status_byte(1, d)],
+        "DLE EOT 2" => vec![status_byte(2, d)],
+        "DLE EOT 3" => vec![status_byte(3, d)],
+        "DLE EOT 4" => vec![status_byte(4, d)],
+        "GS r 1" => vec![if d.paper_out { 0x0f } else { 0x00 }],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lang::status::PrinterState;
+
+    fn parse(b: &[u8]) -> Option<Status> {
+        DIALECT.status.unwrap().parse(b)
+    }
+
+    #[test]
+    fn escpos_bytes_follow_the_manual_table() {
+        // Idle: 0x12 for each of DLE EOT 1..4.
+        let idle = [0x12, 0x12, 0x12, 0x12];
+        assert_eq!(parse(&idle).unwrap().state, PrinterState::Ready);
+        // Paper end: offline (n=1 bit 3), stopped at paper end (n=2 bit 5), roll end (n=4 bits 5-6).
+        let out = [0x1a, 0x32, 0x12, 0x7e];
+        let s = parse(&out).unwrap();
+        assert_eq!(s.state, PrinterState::PaperOut);
+        assert!(s.details.paper_near_end && s.details.offline);
+        // Cover open.
+        assert_eq!(parse(&[0x1a, 0x16, 0x12, 0x12]).unwrap().state, PrinterState::HeadOpen);
+        // Autocutter error.
+        assert_eq!(parse(&[0x1a, 0x52, 0x1a, 0x12]).unwrap().state, PrinterState::Offline);
+        // Near end alone still prints.
+        assert_eq!(parse(&[0x12, 0x12, 0x12, 0x1e]).unwrap().state, PrinterState::Ready);
+        // Three bytes: wait for the fourth. A byte without the fixed bits: unknown, not ready.
+        assert_eq!(parse(&idle[..3]), None);
+        assert!(matches!(parse(&[0x00, 0x12, 0x12, 0x12]).unwrap().state, PrinterState::Unknown(_)));
+        let d = Details { paper_out: true, ..Details::default() };
+        let answer: Vec<u8> = (1..=4).map(|n| status_byte(n, &d)).collect();
+        assert_eq!(answer, out);
+    }
+
     use crate::lang::decode_all;
 
     #[test]
     fn realtime_status_is_a_query() {
-        assert_eq!(decode_all(Language::EscPos, 203, &[DLE, 0x04, 1]).unwrap(), vec![Decoded::StatusQuery(QueryKind::EscPosRealtimeStatus(1))]);
+        assert_eq!(decode_all(Language::EscPos, 203, &[DLE, 0x04, 1]).unwrap(), vec![Decoded::StatusQuery(Query::new("DLE EOT 1"))]);
         assert_eq!(decode_all(Language::EscPos, 203, &[DLE, 0x04, 9]).unwrap_err().command, "DLE EOT");
     }
 

@@ -13,39 +13,126 @@
 //! manuals; the virtual printer and the round-trip tests use them to prove the bytes reproduce the raster
 //! dot for dot.
 
+use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 
-pub mod cpcl;
-pub mod epl;
-pub mod escpos;
+pub mod status;
 pub mod test_page;
-pub mod tspl;
-pub mod zpl;
 
-/// A printer command language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Language {
-    Zpl,
-    Tspl,
-    EscPos,
-    Epl,
-    Cpcl,
+pub use status::{Details, PrinterState, Status, StatusProtocol};
+
+/// Declares the language modules and the one list everything iterates (`ALL`, `FromStr`, `name`, help
+/// texts). Adding a printer language is one new file holding its `DIALECT`, plus one line here.
+macro_rules! dialects {
+    ($($handle:ident => $module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        #[allow(non_upper_case_globals)]
+        impl Language {
+            $(pub const $handle: Language = Language(&$module::DIALECT);)*
+            /// Every printer language labeld speaks, in the order help texts list them.
+            pub const ALL: [Language; [$(stringify!($module)),*].len()] = [$(Language::$handle),*];
+        }
+    };
 }
 
+dialects! {
+    Zpl => zpl,
+    Tspl => tspl,
+    EscPos => escpos,
+    Epl => epl,
+    Cpcl => cpcl,
+}
+
+/// Everything labeld knows about one printer language, filled in by that language's file.
+pub struct Dialect {
+    /// The name profiles, the CLI and the API use: `zpl`.
+    pub name: &'static str,
+    /// What it is, for help texts: `Zebra ZPL II`.
+    pub title: &'static str,
+    /// The darkness and speed its commands accept, in its own units.
+    pub ranges: Ranges,
+    /// Pages (one label each) to printer bytes. Called through [`encode`], which checks sizes and ranges.
+    pub encode: fn(&[Bitmap], &JobSettings) -> Result<Vec<u8>, EncodeError>,
+    /// A fresh stream decoder at the printer's resolution.
+    pub decoder: fn(dpi: u32) -> Box<dyn StreamDecoder + Send>,
+    /// The status request its printers answer and how to read the answer; `None` when labeld reads none
+    /// (status then comes from the link).
+    pub status: Option<StatusProtocol>,
+    /// Reads a profile's `[options]` table into this language's own settings ([`Options`]).
+    pub options: fn(&OptionsInput) -> Result<Options, OptionError>,
+    /// What a printer of this language in the given condition answers to a query its decoder recognised;
+    /// empty where a real printer's answer is not emulated (silence reads as "unknown", never "ready").
+    pub answer: fn(&Query, &Condition) -> Vec<u8>,
+}
+
+/// A setting's accepted values and the command that carries it, for messages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range<T> {
+    pub command: &'static str,
+    pub min: T,
+    pub max: T,
+}
+
+impl<T: PartialOrd + Copy> Range<T> {
+    pub fn contains(&self, v: T) -> bool {
+        self.min <= v && v <= self.max
+    }
+}
+
+/// `None` means the language has no such command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranges {
+    pub darkness: Option<Range<u8>>,
+    /// In the language's own unit (inches per second or a speed code), as `JobSettings::speed` holds it.
+    pub speed: Option<Range<f32>>,
+}
+
+/// A printer command language: a handle on its [`Dialect`].
+#[derive(Clone, Copy)]
+pub struct Language(&'static Dialect);
+
 impl Language {
-    pub const ALL: [Language; 5] = [Language::Zpl, Language::Tspl, Language::EscPos, Language::Epl, Language::Cpcl];
+    pub fn dialect(self) -> &'static Dialect {
+        self.0
+    }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Language::Zpl => "zpl",
-            Language::Tspl => "tspl",
-            Language::EscPos => "escpos",
-            Language::Epl => "epl",
-            Language::Cpcl => "cpcl",
-        }
+        self.0.name
+    }
+
+    /// The status protocol its printers answer, if labeld reads one.
+    pub fn status(self) -> Option<&'static StatusProtocol> {
+        self.0.status.as_ref()
+    }
+
+    /// Every language's name, for messages: `zpl, tspl, …`.
+    pub fn names() -> String {
+        Language::ALL.iter().map(|l| l.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl PartialEq for Language {
+    fn eq(&self, other: &Language) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for Language {}
+
+impl std::hash::Hash for Language {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.name.hash(h)
+    }
+}
+
+impl fmt::Debug for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Language({})", self.0.name)
     }
 }
 
@@ -58,14 +145,10 @@ impl fmt::Display for Language {
 impl FromStr for Language {
     type Err = String;
     fn from_str(s: &str) -> Result<Language, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "zpl" => Ok(Language::Zpl),
-            "tspl" => Ok(Language::Tspl),
-            "escpos" => Ok(Language::EscPos),
-            "epl" => Ok(Language::Epl),
-            "cpcl" => Ok(Language::Cpcl),
-            _ => Err(format!("{s:?} is not a printer language; expected one of zpl, tspl, escpos, epl, cpcl")),
-        }
+        Language::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?} is not a printer language; expected one of {}", Language::names()))
     }
 }
 
@@ -93,27 +176,99 @@ impl FromStr for Media {
     }
 }
 
-/// How ZPL `^GF` data is packed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ZplCompression {
-    /// zlib + Base64 + CRC-16 (`:Z64:`), firmware x.14 and later: the smallest.
-    #[default]
-    Z64,
-    /// ASCII hex with Zebra's run-length letters (`G`–`z`, `,` `!` `:`): every ZPL II printer reads it.
-    Acs,
-    /// The label as a binary PNG object (`~DY…,B,P`), printed with `^XG` and deleted with `^ID`: about a
-    /// quarter smaller than `:Z64:` (no Base64), but it needs an 8-bit clean link without XON/XOFF.
-    Png,
+/// Each language's own settings (ZPL compression, ESC/POS band height…), one value per language's type.
+/// An encoder reads its own type with [`Options::get`] and gets that type's defaults when none was set.
+#[derive(Clone, Default)]
+pub struct Options {
+    set: Vec<Arc<dyn LanguageOptions>>,
 }
 
-/// How CPCL graphics are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CpclGraphics {
-    /// `EG`: two hex digits per byte, safe on any link.
-    #[default]
-    Expanded,
-    /// `CG`: raw bytes, half the size; needs an 8-bit clean link.
-    Compressed,
+/// A language's options type: plain data the encoder reads.
+pub trait LanguageOptions: Any + fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+    fn same(&self, other: &dyn LanguageOptions) -> bool;
+}
+
+impl<T: Any + fmt::Debug + PartialEq + Send + Sync> LanguageOptions for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn same(&self, other: &dyn LanguageOptions) -> bool {
+        other.as_any().downcast_ref::<T>().is_some_and(|o| o == self)
+    }
+}
+
+impl Options {
+    /// Options holding one language's settings.
+    pub fn of<T: LanguageOptions>(o: T) -> Options {
+        let mut options = Options::default();
+        options.set(o);
+        options
+    }
+
+    /// Sets one language's settings, replacing earlier ones of the same type.
+    pub fn set<T: LanguageOptions>(&mut self, o: T) {
+        self.set.retain(|x| !x.as_any().is::<T>());
+        self.set.push(Arc::new(o));
+    }
+
+    /// The settings of type `T`, or its defaults.
+    pub fn get<T: LanguageOptions + Default + Clone>(&self) -> T {
+        self.set.iter().find_map(|x| x.as_any().downcast_ref::<T>()).cloned().unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.set.iter()).finish()
+    }
+}
+
+impl PartialEq for Options {
+    fn eq(&self, other: &Options) -> bool {
+        self.set.len() == other.set.len() && self.set.iter().all(|a| other.set.iter().any(|b| a.same(b.as_ref())))
+    }
+}
+
+/// A profile's text, for a language's `options` reader: it reads its own keys of the `[options]` table with
+/// their positions, so errors carry the line.
+pub struct OptionsInput<'a> {
+    pub text: &'a str,
+    /// False on a serial link with XON/XOFF flow control, where raw binary bytes would be taken as flow control.
+    pub binary_safe: bool,
+}
+
+impl OptionsInput<'_> {
+    /// The `[options]` table as `T` (`T` names its keys and denies the rest); an absent table is `T::default()`.
+    pub fn table<T: serde::de::DeserializeOwned + Default>(&self) -> Result<T, OptionError> {
+        #[derive(serde::Deserialize)]
+        struct Profile<T> {
+            options: Option<T>,
+        }
+        let p: Profile<T> = toml::from_str(self.text).map_err(|e| OptionError { span: e.span(), message: format!("options: {}", e.message()) })?;
+        Ok(p.options.unwrap_or_default())
+    }
+}
+
+/// A bad value in a profile's `[options]`: where (a byte range of the profile's text) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    pub span: Option<std::ops::Range<usize>>,
+    pub message: String,
+}
+
+impl OptionError {
+    pub fn at<T>(value: &toml::Spanned<T>, message: String) -> OptionError {
+        OptionError { span: Some(value.span()), message }
+    }
+}
+
+/// The reader for languages without options: an `[options]` table must be empty.
+pub(crate) fn no_options(input: &OptionsInput) -> Result<Options, OptionError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Empty {}
+    input.table::<Empty>().map(|_| Options::default())
 }
 
 /// Everything an encoder needs besides the raster. Built from a printer profile
@@ -124,45 +279,23 @@ pub struct JobSettings {
     /// Label size in dots; every page must fit inside it (it is placed at the top-left corner).
     pub width: u32,
     pub height: u32,
-    /// Darkness in the language's own scale (ZPL `~SD` 0–30, TSPL `DENSITY` 0–15, EPL `D` 0–15,
-    /// CPCL `CONTRAST` 0–3); `None` leaves the printer's setting alone.
+    /// Darkness in the language's own scale ([`Ranges::darkness`]); `None` leaves the printer's setting alone.
     pub darkness: Option<u8>,
-    /// Speed in the language's own unit (ZPL `^PR` and TSPL `SPEED` in inches per second, EPL `S` code,
-    /// CPCL `SPEED` 0–5); `None` leaves the printer's setting alone.
+    /// Speed in the language's own unit ([`Ranges::speed`]); `None` leaves the printer's setting alone.
     pub speed: Option<f32>,
     pub media: Media,
     /// Gap (or black-mark) length in millimetres.
     pub gap_mm: f32,
     /// Copies of each page.
     pub copies: u32,
-    pub zpl_compression: ZplCompression,
-    /// Rows per ESC/POS `GS v 0` band: small printers have small receive buffers.
-    pub escpos_band_height: u32,
-    /// ESC/POS: cut after each page (`GS V`), otherwise feed to the next label (`GS FF`).
-    pub escpos_cut: bool,
-    pub cpcl_graphics: CpclGraphics,
-    /// TSPL `DIRECTION` (0 or 1): which way the label leaves the printer.
-    pub tspl_direction: u8,
+    /// The language's own settings.
+    pub options: Options,
 }
 
 impl JobSettings {
     /// Defaults for a label of `width`×`height` dots: gap media (3 mm), one copy, printer's own darkness and speed.
     pub fn new(dpi: u32, width: u32, height: u32) -> JobSettings {
-        JobSettings {
-            dpi,
-            width,
-            height,
-            darkness: None,
-            speed: None,
-            media: Media::Gap,
-            gap_mm: 3.0,
-            copies: 1,
-            zpl_compression: ZplCompression::Z64,
-            escpos_band_height: 128,
-            escpos_cut: true,
-            cpcl_graphics: CpclGraphics::Expanded,
-            tspl_direction: 1,
-        }
+        JobSettings { dpi, width, height, darkness: None, speed: None, media: Media::Gap, gap_mm: 3.0, copies: 1, options: Options::default() }
     }
 
     /// Settings sized to one raster.
@@ -208,13 +341,19 @@ pub fn encode(lang: Language, pages: &[Bitmap], settings: &JobSettings) -> Resul
             });
         }
     }
-    match lang {
-        Language::Zpl => zpl::encode(pages, settings),
-        Language::Tspl => tspl::encode(pages, settings),
-        Language::EscPos => escpos::encode(pages, settings),
-        Language::Epl => epl::encode(pages, settings),
-        Language::Cpcl => cpcl::encode(pages, settings),
+    let ranges = &lang.dialect().ranges;
+    if let Some(d) = settings.darkness {
+        // A language without the command leaves it out (profiles refuse the setting for it).
+        if let Some(r) = ranges.darkness.filter(|r| !r.contains(d)) {
+            return Err(EncodeError::Limit { language: lang, problem: format!("darkness {d} is outside {}'s {}–{}", r.command, r.min, r.max) });
+        }
     }
+    if let Some(v) = settings.speed {
+        if let Some(r) = ranges.speed.filter(|r| !r.contains(v)) {
+            return Err(EncodeError::Limit { language: lang, problem: format!("speed {v} is outside {}'s {}–{}", r.command, r.min, r.max) });
+        }
+    }
+    (lang.dialect().encode)(pages, settings)
 }
 
 /// One thing a decoder recognised in the stream.
@@ -222,40 +361,29 @@ pub fn encode(lang: Language, pages: &[Bitmap], settings: &JobSettings) -> Resul
 pub enum Decoded {
     /// A label the printer would print, as the raster it burns (one per copy).
     Label(Bitmap),
-    /// A status request the printer answers at once.
-    StatusQuery(QueryKind),
+    /// A request the printer answers (or acts on) at once.
+    StatusQuery(Query),
     /// Any other command, understood or harmlessly ignored (setup, feed, cut…): a short description.
     /// Never carries field data, which may be buyer text.
     Other(String),
 }
 
-/// The status requests the virtual printer answers.
+/// An immediate request, named as the language's manual writes it: `~HS`, `~HQES`, `<ESC>!?`, `DLE EOT 1`.
+/// The language's own `answer` reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum QueryKind {
-    /// ZPL `~HS`: three status strings.
-    ZplHostStatus,
-    /// ZPL `~HI`: model and firmware.
-    ZplHostIdentification,
-    /// ZPL `~HQ` with its query type, e.g. `ES` for `~HQES`.
-    ZplHostQuery(String),
-    /// TSPL `<ESC>!?`: one status byte.
-    TsplStatus,
-    /// TSPL `<ESC>!S`: the 8-byte extended status.
-    TsplExtendedStatus,
-    /// TSPL `<ESC>!R`: reset the printer (answered by nothing, acted on at once).
-    TsplReset,
-    /// TSPL `<ESC>!P` pause / `<ESC>!O` resume / `<ESC>!C` cancel-and-restart: immediate commands.
-    TsplImmediate(char),
-    /// ESC/POS `DLE EOT n`: real-time status, n = 1…4.
-    EscPosRealtimeStatus(u8),
-    /// ESC/POS `GS r n`: transmit status, n = 1 (paper) or 2 (drawer).
-    EscPosTransmitStatus(u8),
-    /// EPL2 `^ee`: error report.
-    EplErrorReport,
-    /// CPCL `ESC h`: the printer status byte.
-    CpclStatus,
-    /// CPCL `ESC i`: the extended status byte.
-    CpclExtendedStatus,
+pub struct Query(pub String);
+
+impl Query {
+    pub fn new(command: impl Into<String>) -> Query {
+        Query(command.into())
+    }
+}
+
+/// What a printer is like when it answers a query: its conditions and resolution (the virtual printer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub details: Details,
+    pub dpi: u32,
 }
 
 /// Input a decoder cannot make sense of. Names the command and the problem; never panics.
@@ -286,13 +414,7 @@ pub trait StreamDecoder {
 
 /// A fresh decoder for `lang` at the printer's resolution (TSPL converts millimetres with it).
 pub fn decoder(lang: Language, dpi: u32) -> Box<dyn StreamDecoder + Send> {
-    match lang {
-        Language::Zpl => Box::new(zpl::Decoder::new()),
-        Language::Tspl => Box::new(tspl::Decoder::new(dpi)),
-        Language::EscPos => Box::new(escpos::Decoder::new()),
-        Language::Epl => Box::new(epl::Decoder::new()),
-        Language::Cpcl => Box::new(cpcl::Decoder::new()),
-    }
+    (lang.dialect().decoder)(dpi)
 }
 
 /// Decodes a whole byte string at once.

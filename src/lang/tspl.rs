@@ -21,17 +21,61 @@
 //! `<ESC>!P`, `<ESC>!O`, `<ESC>!C` wherever a command may start.
 
 use super::canvas::{self, Blend, shorten};
-use super::{Decoded, DecodeError, EncodeError, JobSettings, Language, Media, QueryKind, StreamDecoder, ink_bands, limits};
+use super::status::{Details, Status, StatusProtocol};
+use super::{Condition, Decoded, DecodeError, Dialect, EncodeError, JobSettings, Language, Media, Options, OptionError, OptionsInput, Query, Range, Ranges, StreamDecoder, ink_bands, limits};
 use crate::bitmap::Bitmap;
 
 const ESC: u8 = 0x1B;
+
+/// TSPL's entry in the dialect table.
+pub const DIALECT: Dialect = Dialect {
+    name: "tspl",
+    title: "TSC TSPL/TSPL2",
+    ranges: Ranges {
+        darkness: Some(Range { command: "DENSITY", min: 0, max: 15 }),
+        speed: Some(Range { command: "SPEED", min: 1.0, max: 18.0 }),
+    },
+    encode,
+    decoder: |dpi| Box::new(Decoder::new(dpi)),
+    status: Some(StatusProtocol { name: "tspl-esc", query: b"\x1b!?", parse: |b| b.first().map(|&b| parse_status(b)) }),
+    options: read_options,
+    answer,
+};
+
+/// TSPL's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsplOptions {
+    /// `DIRECTION` (0 or 1): which way the label leaves the printer.
+    pub direction: u8,
+}
+
+impl Default for TsplOptions {
+    fn default() -> TsplOptions {
+        TsplOptions { direction: 1 }
+    }
+}
+
+fn read_options(input: &OptionsInput) -> Result<Options, OptionError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        tspl_direction: Option<toml::Spanned<u8>>,
+    }
+    let raw: Raw = input.table()?;
+    let direction = match &raw.tspl_direction {
+        Some(d) if *d.get_ref() > 1 => return Err(OptionError::at(d, format!("options.tspl_direction: must be 0 or 1, got {}", d.get_ref()))),
+        Some(d) => *d.get_ref(),
+        None => 1,
+    };
+    Ok(Options::of(TsplOptions { direction }))
+}
 
 /// Millimetres for a length in dots, to two decimals (the decoder rounds back to the same dot count).
 fn mm(dots: u32, dpi: u32) -> String {
     format!("{:.2}", dots as f64 * 25.4 / dpi as f64)
 }
 
-pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
     let limit = |problem: String| EncodeError::Limit { language: Language::Tspl, problem };
     let mut out: Vec<u8> = Vec::new();
     let line = |out: &mut Vec<u8>, l: String| {
@@ -48,21 +92,16 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
             Media::Continuous => "GAP 0,0".to_string(),
         },
     );
-    if s.tspl_direction > 1 {
-        return Err(limit(format!("DIRECTION must be 0 or 1, got {}", s.tspl_direction)));
+    let direction = s.options.get::<TsplOptions>().direction;
+    if direction > 1 {
+        return Err(limit(format!("DIRECTION must be 0 or 1, got {direction}")));
     }
-    line(&mut out, format!("DIRECTION {},0", s.tspl_direction));
+    line(&mut out, format!("DIRECTION {direction},0"));
     line(&mut out, "REFERENCE 0,0".to_string());
     if let Some(d) = s.darkness {
-        if d > 15 {
-            return Err(limit(format!("DENSITY {d} is outside 0–15")));
-        }
         line(&mut out, format!("DENSITY {d}"));
     }
     if let Some(v) = s.speed {
-        if !(1.0..=18.0).contains(&v) {
-            return Err(limit(format!("SPEED {v} is outside 1–18 in/s")));
-        }
         line(&mut out, format!("SPEED {v}"));
     }
     for page in pages {
@@ -149,10 +188,10 @@ impl Decoder {
                 return Ok(Some(pos + 2));
             }
             let q = match rest[2] {
-                b'?' => Decoded::StatusQuery(QueryKind::TsplStatus),
-                b'S' => Decoded::StatusQuery(QueryKind::TsplExtendedStatus),
-                b'R' => Decoded::StatusQuery(QueryKind::TsplReset),
-                c @ (b'P' | b'O' | b'C') => Decoded::StatusQuery(QueryKind::TsplImmediate(c as char)),
+                b'?' => Decoded::StatusQuery(Query::new("<ESC>!?")),
+                b'S' => Decoded::StatusQuery(Query::new("<ESC>!S")),
+                b'R' => Decoded::StatusQuery(Query::new("<ESC>!R")),
+                c @ (b'P' | b'O' | b'C') => Decoded::StatusQuery(Query::new(format!("<ESC>!{}", c as char))),
                 c => Decoded::Other(format!("<ESC>!{} ignored", c.escape_ascii())),
             };
             out.push(q);
@@ -337,9 +376,69 @@ impl StreamDecoder for Decoder {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Status.
+// TSPL <ESC>!? : bit 0 head opened, 1 paper jam, 2 out of paper, 3 out of ribbon, 4 pause, 5 printing,
+// 6 cover opened (option), 7 environment temperature over range (option). 0x00 = ready.
+
+fn parse_status(b: u8) -> Status {
+    Status::from_details(Details {
+        head_open: b & 0x01 != 0,
+        paper_jam: b & 0x02 != 0,
+        paper_out: b & 0x04 != 0,
+        ribbon_out: b & 0x08 != 0,
+        paused: b & 0x10 != 0,
+        printing: b & 0x20 != 0,
+        cover_open: b & 0x40 != 0,
+        over_temperature: b & 0x80 != 0,
+        ..Details::default()
+    })
+}
+
+pub fn status_byte(d: &Details) -> u8 {
+    [d.head_open, d.paper_jam, d.paper_out, d.ribbon_out, d.paused, d.printing, d.cover_open, d.over_temperature]
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (bit, &on)| acc | (u8::from(on) << bit))
+}
+
+
+/// The virtual printer's answers: the `<ESC>!?` status byte; the extended status and the immediate
+/// commands are not emulated.
+fn answer(q: &Query, c: &Condition) -> Vec<u8> {
+    match q.0.as_str() {
+        "<ESC>!?" => vec![status_byte(&c.details)],
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lang::status::PrinterState;
+
+    fn parse(b: &[u8]) -> Option<Status> {
+        DIALECT.status.unwrap().parse(b)
+    }
+
+    #[test]
+    fn tspl_bits_follow_the_manual_table() {
+        let st = |b: u8| parse(&[b]).unwrap().state;
+        assert_eq!(st(0x00), PrinterState::Ready);
+        assert_eq!(st(0x01), PrinterState::HeadOpen);
+        assert_eq!(st(0x02), PrinterState::Offline); // paper jam
+        assert_eq!(st(0x04), PrinterState::PaperOut);
+        assert_eq!(st(0x05), PrinterState::HeadOpen); // out of paper and head opened
+        assert_eq!(st(0x08), PrinterState::Offline); // out of ribbon
+        assert_eq!(st(0x0C), PrinterState::PaperOut); // ribbon and paper out
+        assert_eq!(st(0x10), PrinterState::Paused);
+        assert_eq!(st(0x20), PrinterState::Printing);
+        assert_eq!(parse(&[]), None);
+        for d in [Details { paper_out: true, ..Details::default() }, Details { printing: true, paused: true, ..Details::default() }] {
+            assert_eq!(parse_status(status_byte(&d)).details, d);
+        }
+    }
+
     use crate::lang::{decode_all, labels};
 
     #[test]
@@ -356,9 +455,9 @@ mod tests {
     #[test]
     fn status_inquiry_is_immediate() {
         let mut d = Decoder::new(203);
-        assert_eq!(d.push(&[ESC, b'!', b'?']).unwrap(), vec![Decoded::StatusQuery(QueryKind::TsplStatus)]);
+        assert_eq!(d.push(&[ESC, b'!', b'?']).unwrap(), vec![Decoded::StatusQuery(Query::new("<ESC>!?"))]);
         assert_eq!(d.push(&[ESC, b'!']).unwrap(), vec![]);
-        assert_eq!(d.push(b"R").unwrap(), vec![Decoded::StatusQuery(QueryKind::TsplReset)]);
+        assert_eq!(d.push(b"R").unwrap(), vec![Decoded::StatusQuery(Query::new("<ESC>!R"))]);
     }
 
     #[test]

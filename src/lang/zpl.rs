@@ -29,8 +29,65 @@ use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 
 use super::canvas::{self, shorten};
-use super::{Decoded, DecodeError, EncodeError, JobSettings, Language, Media, QueryKind, StreamDecoder, ZplCompression, limits};
+use super::status::{Details, Status, StatusProtocol};
+use super::{Condition, Decoded, DecodeError, Dialect, EncodeError, JobSettings, Language, Media, Options, OptionError, OptionsInput, Query, Range, Ranges, StreamDecoder, limits};
 use crate::bitmap::Bitmap;
+
+/// ZPL's entry in the dialect table.
+pub const DIALECT: Dialect = Dialect {
+    name: "zpl",
+    title: "Zebra ZPL II",
+    ranges: Ranges {
+        darkness: Some(Range { command: "~SD", min: 0, max: 30 }),
+        speed: Some(Range { command: "^PR", min: 1.0, max: 14.0 }),
+    },
+    encode,
+    decoder: |_| Box::new(Decoder::new()),
+    status: Some(StatusProtocol { name: "zpl-hs", query: b"~HS", parse: parse_hs }),
+    options: read_options,
+    answer,
+};
+
+/// How `^GF` data is packed (profile `[options] zpl_compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// zlib + Base64 + CRC-16 (`:Z64:`), firmware x.14 and later: the smallest.
+    #[default]
+    Z64,
+    /// ASCII hex with Zebra's run-length letters (`G`–`z`, `,` `!` `:`): every ZPL II printer reads it.
+    Acs,
+    /// The label as a binary PNG object (`~DY…,B,P`), printed with `^XG` and deleted with `^ID`: about a
+    /// quarter smaller than `:Z64:` (no Base64), but it needs an 8-bit clean link without XON/XOFF.
+    Png,
+}
+
+/// ZPL's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZplOptions {
+    pub encoding: Encoding,
+}
+
+fn read_options(input: &OptionsInput) -> Result<Options, OptionError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        zpl_compression: Option<toml::Spanned<String>>,
+    }
+    let raw: Raw = input.table()?;
+    let encoding = match &raw.zpl_compression {
+        None => Encoding::Z64,
+        Some(c) => match c.get_ref().as_str() {
+            "z64" => Encoding::Z64,
+            "acs" => Encoding::Acs,
+            "png" if !input.binary_safe => {
+                return Err(OptionError::at(c, "options.zpl_compression: png sends binary data, which an XON/XOFF serial link cannot carry; use z64 or hardware flow control".into()));
+            }
+            "png" => Encoding::Png,
+            other => return Err(OptionError::at(c, format!("options.zpl_compression: {other:?} is not z64, acs or png"))),
+        },
+    };
+    Ok(Options::of(ZplOptions { encoding }))
+}
 
 /// Largest byte count a `^GF` field accepts.
 pub const GF_MAX_BYTES: usize = 99_999;
@@ -129,13 +186,11 @@ fn push_run(out: &mut String, mut n: usize, digit: char) {
     }
 }
 
-pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
+    let encoding = s.options.get::<ZplOptions>().encoding;
     let mut out: Vec<u8> = Vec::new();
     let put = |out: &mut Vec<u8>, text: &str| out.extend_from_slice(text.as_bytes());
     if let Some(d) = s.darkness {
-        if d > 30 {
-            return Err(limit(format!("darkness {d} is outside ~SD's 0–30")));
-        }
         put(&mut out, &format!("~SD{d:02}\n"));
     }
     if s.copies == 0 || s.copies > 99_999_999 {
@@ -146,7 +201,7 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
         if stride > GF_MAX_BYTES {
             return Err(limit(format!("a {}-dot row does not fit one ^GF field", page.width())));
         }
-        if s.zpl_compression == ZplCompression::Png {
+        if encoding == Encoding::Png {
             // The image travels once, as a binary PNG object in printer RAM, and is recalled by name.
             let png = png_object(page);
             put(&mut out, &format!("~DY{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME},B,P,{},,", png.len()));
@@ -164,13 +219,10 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
         );
         if let Some(ips) = s.speed {
             let p = ips.round() as i64;
-            if !(1..=14).contains(&p) {
-                return Err(limit(format!("speed {ips} in/s is outside ^PR's 1–14")));
-            }
             put(&mut out, &format!("^PR{p}\n"));
         }
         put(&mut out, &format!("^PW{}\n^LL{}\n^LH0,0\n", s.width, s.height));
-        if s.zpl_compression == ZplCompression::Png {
+        if encoding == Encoding::Png {
             put(&mut out, &format!("^FO0,0^XG{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME}.PNG,1,1^FS\n"));
         } else {
             let rows_per_strip = (GF_MAX_BYTES / stride.max(1)).max(1);
@@ -180,8 +232,8 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
                 let data = &page.data()[y as usize * stride..(y + h) as usize * stride];
                 // White strips cost nothing to leave out: the label starts white.
                 if data.iter().any(|&b| b != 0) {
-                    let body = match s.zpl_compression {
-                        ZplCompression::Acs => acs(data, stride),
+                    let body = match encoding {
+                        Encoding::Acs => acs(data, stride),
                         _ => z64(data),
                     };
                     put(&mut out, &format!("^FO0,{y}^GFA,{n},{n},{stride},{body}^FS\n", n = data.len()));
@@ -190,7 +242,7 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
             }
         }
         put(&mut out, &format!("^PQ{}\n^XZ\n", s.copies));
-        if s.zpl_compression == ZplCompression::Png {
+        if encoding == Encoding::Png {
             // Free the printer's RAM once the label is formatted.
             put(&mut out, &format!("^XA^ID{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME}.PNG^FS^XZ\n"));
         }
@@ -198,7 +250,7 @@ pub(super) fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, Encod
     Ok(out)
 }
 
-/// Where `ZplCompression::Png` stores the label image: printer RAM, one fixed name reused by every label.
+/// Where `Encoding::Png` stores the label image: printer RAM, one fixed name reused by every label.
 const PNG_OBJECT_DEVICE: &str = "R:";
 const PNG_OBJECT_NAME: &str = "LABELD";
 
@@ -378,7 +430,7 @@ impl Decoder {
                 return Ok(None);
             }
             let kind = String::from_utf8_lossy(&buf[pos + 3..pos + 5]).to_ascii_uppercase();
-            out.push(Decoded::StatusQuery(QueryKind::ZplHostQuery(kind)));
+            out.push(Decoded::StatusQuery(Query::new(format!("~HQ{kind}"))));
             return Ok(Some(pos + 5));
         }
         if &name == b"CC" || &name == b"CT" {
@@ -434,8 +486,8 @@ impl Decoder {
                     f.typeset = false;
                 }
             }
-            b"HS" => out.push(Decoded::StatusQuery(QueryKind::ZplHostStatus)),
-            b"HI" => out.push(Decoded::StatusQuery(QueryKind::ZplHostIdentification)),
+            b"HS" => out.push(Decoded::StatusQuery(Query::new("~HS"))),
+            b"HI" => out.push(Decoded::StatusQuery(Query::new("~HI"))),
             _ => out.push(Decoded::Other(label.to_string())),
         }
         Ok(())
@@ -782,9 +834,197 @@ impl StreamDecoder for Decoder {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Status.
+// ZPL ~HS. ZPL II Programming Guide, ~HS "Host Status Return":
+//   String 1  <STX>aaa,b,c,dddd,eee,f,g,h,iii,j,k,l<ETX><CR><LF>
+//     aaa communication settings, b paper out, c pause, dddd label length (dots), eee formats in receive
+//     buffer, f buffer full, g comms diagnostic mode, h partial format, iii unused, j corrupt RAM,
+//     k under temperature, l over temperature
+//   String 2  <STX>mmm,n,o,p,q,r,s,t,uuuuuuuu,v,www<ETX><CR><LF>
+//     mmm function settings, n unused, o head up, p ribbon out, q thermal transfer mode, r print mode,
+//     s print width mode, t label waiting (peel-off), uuuuuuuu labels remaining in batch, v format while
+//     printing (always 1), www graphic images stored
+//   String 3  <STX>xxxx,y<ETX><CR><LF>
+//     xxxx password, y static RAM installed
+
+const STX: u8 = 0x02;
+const ETX: u8 = 0x03;
+
+/// The `<STX>…<ETX>` frames in `bytes`, in order; `None` if the last one is not closed yet.
+fn stx_frames(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while let Some(start) = rest.iter().position(|&b| b == STX) {
+        let after = &rest[start + 1..];
+        let Some(end) = after.iter().position(|&b| b == ETX) else { break };
+        frames.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    frames
+}
+
+fn parse_hs(bytes: &[u8]) -> Option<Status> {
+    let frames = stx_frames(bytes);
+    if frames.len() < 3 {
+        return None;
+    }
+    Some(zpl_fields(&frames[..3]).unwrap_or_else(|why| Status::unknown(format!("~HS answer: {why}"))))
+}
+
+fn zpl_fields(frames: &[&[u8]]) -> Result<Status, String> {
+    let line = |i: usize, want: usize| -> Result<Vec<String>, String> {
+        let text = std::str::from_utf8(frames[i]).map_err(|_| format!("line {} is not text", i + 1))?;
+        let fields: Vec<String> = text.split(',').map(|f| f.trim().to_string()).collect();
+        if fields.len() != want {
+            return Err(format!("line {} has {} fields, expected {want}", i + 1, fields.len()));
+        }
+        Ok(fields)
+    };
+    let l1 = line(0, 12)?;
+    let l2 = line(1, 11)?;
+    line(2, 2)?;
+    let flag = |l: &[String], i: usize, name: &str| -> Result<bool, String> {
+        match l[i].as_str() {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            other => Err(format!("{name} flag is `{other}`, not 0 or 1")),
+        }
+    };
+    let number = |l: &[String], i: usize, name: &str| -> Result<u32, String> {
+        l[i].parse().map_err(|_| format!("{name} is `{}`, not a number", l[i]))
+    };
+    Ok(Status::from_details(Details {
+        paper_out: flag(&l1, 1, "paper out")?,
+        paused: flag(&l1, 2, "pause")?,
+        label_length_dots: Some(number(&l1, 3, "label length")?),
+        formats_in_buffer: Some(number(&l1, 4, "formats in buffer")?),
+        buffer_full: flag(&l1, 5, "buffer full")?,
+        partial_format: flag(&l1, 7, "partial format")?,
+        corrupt_ram: flag(&l1, 9, "corrupt RAM")?,
+        under_temperature: flag(&l1, 10, "under temperature")?,
+        over_temperature: flag(&l1, 11, "over temperature")?,
+        head_open: flag(&l2, 2, "head up")?,
+        ribbon_out: flag(&l2, 3, "ribbon out")?,
+        label_waiting: flag(&l2, 7, "label waiting")?,
+        labels_remaining: Some(number(&l2, 8, "labels remaining")?),
+        ..Details::default()
+    }))
+}
+
+/// The `~HS` answer a ZPL printer in this condition sends (8N1 9600 baud, DTR, direct thermal, tear-off).
+pub fn hs_answer(d: &Details) -> Vec<u8> {
+    let b = |v: bool| if v { '1' } else { '0' };
+    let line1 = format!(
+        "030,{},{},{:04},{:03},{},0,{},000,{},{},{}",
+        b(d.paper_out),
+        b(d.paused),
+        d.label_length_dots.unwrap_or(1218).min(9999),
+        d.formats_in_buffer.unwrap_or(0).min(999),
+        b(d.buffer_full),
+        b(d.partial_format),
+        b(d.corrupt_ram),
+        b(d.under_temperature),
+        b(d.over_temperature),
+    );
+    let line2 = format!(
+        "001,0,{},{},0,2,6,{},{:08},1,000",
+        b(d.head_open),
+        b(d.ribbon_out),
+        b(d.label_waiting),
+        d.labels_remaining.unwrap_or(0).min(99_999_999),
+    );
+    let mut out = Vec::new();
+    for line in [line1.as_str(), line2.as_str(), "1234,0"] {
+        out.push(STX);
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(&[ETX, b'\r', b'\n']);
+    }
+    out
+}
+
+
+/// The virtual printer's answers: `~HS` in the printer's condition, `~HI` naming it; other `~HQ` queries
+/// go unanswered.
+fn answer(q: &Query, c: &Condition) -> Vec<u8> {
+    match q.0.as_str() {
+        "~HS" => hs_answer(&Details { labels_remaining: Some(c.details.formats_in_buffer.unwrap_or(0)), ..c.details.clone() }),
+        // ~HI: <STX>model,firmware,dots per mm,memory,options<ETX><CR><LF>
+        "~HI" => format!("\x02LABELD-VP,V1.0.0,{},8192KB\x03\r\n", if c.dpi >= 300 { 12 } else { 8 }).into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lang::status::PrinterState;
+
+    fn parse(b: &[u8]) -> Option<Status> {
+        DIALECT.status.unwrap().parse(b)
+    }
+
+    /// A ~HS answer of an idle ZD421, as in the manual's layout: 203 dpi, 6-inch label (1218 dots).
+    const HS_IDLE: &[u8] = b"\x02030,0,0,1218,000,0,0,0,000,0,0,0\x03\r\n\x02001,0,0,0,0,2,6,0,00000000,1,000\x03\r\n\x021234,0\x03\r\n";
+
+    fn hs(line1: &str, line2: &str) -> Vec<u8> {
+        format!("\x02{line1}\x03\r\n\x02{line2}\x03\r\n\x021234,0\x03\r\n").into_bytes()
+    }
+
+    #[test]
+    fn zpl_idle_is_ready() {
+        let s = parse(HS_IDLE).unwrap();
+        assert_eq!(s.state, PrinterState::Ready);
+        assert_eq!(s.details.label_length_dots, Some(1218));
+        assert_eq!(s.details.labels_remaining, Some(0));
+        assert!(s.conditions().is_empty());
+    }
+
+    #[test]
+    fn zpl_reads_every_flag_from_its_position() {
+        let paper_out = hs("030,1,0,1218,000,0,0,0,000,0,0,0", "001,0,0,0,0,2,6,0,00000000,1,000");
+        assert_eq!(parse(&paper_out).unwrap().state, PrinterState::PaperOut);
+        let paused = hs("030,0,1,1218,000,0,0,0,000,0,0,0", "001,0,0,0,0,2,6,0,00000000,1,000");
+        assert_eq!(parse(&paused).unwrap().state, PrinterState::Paused);
+        let head_up = hs("030,1,1,1218,000,0,0,0,000,0,0,0", "001,0,1,0,0,2,6,0,00000000,1,000");
+        let s = parse(&head_up).unwrap();
+        assert_eq!(s.state, PrinterState::HeadOpen);
+        assert_eq!(s.conditions(), vec!["head open", "paper out", "paused"]);
+        let ribbon = hs("030,0,0,1218,000,0,0,0,000,0,0,0", "001,0,0,1,1,2,6,0,00000000,1,000");
+        assert_eq!(parse(&ribbon).unwrap().state, PrinterState::Offline);
+        let busy = hs("030,0,0,1218,003,1,0,1,000,0,1,0", "001,0,0,0,0,2,6,0,00000042,1,000");
+        let s = parse(&busy).unwrap();
+        assert_eq!(s.state, PrinterState::Printing);
+        assert_eq!((s.details.formats_in_buffer, s.details.labels_remaining), (Some(3), Some(42)));
+        assert!(s.details.buffer_full && s.details.partial_format && s.details.under_temperature);
+        let hot = hs("030,0,0,1218,000,0,0,0,000,0,0,1", "001,0,0,0,0,2,6,0,00000000,1,000");
+        assert_eq!(parse(&hot).unwrap().state, PrinterState::Offline);
+    }
+
+    #[test]
+    fn zpl_partial_or_garbled_answers_are_not_ready() {
+        assert_eq!(parse(&HS_IDLE[..40]), None);
+        assert_eq!(parse(b""), None);
+        let short = hs("030,0,0,1218,000,0,0,0,000,0", "001,0,0,0,0,2,6,0,00000000,1,000");
+        assert!(matches!(parse(&short).unwrap().state, PrinterState::Unknown(w) if w.contains("line 1 has 10 fields")));
+        let bad_flag = hs("030,X,0,1218,000,0,0,0,000,0,0,0", "001,0,0,0,0,2,6,0,00000000,1,000");
+        assert!(matches!(parse(&bad_flag).unwrap().state, PrinterState::Unknown(w) if w.contains("paper out")));
+    }
+
+    #[test]
+    fn zpl_answer_round_trips() {
+        for d in [
+            Details::default(),
+            Details { paper_out: true, ..Details::default() },
+            Details { head_open: true, paused: true, ..Details::default() },
+            Details { labels_remaining: Some(7), formats_in_buffer: Some(2), ribbon_out: true, ..Details::default() },
+        ] {
+            let s = parse(&hs_answer(&d)).unwrap();
+            assert_eq!(s, Status::from_details(Details { label_length_dots: Some(1218), labels_remaining: Some(d.labels_remaining.unwrap_or(0)), formats_in_buffer: Some(d.formats_in_buffer.unwrap_or(0)), ..d }));
+        }
+        assert_eq!(hs_answer(&Details::default()), HS_IDLE);
+    }
+
     use crate::lang::{decode_all, labels};
 
     #[test]
@@ -850,8 +1090,8 @@ mod tests {
     #[test]
     fn status_queries_answer_without_waiting() {
         let mut d = Decoder::new();
-        assert_eq!(d.push(b"~HS").unwrap(), vec![Decoded::StatusQuery(QueryKind::ZplHostStatus)]);
-        assert_eq!(d.push(b"~HQES").unwrap(), vec![Decoded::StatusQuery(QueryKind::ZplHostQuery("ES".into()))]);
+        assert_eq!(d.push(b"~HS").unwrap(), vec![Decoded::StatusQuery(Query::new("~HS"))]);
+        assert_eq!(d.push(b"~HQES").unwrap(), vec![Decoded::StatusQuery(Query::new("~HQES"))]);
     }
 
     #[test]

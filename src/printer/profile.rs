@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::lang::{CpclGraphics, JobSettings, Language, Media, ZplCompression};
+use crate::lang::{JobSettings, Language, Media, Options, OptionsInput, StatusProtocol};
 
 /// The profiles shipped with labeld, by name (the file stem).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -25,37 +25,6 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("munbyn-itpp941", include_str!("../../drivers/munbyn-itpp941.toml")),
     ("escpos-80mm", include_str!("../../drivers/escpos-80mm.toml")),
 ];
-
-/// Which status request a printer answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusQuery {
-    /// ZPL `~HS`.
-    ZplHostStatus,
-    /// TSPL `<ESC>!?`.
-    TsplStatus,
-    /// ESC/POS `DLE EOT n`.
-    EscPosRealtime,
-    /// EPL2 `^ee`.
-    EplErrorReport,
-    /// CPCL `ESC h`.
-    CpclStatus,
-    /// The printer answers nothing: status comes from the link only (USB port status, TCP connection).
-    None,
-}
-
-impl StatusQuery {
-    fn parse(s: &str) -> Option<StatusQuery> {
-        Some(match s {
-            "zpl-hs" => StatusQuery::ZplHostStatus,
-            "tspl-esc" => StatusQuery::TsplStatus,
-            "escpos-dle-eot" => StatusQuery::EscPosRealtime,
-            "epl-ee" => StatusQuery::EplErrorReport,
-            "cpcl-esc-h" => StatusQuery::CpclStatus,
-            "none" => StatusQuery::None,
-            _ => return None,
-        })
-    }
-}
 
 /// Serial flow control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,12 +68,10 @@ pub struct Profile {
     pub label_length_mm: f32,
     pub speed: Option<f32>,
     pub darkness: Option<u8>,
-    pub status_query: StatusQuery,
-    pub zpl_compression: ZplCompression,
-    pub escpos_band_height: u32,
-    pub escpos_cut: bool,
-    pub cpcl_graphics: CpclGraphics,
-    pub tspl_direction: u8,
+    /// The status request it answers (its language's, or none: status then comes from the link).
+    pub status: Option<&'static StatusProtocol>,
+    /// Its language's own settings, from `[options]`.
+    pub options: Options,
 }
 
 /// A profile that cannot be used: where and why.
@@ -136,8 +103,10 @@ struct Raw {
     serial: RawSerial,
     #[serde(default)]
     media: RawMedia,
+    /// Read by the language's own `options` reader.
     #[serde(default)]
-    options: RawOptions,
+    #[allow(dead_code)]
+    options: toml::Table,
 }
 
 #[derive(Deserialize, Default)]
@@ -165,16 +134,6 @@ struct RawMedia {
     length_mm: Option<Spanned<f32>>,
     speed: Option<Spanned<f32>>,
     darkness: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawOptions {
-    zpl_compression: Option<Spanned<String>>,
-    escpos_band_height: Option<Spanned<u32>>,
-    escpos_cut: Option<bool>,
-    cpcl_graphics: Option<Spanned<String>>,
-    tspl_direction: Option<Spanned<u8>>,
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
@@ -208,19 +167,14 @@ impl Profile {
         if raw.model.get_ref().trim().is_empty() {
             return Err(at(raw.model.span(), "model: must not be empty".into()));
         }
-        let status_query = StatusQuery::parse(raw.status_query.get_ref()).ok_or_else(|| {
-            at(raw.status_query.span(), format!("status_query: {:?} is not one of zpl-hs, tspl-esc, escpos-dle-eot, epl-ee, cpcl-esc-h, none", raw.status_query.get_ref()))
-        })?;
-        let expected = match language {
-            Language::Zpl => StatusQuery::ZplHostStatus,
-            Language::Tspl => StatusQuery::TsplStatus,
-            Language::EscPos => StatusQuery::EscPosRealtime,
-            Language::Epl => StatusQuery::EplErrorReport,
-            Language::Cpcl => StatusQuery::CpclStatus,
+        let status = match raw.status_query.get_ref().as_str() {
+            "none" => None,
+            name => match language.status() {
+                Some(p) if p.name == name => Some(p),
+                Some(p) => return Err(at(raw.status_query.span(), format!("status_query: a {language} printer answers {:?} or \"none\", not {name:?}", p.name))),
+                None => return Err(at(raw.status_query.span(), format!("status_query: labeld reads no status answer of a {language} printer; use \"none\" (status then comes from the link)"))),
+            },
         };
-        if status_query != expected && status_query != StatusQuery::None {
-            return Err(at(raw.status_query.span(), format!("status_query: a {language} printer cannot answer {:?}", raw.status_query.get_ref())));
-        }
 
         let mut usb_ids = Vec::new();
         for id in &raw.usb.ids {
@@ -274,59 +228,26 @@ impl Profile {
         };
         let label_width_mm = size(&raw.media.width_mm, "width_mm", 100.0)?;
         let label_length_mm = size(&raw.media.length_mm, "length_mm", 150.0)?;
-        let (dark_max, speed_range): (i64, (f32, f32)) = match language {
-            Language::Zpl => (30, (1.0, 14.0)),
-            Language::Tspl => (15, (1.0, 18.0)),
-            Language::Epl => (15, (0.0, 6.0)),
-            Language::Cpcl => (3, (0.0, 5.0)),
-            Language::EscPos => (0, (0.0, 0.0)),
-        };
-        let darkness = match &raw.media.darkness {
-            Some(d) if language == Language::EscPos => return Err(at(d.span(), "media.darkness: ESC/POS has no darkness command; remove it".into())),
-            Some(d) if !(0..=dark_max).contains(d.get_ref()) => return Err(at(d.span(), format!("media.darkness: {language} darkness is 0–{dark_max}, got {}", d.get_ref()))),
-            Some(d) => Some(*d.get_ref() as u8),
-            None => None,
-        };
-        let speed = match &raw.media.speed {
-            Some(s) if language == Language::EscPos => return Err(at(s.span(), "media.speed: ESC/POS has no speed command; remove it".into())),
-            Some(s) if !(speed_range.0..=speed_range.1).contains(s.get_ref()) => {
-                return Err(at(s.span(), format!("media.speed: {language} speed is {}–{}, got {}", speed_range.0, speed_range.1, s.get_ref())));
+        let ranges = language.dialect().ranges;
+        let darkness = match (&raw.media.darkness, ranges.darkness) {
+            (Some(d), None) => return Err(at(d.span(), format!("media.darkness: {language} has no darkness command; remove it"))),
+            (Some(d), Some(r)) if !(r.min as i64..=r.max as i64).contains(d.get_ref()) => {
+                return Err(at(d.span(), format!("media.darkness: {language} darkness ({}) is {}–{}, got {}", r.command, r.min, r.max, d.get_ref())));
             }
-            Some(s) => Some(*s.get_ref()),
-            None => None,
+            (Some(d), Some(_)) => Some(*d.get_ref() as u8),
+            (None, _) => None,
+        };
+        let speed = match (&raw.media.speed, ranges.speed) {
+            (Some(s), None) => return Err(at(s.span(), format!("media.speed: {language} has no speed command; remove it"))),
+            (Some(s), Some(r)) if !r.contains(*s.get_ref()) => {
+                return Err(at(s.span(), format!("media.speed: {language} speed ({}) is {}–{}, got {}", r.command, r.min, r.max, s.get_ref())));
+            }
+            (Some(s), Some(_)) => Some(*s.get_ref()),
+            (None, _) => None,
         };
 
-        let o = &raw.options;
-        let zpl_compression = match &o.zpl_compression {
-            None => ZplCompression::Z64,
-            Some(c) => match c.get_ref().as_str() {
-                "z64" => ZplCompression::Z64,
-                "acs" => ZplCompression::Acs,
-                "png" if flow_control == FlowControl::Software => {
-                    return Err(at(c.span(), "options.zpl_compression: png sends binary data, which an XON/XOFF serial link cannot carry; use z64 or hardware flow control".into()));
-                }
-                "png" => ZplCompression::Png,
-                other => return Err(at(c.span(), format!("options.zpl_compression: {other:?} is not z64, acs or png"))),
-            },
-        };
-        let escpos_band_height = match &o.escpos_band_height {
-            Some(h) if !(1..=2303).contains(h.get_ref()) => return Err(at(h.span(), format!("options.escpos_band_height: must be 1–2303 rows, got {}", h.get_ref()))),
-            Some(h) => *h.get_ref(),
-            None => 128,
-        };
-        let cpcl_graphics = match &o.cpcl_graphics {
-            None => CpclGraphics::Expanded,
-            Some(c) => match c.get_ref().as_str() {
-                "eg" => CpclGraphics::Expanded,
-                "cg" => CpclGraphics::Compressed,
-                other => return Err(at(c.span(), format!("options.cpcl_graphics: {other:?} is not eg or cg"))),
-            },
-        };
-        let tspl_direction = match &o.tspl_direction {
-            Some(d) if *d.get_ref() > 1 => return Err(at(d.span(), format!("options.tspl_direction: must be 0 or 1, got {}", d.get_ref()))),
-            Some(d) => *d.get_ref(),
-            None => 1,
-        };
+        let input = OptionsInput { text, binary_safe: flow_control != FlowControl::Software };
+        let options = (language.dialect().options)(&input).map_err(|e| err(e.span, e.message))?;
 
         Ok(Profile {
             name: name.to_string(),
@@ -345,12 +266,8 @@ impl Profile {
             label_length_mm,
             speed,
             darkness,
-            status_query,
-            zpl_compression,
-            escpos_band_height,
-            escpos_cut: o.escpos_cut.unwrap_or(true),
-            cpcl_graphics,
-            tspl_direction,
+            status,
+            options,
         })
     }
 
@@ -375,11 +292,7 @@ impl Profile {
             speed: self.speed,
             media: self.media,
             gap_mm: self.gap_mm,
-            zpl_compression: self.zpl_compression,
-            escpos_band_height: self.escpos_band_height,
-            escpos_cut: self.escpos_cut,
-            cpcl_graphics: self.cpcl_graphics,
-            tspl_direction: self.tspl_direction,
+            options: self.options.clone(),
             ..JobSettings::new(self.dpi, width, height)
         })
     }
@@ -525,6 +438,20 @@ mod tests {
         assert!(e.starts_with("x.toml:8:") && e.contains("media.darkness"), "{e}");
         let e = Profile::parse("x", &text.replace("dpi = 203", "dpi = 203\ncolour = 1"), "x.toml").unwrap_err().to_string();
         assert!(e.contains("x.toml:4") && e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn options_and_ranges_come_from_the_language() {
+        let base = "model = \"X\"\nlanguage = \"tspl\"\ndpi = 203\nprint_width_dots = 832\nmax_length_dots = 8000\nstatus_query = \"tspl-esc\"\n";
+        let p = Profile::parse("x", &format!("{base}[options]\ntspl_direction = 0\n"), "x.toml").unwrap();
+        assert_eq!(p.options.get::<crate::lang::tspl::TsplOptions>().direction, 0);
+        assert_eq!(p.status, crate::lang::Language::Tspl.status());
+        let e = Profile::parse("x", &format!("{base}[options]\nzpl_compression = \"acs\"\n"), "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:8:") && e.contains("zpl_compression"), "{e}");
+        let e = Profile::parse("x", &format!("{base}[media]\ndarkness = 16\n"), "x.toml").unwrap_err().to_string();
+        assert!(e.contains("DENSITY") && e.contains("0–15"), "{e}");
+        let e = Profile::parse("x", &base.replace("tspl-esc", "zpl-hs"), "x.toml").unwrap_err().to_string();
+        assert!(e.contains("x.toml:6:") && e.contains("tspl-esc"), "{e}");
     }
 
     #[test]

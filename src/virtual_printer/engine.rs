@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use super::{Config, Fault, PrinterError};
 use crate::bitmap::Bitmap;
-use crate::lang::{self, Decoded, QueryKind, StreamDecoder};
-use crate::printer::status::{self, Details};
+use crate::lang::{self, Condition, Decoded, Language, Query, StreamDecoder};
+use crate::printer::status::Details;
 
 /// Something the virtual printer did; for tests and the command's log. Carries no label content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,7 @@ pub enum Event {
 }
 
 pub struct Engine {
+    lang: Language,
     dpi: u32,
     dir: PathBuf,
     paper_out_after: Option<u32>,
@@ -50,6 +51,7 @@ impl Engine {
     pub fn new(cfg: &Config) -> std::io::Result<Engine> {
         std::fs::create_dir_all(&cfg.save_dir)?;
         Ok(Engine {
+            lang: cfg.lang,
             dpi: cfg.dpi,
             dir: cfg.save_dir.clone(),
             paper_out_after: cfg.faults.iter().find_map(|f| if let Fault::PaperOutAfter(n) = f { Some(*n) } else { None }),
@@ -191,30 +193,13 @@ impl Engine {
         self.drain()
     }
 
-    /// The bytes a real printer sends for this query in the current condition; empty for queries a real
-    /// printer answers in a form not emulated here (better silence, which a client reads as "unknown",
-    /// than a made-up answer).
-    fn answer(&self, q: &QueryKind) -> Vec<u8> {
+    /// The bytes a real printer of this language sends for this query in the current condition;
+    /// nothing while the `silent` fault holds.
+    fn answer(&self, q: &Query) -> Vec<u8> {
         if self.silent {
             return Vec::new();
         }
-        let d = self.details();
-        match q {
-            QueryKind::ZplHostStatus => status::zpl_hs_answer(&Details { labels_remaining: Some(self.waiting.len() as u32), ..d }),
-            QueryKind::ZplHostIdentification => {
-                // ~HI: <STX>model,firmware,dots per mm,memory,options<ETX><CR><LF>
-                let dpmm = if self.dpi >= 300 { 12 } else { 8 };
-                format!("\x02LABELD-VP,V1.0.0,{dpmm},8192KB\x03\r\n").into_bytes()
-            }
-            QueryKind::TsplStatus => vec![status::tspl_status_byte(&d)],
-            QueryKind::EscPosRealtimeStatus(n @ 1..=4) => vec![status::escpos_status_byte(*n, &d)],
-            // GS r 1: bits 0-1 roll near end, bits 2-3 roll end.
-            QueryKind::EscPosTransmitStatus(1) => vec![if d.paper_out { 0x0f } else { 0x00 }],
-            QueryKind::CpclStatus => vec![status::cpcl_status_byte(&d)],
-            // ESC i: bit 4 jam, 5 label not taken, 6 paper low, 7 no ribbon; none emulated.
-            QueryKind::CpclExtendedStatus => vec![0x00],
-            _ => Vec::new(),
-        }
+        (self.lang.dialect().answer)(q, &Condition { details: self.details(), dpi: self.dpi })
     }
 }
 
@@ -266,7 +251,7 @@ impl Session {
                 Decoded::Label(b) => engine.accept(b)?,
                 Decoded::StatusQuery(q) => {
                     let answer = engine.answer(&q);
-                    engine.events.push(Event::Answered { query: format!("{q:?}"), bytes: answer.len() });
+                    engine.events.push(Event::Answered { query: q.0.clone(), bytes: answer.len() });
                     reply.extend(answer);
                 }
                 Decoded::Other(_) => {}

@@ -38,7 +38,7 @@ use crate::config::Role;
 use crate::events::{Event, EventBus};
 use crate::lang;
 use crate::printer::profile::Profile;
-use crate::printer::status::{self, Dialect, PrinterState};
+use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
 use crate::text::Fonts;
 use crate::transport::speed::LinkSpeed;
@@ -348,7 +348,7 @@ impl Worker {
     /// Opens the link if needed and reads the status. True when a label may be sent now: the printer
     /// answered ready (or printing), or it has no status channel at all.
     async fn ensure_link_and_status(&mut self) -> bool {
-        let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+        let protocol = self.handle.spec.profile.status;
         let (uri, connect) = (self.handle.spec.uri.clone(), self.shared.connect.clone());
         let blind = !self.handle.spec.status_channel;
         let link = self.take_link();
@@ -363,7 +363,7 @@ impl Worker {
             if blind {
                 return (Some(link), Ok(None));
             }
-            let st = status::probe(link.as_mut(), dialect, STATUS_TIMEOUT);
+            let st = status::probe(link.as_mut(), protocol, STATUS_TIMEOUT);
             (Some(link), Ok(Some(st)))
         })
         .await
@@ -452,13 +452,13 @@ impl Worker {
                     move || spool.mark_sent(id)
                 })
                 .await;
-                let dialect = Dialect::for_profile(self.handle.spec.profile.status_query);
+                let protocol = self.handle.spec.profile.status;
                 let blind = !self.handle.spec.status_channel;
                 // A serial driver may still hold the label's tail: the answer comes after it.
                 let wait = STATUS_TIMEOUT + speed.drain_time(r.bytes.len());
                 let (link, after) = tokio::task::spawn_blocking(move || {
                     let mut link = link;
-                    let st = if blind { status::Status::unknown("no status channel") } else { status::probe(link.as_mut(), dialect, wait) };
+                    let st = if blind { status::Status::unknown("no status channel") } else { status::probe(link.as_mut(), protocol, wait) };
                     (link, st)
                 })
                 .await

@@ -3,7 +3,10 @@
 use crate::common;
 
 use labeld::bitmap::Bitmap;
-use labeld::lang::{self, CpclGraphics, Decoded, JobSettings, Language, Media, ZplCompression};
+use labeld::lang::cpcl::{CpclOptions, Graphics};
+use labeld::lang::escpos::EscPosOptions;
+use labeld::lang::zpl::{Encoding, ZplOptions};
+use labeld::lang::{self, Decoded, JobSettings, Language, Media};
 
 fn fixture_rasters(dpi: u32) -> Vec<(String, Bitmap)> {
     common::fixture_orders()
@@ -42,10 +45,9 @@ fn alternative_encodings_round_trip() {
     for dpi in [203, 300] {
         let (_, raster) = fixture_rasters(dpi).remove(0);
         let mut s = JobSettings::for_bitmap(dpi, &raster);
-        s.zpl_compression = ZplCompression::Acs;
-        s.cpcl_graphics = CpclGraphics::Compressed;
-        s.escpos_cut = false;
-        s.escpos_band_height = 255;
+        s.options.set(ZplOptions { encoding: Encoding::Acs });
+        s.options.set(CpclOptions { graphics: Graphics::Compressed });
+        s.options.set(EscPosOptions { band_height: 255, cut: false });
         s.media = Media::Mark;
         s.darkness = Some(3);
         s.speed = Some(3.0);
@@ -53,7 +55,7 @@ fn alternative_encodings_round_trip() {
             let n = round_trip(lang, &raster, &s);
             eprintln!("alternative {lang} @ {dpi}: {n} bytes");
         }
-        s.zpl_compression = ZplCompression::Png;
+        s.options.set(ZplOptions { encoding: Encoding::Png });
         let n = round_trip(Language::Zpl, &raster, &s);
         eprintln!("alternative zpl png @ {dpi}: {n} bytes");
     }
@@ -105,7 +107,7 @@ fn reference_label_fits_12_kb_as_a_png_object() {
     let order = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap().1;
     let raster = common::render(&order, 203).unwrap().raster;
     let mut s = JobSettings::for_bitmap(203, &raster);
-    s.zpl_compression = ZplCompression::Png;
+    s.options.set(ZplOptions { encoding: Encoding::Png });
     let bytes = lang::encode(Language::Zpl, std::slice::from_ref(&raster), &s).unwrap();
     eprintln!("reference label my-jnt-cod, ZPL PNG object at 203 dpi: {} bytes", bytes.len());
     assert!(bytes.len() <= 12 * 1024, "{} bytes", bytes.len());

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use labeld::barcode::verify::read_code128;
-use labeld::lang::{self, JobSettings, Language, ZplCompression};
+use labeld::lang::zpl::{Encoding, ZplOptions};
+use labeld::lang::{self, JobSettings, Language};
 use labeld::render::png;
 
 fn renderer() -> Option<PathBuf> {
@@ -54,12 +55,12 @@ fn zebrash_renders_our_zpl_and_the_tracking_barcode_scans() {
     for dpi in [203, 300] {
         let labels: Vec<_> = common::fixture_orders().into_iter().map(|(name, order)| (name, common::render(&order, dpi).unwrap())).collect();
         let (width, height) = (labels[0].1.raster.width(), labels[0].1.raster.height());
-        for compression in [ZplCompression::Z64, ZplCompression::Acs] {
+        for compression in [Encoding::Z64, Encoding::Acs] {
             let zpls: Vec<Vec<u8>> = labels
                 .iter()
                 .map(|(_, l)| {
                     let mut settings = JobSettings::for_bitmap(dpi, &l.raster);
-                    settings.zpl_compression = compression;
+                    settings.options.set(ZplOptions { encoding: compression });
                     lang::encode(Language::Zpl, std::slice::from_ref(&l.raster), &settings).unwrap()
                 })
                 .collect();

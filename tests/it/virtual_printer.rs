@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use labeld::bitmap::Bitmap;
 use labeld::lang::{self, JobSettings, Language};
-use labeld::printer::status::{self, Dialect, PrinterState};
+use labeld::printer::status::{self, PrinterState};
 use labeld::transport::{self, OpenOptions, Transport, TransportError, Uri};
 use labeld::virtual_printer::{Config, Event, Fault, VirtualPrinter};
 
@@ -114,7 +114,7 @@ fn pty_serial_link_round_trips_and_answers_status() {
     link.write_all(&job(Language::Zpl), soon()).unwrap();
     assert_eq!(vp.wait_for_saved(1, Duration::from_secs(10)), 1, "events {:?}", vp.events());
     assert_saved_is_raster(&vp.saved()[0], "pty");
-    let s = status::query(link.as_mut(), Dialect::ZplHostStatus, Duration::from_secs(5));
+    let s = status::query(link.as_mut(), Language::Zpl.status().unwrap(), Duration::from_secs(5));
     assert_eq!(s.state, PrinterState::Ready);
 }
 
@@ -122,7 +122,7 @@ fn pty_serial_link_round_trips_and_answers_status() {
 fn paper_out_after_n_is_reported_and_later_labels_wait() {
     let vp = start(Language::Zpl, "paper-out", &[Fault::PaperOutAfter(2)]);
     let mut link = connect(&vp);
-    assert_eq!(status::query(link.as_mut(), Dialect::ZplHostStatus, Duration::from_secs(5)).state, PrinterState::Ready);
+    assert_eq!(status::query(link.as_mut(), Language::Zpl.status().unwrap(), Duration::from_secs(5)).state, PrinterState::Ready);
     let three = job(Language::Zpl).repeat(3);
     link.write_all(&three, soon()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -131,7 +131,7 @@ fn paper_out_after_n_is_reported_and_later_labels_wait() {
     }
     assert_eq!(vp.saved().len(), 2, "only two labels fit on the roll");
     assert_eq!(vp.waiting(), 1, "the third label waits, unprinted");
-    let s = status::query(link.as_mut(), Dialect::ZplHostStatus, Duration::from_secs(5));
+    let s = status::query(link.as_mut(), Language::Zpl.status().unwrap(), Duration::from_secs(5));
     assert_eq!(s.state, PrinterState::PaperOut);
     assert_eq!(s.details.formats_in_buffer, Some(1));
 
@@ -139,17 +139,13 @@ fn paper_out_after_n_is_reported_and_later_labels_wait() {
     vp.load_paper().unwrap();
     assert_eq!(vp.saved().len(), 3);
     assert_saved_is_raster(&vp.saved()[2], "after reload");
-    assert_eq!(status::query(link.as_mut(), Dialect::ZplHostStatus, Duration::from_secs(5)).state, PrinterState::Ready);
+    assert_eq!(status::query(link.as_mut(), Language::Zpl.status().unwrap(), Duration::from_secs(5)).state, PrinterState::Ready);
 }
 
 #[test]
 fn head_open_holds_labels_in_every_status_dialect() {
-    for (lang, dialect) in [
-        (Language::Tspl, Dialect::TsplStatusByte),
-        (Language::EscPos, Dialect::EscPosRealTime),
-        (Language::Cpcl, Dialect::CpclStatusByte),
-        (Language::Zpl, Dialect::ZplHostStatus),
-    ] {
+    for lang in [Language::Tspl, Language::EscPos, Language::Cpcl, Language::Zpl] {
+        let dialect = lang.status().unwrap();
         let vp = start(lang, &format!("head-{lang}"), &[Fault::HeadOpen]);
         let mut link = connect(&vp);
         let s = status::query(link.as_mut(), dialect, Duration::from_secs(5));
@@ -176,7 +172,7 @@ fn a_printer_that_does_not_answer_is_unknown_not_ready() {
     // The emulated EPL2 printer answers no status query this daemon sends.
     let vp = start(Language::Epl, "silent", &[]);
     let mut link = connect(&vp);
-    let s = status::query(link.as_mut(), Dialect::ZplHostStatus, Duration::from_millis(300));
+    let s = status::query(link.as_mut(), Language::Zpl.status().unwrap(), Duration::from_millis(300));
     assert!(matches!(s.state, PrinterState::Unknown(ref why) if why.contains("no answer")), "{:?}", s.state);
     // No query to send and no USB port status on TCP: still unknown, never ready.
     let s = status::probe(link.as_mut(), None, Duration::from_millis(300));
