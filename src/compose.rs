@@ -163,7 +163,7 @@ fn layout_refusal(order: &Order, e: &LayoutError) -> Option<Refusal> {
                 message: format!("no installed font can print {ch:?} (U+{:04X}); install a font for it or correct the text", *ch as u32),
             })
         }
-        LayoutError::Overflow { field, width_mm, height_mm, min_size_pt, .. } => {
+        LayoutError::Overflow { field, width_mm, height_mm, min_size_pt, max_lines, chars, fit_chars, .. } => {
             let first = field.split(',').next().unwrap_or(field);
             let text = field_text(first).unwrap_or_default();
             Some(Refusal {
@@ -171,7 +171,7 @@ fn layout_refusal(order: &Order, e: &LayoutError) -> Option<Refusal> {
                 path: field.clone(),
                 span: 0..text.len(),
                 text,
-                message: format!("too long for its {width_mm}×{height_mm} mm box even at {min_size_pt} pt; shorten it"),
+                message: layout::overflow_advice(*width_mm, *height_mm, *min_size_pt, *max_lines, *chars, *fit_chars),
             })
         }
         _ => None,

@@ -170,6 +170,7 @@ pub async fn run(
     let s = &setup.config.server;
     let opts = ServerOptions {
         listen: s.listen,
+        also_ipv6_loopback: s.localhost,
         allowed_hosts: s.allowed_hosts.clone(),
         allowed_origins: s.allowed_origins.clone(),
         token: s.token.as_ref().map(|t| t.expose().to_string()),

@@ -20,8 +20,19 @@ const MIN_MODULE_MM: f32 = 0.25;
 pub enum LayoutError {
     #[error("{field}: no installed font can print {ch:?} (U+{:04X}) (element `{element}`)", *ch as u32)]
     MissingGlyph { element: String, field: String, ch: char },
-    #[error("{field}: text does not fit its {width_mm}×{height_mm} mm box even at {min_size_pt} pt (element `{element}`)")]
-    Overflow { element: String, field: String, width_mm: f32, height_mm: f32, min_size_pt: f32 },
+    #[error("{field}: {} (element `{element}`)", overflow_advice(*width_mm, *height_mm, *min_size_pt, *max_lines, *chars, *fit_chars))]
+    Overflow {
+        element: String,
+        field: String,
+        width_mm: f32,
+        height_mm: f32,
+        min_size_pt: f32,
+        /// The most lines the box may take (None: as many as its height allows).
+        max_lines: Option<u32>,
+        /// Characters in the text, and how many of them fit at the minimum size.
+        chars: usize,
+        fit_chars: usize,
+    },
     #[error("{field}: {message} (element `{element}`)")]
     Barcode { element: String, field: String, message: String },
     #[error("fonts: {0}")]
@@ -44,6 +55,21 @@ impl LayoutError {
             LayoutError::Fonts(_) => "",
         }
     }
+}
+
+/// What a person fixing the order needs: the box, the smallest size tried and how many characters to
+/// cut ("shorten by 12 characters"), never the text itself (it may be buyer data).
+pub fn overflow_advice(width_mm: f32, height_mm: f32, min_size_pt: f32, max_lines: Option<u32>, chars: usize, fit_chars: usize) -> String {
+    let lines = match max_lines {
+        Some(1) => " on one line".to_string(),
+        Some(n) => format!(" on up to {n} lines"),
+        None => String::new(),
+    };
+    format!(
+        "{chars} characters do not fit the {width_mm}×{height_mm} mm box{lines} even at {min_size_pt} pt; \
+         at most {fit_chars} fit, shorten it by {} characters",
+        chars.saturating_sub(fit_chars).max(1)
+    )
 }
 
 /// Lays out `template` with `fields` at `dpi`. Returns every problem, not just the first, so one
@@ -148,12 +174,15 @@ fn place_text(id: &str, spec: &TextSpec, bound: &Bound, frame: Rect, mm: BoxMm, 
         }
         other => LayoutError::Fonts(other.to_string()),
     };
-    let overflow = || LayoutError::Overflow {
+    let overflow = |fit_chars: usize| LayoutError::Overflow {
         element: id.to_string(),
         field: bound.sources(),
         width_mm: mm.w,
         height_mm: mm.h,
         min_size_pt: spec.min_size_pt,
+        max_lines: if spec.wrap { spec.max_lines } else { Some(1) },
+        chars: bound.text.chars().count(),
+        fit_chars,
     };
     let max_px = pt_to_px(spec.size_pt, dpi);
     let min_px = pt_to_px(spec.min_size_pt, dpi);
@@ -201,13 +230,17 @@ fn place_text(id: &str, spec: &TextSpec, bound: &Bound, frame: Rect, mm: BoxMm, 
                 }
             }
             None if spec.overflow == Overflow::Truncate => {
-                text = truncate_to_fit(&text, |t| Ok(try_size(min_px, t)?.is_some()))?.ok_or_else(overflow)?;
+                text = truncate_to_fit(&text, |t| Ok(try_size(min_px, t)?.is_some()))?.ok_or_else(|| overflow(0))?;
                 best = try_size(min_px, &text)?.map(|r| (min_px, r));
             }
             None => {}
         }
     }
-    let (size_px, (_, glyphs, ink)) = best.ok_or_else(overflow)?;
+    let Some((size_px, (_, glyphs, ink))) = best else {
+        // Refused: measure how much would fit at the minimum size, so the refusal says how much to cut.
+        let fit_chars = longest_fitting_prefix(&bound.text, |t| Ok(try_size(min_px, t)?.is_some()))?;
+        return Err(overflow(fit_chars));
+    };
     Ok(TextRun {
         element: id.to_string(),
         source: bound.sources(),
@@ -229,8 +262,8 @@ pub fn text_box(id: &str, source: &str, text: &str, spec: &TextSpec, frame: Rect
     let size = BoxMm { x: mm(frame.x), y: mm(frame.y), w: mm(frame.w), h: mm(frame.h) };
     let mut run = place_text(id, spec, &bound, frame, size, fonts, dpi).map_err(|e| match e {
         LayoutError::MissingGlyph { element, ch, .. } => LayoutError::MissingGlyph { element, field: source.to_string(), ch },
-        LayoutError::Overflow { element, width_mm, height_mm, min_size_pt, .. } => {
-            LayoutError::Overflow { element, field: source.to_string(), width_mm, height_mm, min_size_pt }
+        LayoutError::Overflow { element, width_mm, height_mm, min_size_pt, max_lines, chars, fit_chars, .. } => {
+            LayoutError::Overflow { element, field: source.to_string(), width_mm, height_mm, min_size_pt, max_lines, chars, fit_chars }
         }
         other => other,
     })?;
@@ -287,6 +320,17 @@ fn truncate_to_fit(text: &str, fits: impl Fn(&str) -> Result<bool, LayoutError>)
         if fits(&candidate(mid))? { lo = mid } else { hi = mid }
     }
     Ok(Some(candidate(lo)))
+}
+
+/// How many leading characters of `text` fit (bisected; fitting is monotonic in length).
+fn longest_fitting_prefix(text: &str, fits: impl Fn(&str) -> Result<bool, LayoutError>) -> Result<usize, LayoutError> {
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+    let (mut lo, mut hi) = (0usize, bounds.len() - 1);
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if fits(text[..bounds[mid]].trim_end())? { lo = mid } else { hi = mid }
+    }
+    Ok(lo)
 }
 
 fn place_barcode(id: &str, max_module_mm: f32, bound: &Bound, rect: Rect, dpi: u32) -> Result<Barcode, LayoutError> {

@@ -78,6 +78,9 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: SocketAddr,
+    /// `listen` was written `localhost:PORT`: the server binds 127.0.0.1 and also `[::1]`, since a
+    /// browser may resolve `localhost` to either.
+    pub localhost: bool,
     pub token: Option<Token>,
     /// Host header values accepted (`host` or `host:port`). Empty: see [`Server::effective_allowed_hosts`].
     pub allowed_hosts: Vec<String>,
@@ -326,6 +329,7 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            localhost: false,
             token: None,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
@@ -349,14 +353,18 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
     let Some((table, span)) = section else { return Some(Server::default()) };
     let mut r = TableReader::new(table, span, "server: ");
     let mut ok = true;
+    let mut localhost = false;
     let listen = match r.string("listen", sink) {
         None => Some((DEFAULT_LISTEN.parse::<SocketAddr>().expect("valid default"), 0..0)),
-        Some((s, span)) => match s.parse::<SocketAddr>() {
-            Ok(a) => Some((a, span)),
-            Err(_) => {
+        Some((s, span)) => match listen_addr(&s) {
+            Some((a, named)) => {
+                localhost = named;
+                Some((a, span))
+            }
+            None => {
                 sink.report(
                     &span,
-                    r.msg("listen", format!("\"{}\" is not an IP address with a port, e.g. 127.0.0.1:8631", s.escape_debug())),
+                    r.msg("listen", format!("\"{}\" is not an IP address with a port, e.g. 127.0.0.1:8631, or localhost:8631", s.escape_debug())),
                 );
                 None
             }
@@ -391,7 +399,16 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
     let allowed_origins = checked_list(&mut r, "allowed_origins", sink, &mut ok, check_origin);
     r.finish(sink);
     let (listen, _) = listen?;
-    ok.then_some(Server { listen, token, allowed_hosts, allowed_origins })
+    ok.then_some(Server { listen, localhost, token, allowed_hosts, allowed_origins })
+}
+
+/// `IP:PORT`, or `localhost:PORT` (then 127.0.0.1, and true: bind `[::1]` as well).
+fn listen_addr(s: &str) -> Option<(SocketAddr, bool)> {
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port: u16 = port.parse().ok()?;
+        return Some((SocketAddr::from(([127, 0, 0, 1], port)), true));
+    }
+    s.parse().ok().map(|a| (a, false))
 }
 
 fn checked_list(

@@ -86,6 +86,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
+    /// Also bind `[::1]` on the same port (the configured host was `localhost`).
+    pub also_ipv6_loopback: bool,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub token: Option<String>,
@@ -134,9 +136,28 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let bound = listener.local_addr()?;
+    let mut listeners = vec![listener];
+    if opts.also_ipv6_loopback {
+        let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, bound.port()));
+        match tokio::net::TcpListener::bind(v6).await {
+            Ok(l) => listeners.push(l),
+            // A machine without IPv6 still serves on 127.0.0.1.
+            Err(e) => tracing::warn!(addr = %v6, error = %e, "not listening on IPv6 loopback"),
+        }
+    }
     on_bound(bound);
     let app = router(state, &opts, bound);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let servers = listeners.into_iter().map(|l| {
+        let mut stop = stop_rx.clone();
+        let app = app.clone();
+        async move { axum::serve(l, app).with_graceful_shutdown(async move { let _ = stop.wait_for(|s| *s).await; }).await }
+    });
+    futures_util::future::try_join_all(servers).await.map(|_| ())
 }
 
 async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {

@@ -136,7 +136,7 @@ fn each_problem_is_named_with_line_and_column() {
         ),
         (
             "[server]\nlisten = \"localhost\"\n",
-            "labeld.toml:2:10: server: listen: \"localhost\" is not an IP address with a port, e.g. 127.0.0.1:8631",
+            "labeld.toml:2:10: server: listen: \"localhost\" is not an IP address with a port, e.g. 127.0.0.1:8631, or localhost:8631",
         ),
         (
             "[server]\ntoken = \"secret\"\n",

@@ -231,6 +231,32 @@ fn wait_for_http(addr: SocketAddr, d: &mut Daemon) {
     });
 }
 
+#[test]
+fn logs_written_to_a_file_carry_no_colour_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = dir.path().join("labeld.toml");
+    std::fs::write(&config, config_text(&[], &addr.to_string())).unwrap();
+    let log = dir.path().join("labeld.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_labeld"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, log: log.clone() };
+    wait_for_http(addr, &mut d);
+    assert_eq!(http::get(addr, "/healthz").status, 200);
+    wait_until("the request to be logged", Duration::from_secs(10), || std::fs::read_to_string(&log).unwrap().contains("/healthz"));
+    drop(d);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("listening"), "{text}");
+    assert!(!text.contains('\x1b'), "ANSI escapes in a log file:\n{}", text.escape_debug());
+}
+
 /// Reads the SSE stream for `for_how_long`, returning what arrived.
 fn read_sse(addr: SocketAddr, stop: std::sync::mpsc::Receiver<()>) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {

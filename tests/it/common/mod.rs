@@ -3,6 +3,7 @@
 
 pub mod http;
 pub mod process;
+pub mod zbar;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
