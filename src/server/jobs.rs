@@ -35,6 +35,12 @@ fn spool_error(e: SpoolError) -> ApiError {
         SpoolError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
         SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
         SpoolError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "batch_conflict", m),
+        // Nothing was committed: the caller may send the same request again once space returns.
+        ref full if full.is_disk_full() => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "spool_full",
+            format!("the spool's disk is full; nothing was accepted, send it again once space is freed ({full})"),
+        ),
         other => ApiError::internal(other),
     }
 }
@@ -525,4 +531,24 @@ fn publish_state(d: &Running, doc: &crate::spool::Document) {
         state: doc.state,
         reason: None,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk under the spool is a 507 that says nothing was accepted, not a bare 500.
+    #[test]
+    fn a_full_spool_disk_is_507() {
+        // A real SQLITE_FULL: a database that may not grow past its first pages.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB); PRAGMA max_page_count = 2;").unwrap();
+        let err = conn.execute("INSERT INTO t VALUES (zeroblob(100000))", []).unwrap_err();
+        let e = SpoolError::Db(err);
+        assert!(e.is_disk_full(), "{e}");
+        let api = spool_error(e);
+        assert_eq!(api.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(api.message.contains("nothing was accepted"), "{}", api.message);
+        assert_eq!(spool_error(SpoolError::Invalid("x".into())).status, StatusCode::BAD_REQUEST);
+    }
 }

@@ -69,6 +69,14 @@ pub enum SpoolError {
     Conflict(String),
 }
 
+impl SpoolError {
+    /// The disk under the spool is full: nothing was committed, and the same request succeeds once space
+    /// returns.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, SpoolError::Db(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
 /// What a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Kind {

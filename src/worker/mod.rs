@@ -426,8 +426,9 @@ impl Worker {
             blocking(move || if stored { spool.mark_sending(id) } else { spool.mark_ready_and_sending(id, &bytes, &format) }).await
         };
         if let Err(e) = commit {
-            tracing::error!(printer = self.name(), document = id, error = %e, "cannot start sending");
-            return SendResult::Lost;
+            // Nothing was sent and nothing changed (a full disk, a locked file): try the same bytes again.
+            tracing::error!(printer = self.name(), document = id, error = %e, "cannot start sending; will retry");
+            return SendResult::Retry(Box::new(r));
         }
         publish(&self.shared, &r.doc, State::Sending, None);
         let Some(mut link) = self.take_link() else {
