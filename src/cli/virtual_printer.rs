@@ -6,7 +6,8 @@
 //!
 //! Lines on standard input change its condition while it runs (a soak test or a demo drives it so):
 //! `paper-out`, `load-paper`, `open-head`, `close-head`, `silent`, `answer`, `ribbon-out`, `jam`,
-//! `head-hot`, `clear-error`, `drop-after N` (reset the link after N more bytes).
+//! `head-hot`, `clear-error`, `drop-after N` (reset the link after N more bytes), `power-cycle` (forget a
+//! half-received label).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -96,6 +97,7 @@ fn control_from_stdin(vp: &VirtualPrinter) {
             (Some("silent"), None) => Ok(vp.set_silent(true)),
             (Some("answer"), None) => Ok(vp.set_silent(false)),
             (Some("clear-error"), None) => vp.clear_error(),
+            (Some("power-cycle"), None) => Ok(vp.power_cycle()),
             (Some("drop-after"), Some(n)) if n.parse::<u64>().is_ok() => Ok(vp.drop_after(n.parse().unwrap_or(1))),
             (Some(cmd), None) if PrinterError::ALL.iter().any(|e| e.name() == cmd) => {
                 PrinterError::ALL.into_iter().filter(|e| e.name() == cmd).for_each(|e| vp.raise_error(e));
@@ -103,7 +105,7 @@ fn control_from_stdin(vp: &VirtualPrinter) {
             }
             (None, _) => continue,
             _ => {
-                say!("unknown command {line:?} (paper-out, load-paper, open-head, close-head, silent, answer, ribbon-out, jam, head-hot, clear-error, drop-after N)");
+                say!("unknown command {line:?} (paper-out, load-paper, open-head, close-head, silent, answer, ribbon-out, jam, head-hot, clear-error, drop-after N, power-cycle)");
                 continue;
             }
         };

@@ -36,6 +36,8 @@ pub struct Engine {
     head_open: bool,
     /// Status queries go unanswered.
     silent: bool,
+    /// Power cycles so far: a pty link forgets a half-received label when this changes.
+    pub(super) power_cycles: u64,
     /// An error that stops printing, and the label count it comes at.
     error_after: Option<(PrinterError, u32)>,
     error: Option<PrinterError>,
@@ -59,6 +61,7 @@ impl Engine {
             paper_out: false,
             head_open: cfg.faults.contains(&Fault::HeadOpen),
             silent: cfg.faults.contains(&Fault::Silent),
+            power_cycles: 0,
             error_after: cfg.faults.iter().find_map(|f| if let Fault::ErrorAfter(e, n) = f { Some((*e, *n)) } else { None }),
             error: None,
             printed: 0,
@@ -97,6 +100,11 @@ impl Engine {
 
     fn can_print(&self) -> bool {
         !self.paper_out && !self.head_open && self.error.is_none()
+    }
+
+    /// Off and on again: whatever half label a link was receiving is forgotten.
+    pub fn power_cycle(&mut self) {
+        self.power_cycles += 1;
     }
 
     pub fn set_silent(&mut self, silent: bool) {

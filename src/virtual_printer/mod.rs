@@ -257,6 +257,12 @@ impl VirtualPrinter {
         self.engine.lock().expect("engine lock").clear_error()
     }
 
+    /// Off and on again: a half-received label (a sender that died mid-label on a serial line) is
+    /// forgotten, as a real printer forgets it.
+    pub fn power_cycle(&self) {
+        self.engine.lock().expect("engine lock").power_cycle();
+    }
+
     /// Paper runs out now.
     pub fn paper_out(&self) {
         self.engine.lock().expect("engine lock").set_paper_out();
