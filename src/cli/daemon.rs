@@ -33,10 +33,13 @@ pub struct DemoArgs {
     serve: bool,
 }
 
-/// Logs go to stderr; `RUST_LOG` picks the level (default info).
+/// Logs go to stderr; `RUST_LOG` picks the level (default info). Colour only on a terminal: journald,
+/// files and CI logs would keep the escape codes as text.
 fn init_logs() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -26,6 +26,9 @@
 //! driver = "zebra-zd421-203"
 //! uri = "usb://0a5f:0164"
 //! role = "label"
+//! max_label_seconds = 60           # a label that would take longer on this link is held as link_too_slow
+//! # link_bytes_per_second = 10000  # for links without a baud rate (TCP, USB, a device file)
+//! # status = "none"                # the link carries no status answers (a device file, EPL2 over TCP)
 //! ```
 
 use std::collections::BTreeMap;
@@ -75,6 +78,9 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: SocketAddr,
+    /// `listen` was written `localhost:PORT`: the server binds 127.0.0.1 and also `[::1]`, since a
+    /// browser may resolve `localhost` to either.
+    pub localhost: bool,
     pub token: Option<Token>,
     /// Host header values accepted (`host` or `host:port`). Empty: see [`Server::effective_allowed_hosts`].
     pub allowed_hosts: Vec<String>,
@@ -144,7 +150,17 @@ pub struct Printer {
     pub role: Role,
     /// Where `driver` was written, for problems found after loading.
     pub driver_at: Location,
+    /// A label that would take longer than this on the link is held (`link_too_slow`), never half sent.
+    pub max_label_seconds: u32,
+    /// How fast a link without a baud rate carries bytes; `None`: the nominal figure.
+    pub link_bytes_per_second: Option<u32>,
+    /// `false` when `status = "none"`: the link carries no status answers, so labels go blind.
+    pub status_channel: bool,
 }
+
+/// How long a label may take on its link unless `max_label_seconds` says otherwise: a 15 KB ZPL label at
+/// 9600 baud (16 s) prints; a 110 KB TSPL bitmap at 9600 baud (two minutes) is held.
+pub const DEFAULT_MAX_LABEL_SECONDS: u32 = 60;
 
 /// What a printer is for; the worker routes documents by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +329,7 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            localhost: false,
             token: None,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
@@ -336,14 +353,18 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
     let Some((table, span)) = section else { return Some(Server::default()) };
     let mut r = TableReader::new(table, span, "server: ");
     let mut ok = true;
+    let mut localhost = false;
     let listen = match r.string("listen", sink) {
         None => Some((DEFAULT_LISTEN.parse::<SocketAddr>().expect("valid default"), 0..0)),
-        Some((s, span)) => match s.parse::<SocketAddr>() {
-            Ok(a) => Some((a, span)),
-            Err(_) => {
+        Some((s, span)) => match listen_addr(&s) {
+            Some((a, named)) => {
+                localhost = named;
+                Some((a, span))
+            }
+            None => {
                 sink.report(
                     &span,
-                    r.msg("listen", format!("\"{}\" is not an IP address with a port, e.g. 127.0.0.1:8631", s.escape_debug())),
+                    r.msg("listen", format!("\"{}\" is not an IP address with a port, e.g. 127.0.0.1:8631, or localhost:8631", s.escape_debug())),
                 );
                 None
             }
@@ -378,7 +399,16 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
     let allowed_origins = checked_list(&mut r, "allowed_origins", sink, &mut ok, check_origin);
     r.finish(sink);
     let (listen, _) = listen?;
-    ok.then_some(Server { listen, token, allowed_hosts, allowed_origins })
+    ok.then_some(Server { listen, localhost, token, allowed_hosts, allowed_origins })
+}
+
+/// `IP:PORT`, or `localhost:PORT` (then 127.0.0.1, and true: bind `[::1]` as well).
+fn listen_addr(s: &str) -> Option<(SocketAddr, bool)> {
+    if let Some(port) = s.strip_prefix("localhost:") {
+        let port: u16 = port.parse().ok()?;
+        return Some((SocketAddr::from(([127, 0, 0, 1], port)), true));
+    }
+    s.parse().ok().map(|a| (a, false))
 }
 
 fn checked_list(
@@ -697,9 +727,22 @@ fn read_printers(
                 }
             },
         };
+        let max_label_seconds = r.integer("max_label_seconds", 1..=3600, sink).map_or(DEFAULT_MAX_LABEL_SECONDS, |(n, _)| n as u32);
+        let link_bytes_per_second = r.integer("link_bytes_per_second", 100..=100_000_000, sink).map(|(n, _)| n as u32);
+        let status_channel = match r.string("status", sink) {
+            None => true,
+            Some((s, span)) => match s.as_str() {
+                "query" => true,
+                "none" => false,
+                _ => {
+                    sink.report(&span, r.msg("status", format!("\"{}\" must be \"query\" or \"none\" (the link carries no status answers)", s.escape_debug())));
+                    true
+                }
+            },
+        };
         r.finish(sink);
         if let (Some(name), Some((driver, driver_at)), Some(uri), Some(role)) = (name, driver, uri, role) {
-            out.push(Printer { name, driver, uri, role, driver_at });
+            out.push(Printer { name, driver, uri, role, driver_at, max_label_seconds, link_bytes_per_second, status_channel });
         }
     }
     out

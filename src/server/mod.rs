@@ -53,6 +53,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/v1/jobs/{id}" },
     Route { method: "POST", path: "/v1/jobs/{id}/cancel" },
     Route { method: "POST", path: "/v1/documents/{id}/reprint" },
+    Route { method: "POST", path: "/v1/documents/{id}/resolve" },
     Route { method: "POST", path: "/v1/documents/{id}/cancel" },
     Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
     Route { method: "GET", path: "/v1/batches/{id}" },
@@ -85,6 +86,8 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub listen: SocketAddr,
+    /// Also bind `[::1]` on the same port (the configured host was `localhost`).
+    pub also_ipv6_loopback: bool,
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub token: Option<String>,
@@ -106,6 +109,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/jobs/{id}", get(jobs::job))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/documents/{id}/reprint", post(jobs::reprint))
+        .route("/v1/documents/{id}/resolve", post(jobs::resolve))
         .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
         .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
         .route("/v1/batches/{id}", get(jobs::batch))
@@ -132,9 +136,28 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(opts.listen).await?;
     let bound = listener.local_addr()?;
+    let mut listeners = vec![listener];
+    if opts.also_ipv6_loopback {
+        let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, bound.port()));
+        match tokio::net::TcpListener::bind(v6).await {
+            Ok(l) => listeners.push(l),
+            // A machine without IPv6 still serves on 127.0.0.1.
+            Err(e) => tracing::warn!(addr = %v6, error = %e, "not listening on IPv6 loopback"),
+        }
+    }
     on_bound(bound);
     let app = router(state, &opts, bound);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let servers = listeners.into_iter().map(|l| {
+        let mut stop = stop_rx.clone();
+        let app = app.clone();
+        async move { axum::serve(l, app).with_graceful_shutdown(async move { let _ = stop.wait_for(|s| *s).await; }).await }
+    });
+    futures_util::future::try_join_all(servers).await.map(|_| ())
 }
 
 async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {

@@ -11,6 +11,10 @@ use crate::common::http::{self, request};
 use labeld::server::{self, AppState, ROUTES, ServerOptions};
 
 fn start(token: Option<&str>) -> SocketAddr {
+    start_on(token, false)
+}
+
+fn start_on(token: Option<&str>, also_ipv6_loopback: bool) -> SocketAddr {
     let state = Arc::new(AppState {
         fonts: common::fonts().clone(),
         gate: Arc::new(labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap()),
@@ -20,6 +24,7 @@ fn start(token: Option<&str>) -> SocketAddr {
     });
     let opts = ServerOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
+        also_ipv6_loopback,
         allowed_hosts: vec![],
         allowed_origins: vec!["https://seller.example".into()],
         token: token.map(String::from),
@@ -144,6 +149,57 @@ fn a_configured_token_is_required() {
     let ok = request(addr, "GET", "/healthz", &[("Authorization", "Bearer t0ken")], b"");
     assert_eq!(ok.status, 200);
     assert_eq!(ok.json()["status"], "ok");
+}
+
+#[test]
+fn forged_hosts_and_doubled_headers_are_refused() {
+    let addr = server();
+    for forged in ["[::1]evil.example", "[::1]evil.example:80", "127.0.0.1:80:80", "localhost:"] {
+        let resp = request(addr, "GET", "/healthz", &[("Host", forged)], b"");
+        assert_eq!(resp.status, 403, "Host {forged}");
+        assert_eq!(resp.json()["error"]["code"], "host_not_allowed");
+    }
+    // The allowed value first and a foreign one second: neither is believed.
+    let order = fixture("my-jnt-cod.json");
+    let host = addr.to_string();
+    let two_origins = [("Content-Type", "application/json"), ("Origin", "https://seller.example"), ("Origin", "https://evil.example")];
+    let resp = request(addr, "POST", "/v1/render", &two_origins, &order);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.json()["error"]["code"], "duplicate_header");
+    assert_eq!(resp.json()["error"]["field"], "origin");
+    let resp = request(addr, "POST", "/v1/render", &[("Content-Type", "application/json"), ("Host", &host), ("Host", "evil.example")], &order);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert_eq!(resp.json()["error"]["field"], "host");
+}
+
+#[test]
+fn the_token_comes_only_from_a_bearer_header_of_any_case() {
+    let addr = start(Some("t0ken-0123456789"));
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let resp = request(addr, "GET", "/v1/openapi.json", &[("Authorization", &format!("{scheme} t0ken-0123456789"))], b"");
+        assert_eq!(resp.status, 200, "{scheme}");
+    }
+    let cookie = request(addr, "GET", "/v1/openapi.json", &[("Cookie", "labeld_token=t0ken-0123456789")], b"");
+    assert_eq!(cookie.status, 401, "a cookie does not carry the token");
+    // HEAD on the page files is answered like GET (no token), without a body; on the API it is not exempt.
+    for path in ["/", "/app.js", "/style.css"] {
+        let resp = request(addr, "HEAD", path, &[], b"");
+        assert_eq!(resp.status, 200, "HEAD {path}");
+        assert!(resp.header("content-security-policy").is_some(), "HEAD {path}");
+        assert!(resp.body.is_empty(), "HEAD {path} has a body");
+    }
+    assert_eq!(request(addr, "HEAD", "/healthz", &[], b"").status, 401);
+}
+
+#[test]
+fn a_localhost_listen_also_answers_on_ipv6_loopback() {
+    let v4 = start_on(None, true);
+    let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, v4.port()));
+    assert_eq!(http::get(v4, "/healthz").status, 200);
+    let resp = request(v6, "GET", "/healthz", &[("Host", &format!("localhost:{}", v4.port()))], b"");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let config = labeld::config::Config::parse("[server]\nlisten = \"localhost:8631\"\n", std::path::Path::new("labeld.toml"), &labeld::config::AnyDriver).unwrap();
+    assert_eq!((config.server.listen.to_string().as_str(), config.server.localhost), ("127.0.0.1:8631", true));
 }
 
 #[test]
