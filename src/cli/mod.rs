@@ -9,6 +9,7 @@ mod check;
 mod doctor;
 mod daemon;
 mod input;
+mod link_speed;
 mod picklist;
 mod printers;
 mod publish;

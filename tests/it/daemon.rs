@@ -18,12 +18,12 @@ use labeld::order::Order;
 use labeld::printer::profile::Profiles;
 use labeld::virtual_printer::{Config as VpConfig, Fault, VirtualPrinter};
 
-fn batch(n: usize) -> Vec<serde_json::Value> {
+pub(crate) fn batch(n: usize) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).take(n).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
+pub(crate) fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
     let mut t = format!("[server]\nlisten = \"{listen}\"\n\n[spool]\npath = \"spool.db\"\n");
     for (name, driver, addr) in printers {
         t.push_str(&format!("\n[[printer]]\nname = \"{name}\"\ndriver = \"{driver}\"\nuri = \"tcp://{addr}\"\n"));
@@ -32,8 +32,8 @@ fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
 }
 
 /// A daemon in-process on its own runtime; dropped with the test.
-struct InProcess {
-    addr: SocketAddr,
+pub(crate) struct InProcess {
+    pub(crate) addr: SocketAddr,
     _dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -51,12 +51,20 @@ impl Drop for InProcess {
 }
 
 fn start(printers: &[(&str, &str, SocketAddr)]) -> InProcess {
+    start_config(&config_text(printers, "127.0.0.1:0"), None)
+}
+
+/// A daemon in-process with this config text; `connect` replaces how it opens printer links.
+pub(crate) fn start_config(config: &str, connect: Option<labeld::transport::Connector>) -> InProcess {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("labeld.toml");
-    std::fs::write(&path, config_text(printers, "127.0.0.1:0")).unwrap();
+    std::fs::write(&path, config).unwrap();
     let profiles = Profiles::builtin();
     let config = daemon::load_config(&path, &profiles).unwrap();
-    let setup = Setup::new(config, profiles).unwrap();
+    let mut setup = Setup::new(config, profiles).unwrap();
+    if let Some(c) = connect {
+        setup.connect = c;
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -74,7 +82,7 @@ fn start(printers: &[(&str, &str, SocketAddr)]) -> InProcess {
     InProcess { addr, _dir: dir, stop: Some(stop_tx), thread: Some(thread) }
 }
 
-fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter {
+pub(crate) fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter {
     let mut c = VpConfig::new(lang, 203, dir);
     for f in faults {
         c = c.with_fault(f.clone());
@@ -82,7 +90,7 @@ fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter {
     VirtualPrinter::spawn(c, "127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
-fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serde_json::Value {
+pub(crate) fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serde_json::Value {
     let body = serde_json::json!({ "printer": printer, "orders": orders });
     let resp = http::post_json(addr, "/v1/jobs", body.to_string().as_bytes());
     assert_eq!(resp.status, 202, "{}", resp.text());
@@ -90,7 +98,7 @@ fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serd
 }
 
 /// Documents by state, from the API.
-fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
+pub(crate) fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
     let v = http::get(addr, &format!("/v1/jobs?printer={printer}&limit=1000")).json();
     let mut out = BTreeMap::new();
     for d in v["documents"].as_array().unwrap() {
@@ -99,7 +107,7 @@ fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
     out
 }
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
         if f() {
@@ -110,7 +118,7 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
+pub(crate) fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
     ["done", "held", "failed", "in_doubt", "cancelled"].iter().map(|k| s.get(*k).copied().unwrap_or(0)).sum::<usize>() == n
 }
 
@@ -308,7 +316,7 @@ fn buyer_strings(orders: &[serde_json::Value]) -> Vec<String> {
 
 /// How many saved labels carry each tracking number (read from the PNG's barcode), and how many
 /// saved labels have no readable barcode.
-fn tracking_counts(printer: &VirtualPrinter) -> (BTreeMap<String, usize>, usize) {
+pub(crate) fn tracking_counts(printer: &VirtualPrinter) -> (BTreeMap<String, usize>, usize) {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut unread = 0;
     for p in printer.saved() {

@@ -18,6 +18,7 @@ mod lang_roundtrip;
 mod lang_test_page;
 mod lang_zpl_independent;
 mod layout_props;
+mod link;
 mod long_text;
 mod orders;
 mod packaging;
