@@ -443,6 +443,9 @@ impl Spool {
     /// Refused by a compliance rule (rendering → held); `report` says why.
     pub fn mark_held(&self, id: DocId, report: &serde_json::Value) -> Result<(), SpoolError> {
         let now = now_ms();
+        // The refused text can be buyer data; what is stored here is listed and published later.
+        let mut report = report.clone();
+        crate::comply::Report::strip_text(&mut report);
         self.write(|tx| {
             transition(tx, id, State::Held, "held", None, now)?;
             tx.execute("UPDATE documents SET report = ?2 WHERE id = ?1", params![id, report.to_string()])?;
@@ -1051,7 +1054,12 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, Spo
     let report: Option<String> = r.get(10)?;
     let built = (|| {
         let report = match report {
-            Some(s) => Some(serde_json::from_str(&s).map_err(|e| SpoolError::Corrupt(id, e.to_string()))?),
+            Some(s) => {
+                let mut v = serde_json::from_str(&s).map_err(|e| SpoolError::Corrupt(id, e.to_string()))?;
+                // Spools written before texts were stripped at `mark_held` still hold them.
+                crate::comply::Report::strip_text(&mut v);
+                Some(v)
+            }
             None => None,
         };
         Ok(Document {

@@ -122,6 +122,28 @@ pub(crate) fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
     ["done", "held", "failed", "in_doubt", "cancelled"].iter().map(|k| s.get(*k).copied().unwrap_or(0)).sum::<usize>() == n
 }
 
+/// Issue 13 defect 5: a preview applies the rules printing applies, the spool's duplicate rule included.
+#[test]
+fn render_refuses_a_tracking_number_already_printed_for_another_order() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    let resp = http::post_json(d.addr, "/v1/jobs", serde_json::json!({ "printer": "dock-1", "order": order }).to_string().as_bytes());
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(printer.wait_for_saved(1, Duration::from_secs(30)), 1);
+    // The order itself still previews; another order with its tracking number does not.
+    let same = http::post_json(d.addr, "/v1/render", order.to_string().as_bytes());
+    assert_eq!(same.status, 200, "{}", same.text());
+    let mut other = order.clone();
+    other["order_id"] = "574831017900715999".into();
+    let resp = http::post_json(d.addr, "/v1/render", other.to_string().as_bytes());
+    assert_eq!(resp.status, 422, "{}", resp.text());
+    let body = resp.json();
+    let rules: Vec<&str> = body["error"]["detail"]["refusals"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["duplicate_tracking_number"]);
+}
+
 #[test]
 fn submit_over_http_prints_a_png_at_the_printer() {
     let out = tempfile::tempdir().unwrap();
