@@ -244,6 +244,11 @@ pub fn events_for(spool: &Spool, document: DocId) -> Result<Vec<Event>, SpoolErr
 /// Rule ids and the first field from a held document's report; the refused text itself (which can
 /// be buyer data) is left out.
 fn held_reason(report: Option<&serde_json::Value>) -> (Option<String>, Option<String>, Option<String>) {
+    // A hold that is not a rule's (link_too_slow) carries its reason and message.
+    if let Some(hold) = report.and_then(|r| r.get("hold")) {
+        let text = |k: &str| hold.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        return (text("reason"), None, text("message"));
+    }
     let Some(refusals) = report.and_then(|r| r.get("refusals")).and_then(|r| r.as_array()) else {
         return (None, None, None);
     };

@@ -122,6 +122,20 @@ impl Bitmap {
         out
     }
 
+    /// The bitmap turned a quarter clockwise: what was the top row becomes the right column.
+    pub fn rotated_quarter(&self) -> Bitmap {
+        let mut out = Bitmap::new(self.height, self.width);
+        for y in 0..self.height {
+            let row = self.row(y);
+            for x in 0..self.width {
+                if row[(x / 8) as usize] & (0x80 >> (x % 8)) != 0 {
+                    out.set(self.height - 1 - y, x, true);
+                }
+            }
+        }
+        out
+    }
+
     /// 8-bit luminance, 0 = black, 255 = white: what decoders and PNG writers take.
     pub fn to_luma(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity((self.width * self.height) as usize);

@@ -22,7 +22,8 @@ use crate::server::{self, AppState, ServerOptions};
 use crate::spool::Spool;
 use crate::template::{self, Template};
 use crate::text::{FontConfig, Fonts};
-use crate::transport::{Flow, Uri};
+use crate::transport::speed::LinkSpeed;
+use crate::transport::{Connector, Flow, Uri};
 use crate::worker::{PrinterSpec, Shared, Workers};
 
 /// How often the spool is purged of buyer data past the retention period.
@@ -45,6 +46,8 @@ pub struct Setup {
     pub profiles: Profiles,
     pub gate: Arc<Gate>,
     pub fonts: Arc<Fonts>,
+    /// Opens the printers' links: [`crate::transport::open`]; tests wrap it (a paced UART).
+    pub connect: Connector,
 }
 
 /// Every profile name, for checking `driver = ...` in the config.
@@ -61,7 +64,7 @@ impl Setup {
             let lines: Vec<String> = report.refusals.iter().map(|r| r.to_string()).collect();
             anyhow::anyhow!("the label template breaks the label rules:\n  {}", lines.join("\n  "))
         })?;
-        Ok(Setup { config, profiles, gate: Arc::new(gate), fonts: Arc::new(fonts) })
+        Ok(Setup { config, profiles, gate: Arc::new(gate), fonts: Arc::new(fonts), connect: crate::transport::connector() })
     }
 
     fn printer_specs(&self) -> anyhow::Result<Vec<PrinterSpec>> {
@@ -77,7 +80,19 @@ impl Setup {
                     FlowControl::Software => Flow::XonXoff,
                 };
                 let uri: Uri = p.uri.clone().with_serial_defaults(profile.serial.baud, flow);
-                Ok(PrinterSpec { name: p.name.clone(), role: p.role, uri, profile })
+                let speed = LinkSpeed::of(&uri, p.link_bytes_per_second);
+                // Blind only when the config says so, or the printer answers no query (`status_query =
+                // "none"`) over a link with no status of its own (USB has the class's port status).
+                let status_channel = p.status_channel && (profile.status.is_some() || matches!(uri, Uri::Usb { .. }));
+                Ok(PrinterSpec {
+                    name: p.name.clone(),
+                    role: p.role,
+                    uri,
+                    profile,
+                    speed,
+                    max_label_seconds: p.max_label_seconds,
+                    status_channel,
+                })
             })
             .collect()
     }
@@ -108,7 +123,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let specs = setup.printer_specs()?;
     let bins = Arc::new(setup.config.bins.clone());
-    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone() };
+    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone(), connect: setup.connect.clone() };
     let workers = Workers::start(shared, specs, stop_rx.clone());
     let monitor = match &setup.config.feed_nats {
         Some(cfg) => crate::feed::Monitor::new(cfg, Some(events.clone())),

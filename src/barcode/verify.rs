@@ -28,6 +28,47 @@ pub fn read_code128(region: &Bitmap) -> Option<String> {
     rxing::oned::Code128Reader.decode_with_hints(&mut image, &hints).ok().map(|r| r.getText().to_owned())
 }
 
+/// A 1D symbol read from a page: its symbology's name and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read1d {
+    pub format: &'static str,
+    pub text: String,
+}
+
+/// The linear symbologies carriers put on shipping documents.
+const LINEAR: [(BarcodeFormat, &str); 7] = [
+    (BarcodeFormat::CODE_128, "Code 128"),
+    (BarcodeFormat::CODE_39, "Code 39"),
+    (BarcodeFormat::CODE_93, "Code 93"),
+    (BarcodeFormat::ITF, "Interleaved 2 of 5"),
+    (BarcodeFormat::CODABAR, "Codabar"),
+    (BarcodeFormat::EAN_13, "EAN-13"),
+    (BarcodeFormat::UPC_A, "UPC-A"),
+];
+
+/// Reads every 1D barcode on a whole page, bars upright or turned a quarter, in the order found. Used for pages
+/// labeld did not draw (marketplace documents), where neither position nor orientation is known.
+pub fn read_1d_codes(page: &Bitmap) -> Vec<Read1d> {
+    let formats: HashSet<BarcodeFormat> = LINEAR.iter().map(|(f, _)| *f).collect();
+    let hints = DecodeHints { PossibleFormats: Some(formats), TryHarder: Some(true), ..Default::default() };
+    let mut found: Vec<Read1d> = Vec::new();
+    // The multi-reader only turns the page when a pass finds nothing, so the turned copy is read as well: a page
+    // may carry upright and sideways codes at once.
+    for image in [Cow::Borrowed(page), Cow::Owned(page.rotated_quarter())] {
+        let Some(mut bits) = binary_bitmap(&image) else { continue };
+        let mut reader = rxing::multi::GenericMultipleBarcodeReader::new(rxing::oned::MultiFormatOneDReader::new(&hints));
+        let Ok(results) = reader.decode_multiple_with_hints(&mut bits, &hints) else { continue };
+        for r in results {
+            let Some((_, name)) = LINEAR.iter().find(|(f, _)| f == r.getBarcodeFormat()) else { continue };
+            let read = Read1d { format: name, text: r.getText().to_owned() };
+            if !found.contains(&read) {
+                found.push(read);
+            }
+        }
+    }
+    found
+}
+
 /// A 2D symbology a label must not carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format2d {
@@ -510,6 +551,21 @@ struct PackedBits {
 }
 
 impl LuminanceSource for PackedBits {
+    // The multi-symbol reader crops around each symbol it finds to look for more.
+    const SUPPORTS_CROP: bool = true;
+
+    fn crop(&self, left: usize, top: usize, width: usize, height: usize) -> rxing::common::Result<Self> {
+        let mut matrix = BitMatrix::new(width as u32, height as u32)?;
+        for y in 0..height {
+            for x in 0..width {
+                if self.matrix.get((left + x) as u32, (top + y) as u32) {
+                    matrix.set(x as u32, y as u32);
+                }
+            }
+        }
+        Ok(PackedBits { matrix })
+    }
+
     fn get_row(&self, y: usize) -> Option<Cow<'_, [u8]>> {
         (y < self.get_height()).then(|| Cow::Owned((0..self.get_width()).map(|x| self.get_luma8_point(x, y)).collect()))
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use labeld::config::{Config, PrinterUri};
 use labeld::printer::Profiles;
 use labeld::text::{FontConfig, Fonts};
+use labeld::transport::speed::LinkSpeed;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -38,6 +39,8 @@ enum Status {
     Ok,
     /// Worth knowing, nothing to fix.
     Note,
+    /// Works, but a warehouse will feel it (a slow link); not counted as a problem.
+    Warning,
     Problem,
 }
 
@@ -46,6 +49,7 @@ impl Status {
         match self {
             Status::Ok => "ok",
             Status::Note => "note",
+            Status::Warning => "warning",
             Status::Problem => "problem",
         }
     }
@@ -76,6 +80,9 @@ impl Report {
     fn problem(&mut self, area: &'static str, message: impl Into<String>, fix: impl Into<String>) {
         self.add(area, Status::Problem, message, Some(fix.into()));
     }
+    fn warning(&mut self, area: &'static str, message: impl Into<String>, fix: impl Into<String>) {
+        self.add(area, Status::Warning, message, Some(fix.into()));
+    }
     fn problems(&self) -> usize {
         self.findings.iter().filter(|f| f.status == Status::Problem).count()
     }
@@ -88,6 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = check_config(&args.config, &profiles, &mut report);
     check_usb(&profiles, config.as_ref(), &mut report);
     check_serial(config.as_ref(), &mut report);
+    check_link_speed(&args, &profiles, config.as_ref(), &mut report);
     check_spool(config.as_ref(), &mut report);
     check_feed(&args.config, config.as_ref(), &mut report);
 
@@ -406,6 +414,29 @@ fn check_serial(config: Option<&Config>, report: &mut Report) {
     }
 }
 
+/// How long the reference label takes on each configured printer's link (serial at its baud rate).
+fn check_link_speed(args: &Args, profiles: &Profiles, config: Option<&Config>, report: &mut Report) {
+    const AREA: &str = "serial";
+    let Some(config) = config else { return };
+    let cfg = FontConfig { dirs: args.fonts_dirs.clone(), no_system: args.no_system_fonts, no_builtin: false };
+    let Ok(fonts) = Fonts::load(&cfg) else { return };
+    for printer in &config.printers {
+        let Ok(profile) = profiles.get(&printer.driver) else { continue };
+        let uri = printer.uri.clone().with_serial_defaults(profile.serial.baud, labeld::transport::Flow::None);
+        let speed = LinkSpeed::of(&uri, printer.link_bytes_per_second);
+        match super::link_speed::reference_bytes(&profile, &fonts) {
+            Ok(bytes) => match super::link_speed::warning(&format!("printer {}", printer.name), &profile, bytes, speed) {
+                Some((message, fix)) => report.warning(AREA, message, fix),
+                None => report.ok(
+                    AREA,
+                    format!("printer {}: the reference label takes {:.1} s at {speed}", printer.name, speed.time_for(bytes).as_secs_f64()),
+                ),
+            },
+            Err(e) => report.note(AREA, format!("printer {}: cannot size the reference label: {e}", printer.name)),
+        }
+    }
+}
+
 fn node_serial_access(node: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(node).map_err(|e| format!("cannot stat: {e}"))?;
@@ -567,6 +598,7 @@ fn print_text(config: &Path, report: &Report) {
             let tag = match f.status {
                 Status::Ok => "ok     ",
                 Status::Note => "note   ",
+                Status::Warning => "WARNING",
                 Status::Problem => "PROBLEM",
             };
             println!("  {tag}  {}", f.message);

@@ -9,10 +9,12 @@ mod check;
 mod doctor;
 mod daemon;
 mod input;
+mod link_speed;
 mod picklist;
 mod printers;
 mod publish;
 mod render;
+mod render_document;
 mod test_page;
 mod virtual_printer;
 
@@ -25,7 +27,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Render an order to a label file (PNG, PDF).
+    /// Render an order to a label file, or a marketplace PDF/PNG document, proven, to PNG, PDF or printer bytes.
     Render(render::Args),
     /// Print a pick list (and packing checks) for a batch of orders.
     Picklist(picklist::Args),

@@ -17,7 +17,27 @@ pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
         list_usb();
     }
     list_serial();
+    list_slow_profiles();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Profiles whose factory baud rate makes the reference label take more than a few seconds on a serial link.
+fn list_slow_profiles() {
+    println!("Serial speed at each profile's default baud rate:");
+    let Ok(fonts) = labeld::text::Fonts::load(&labeld::text::FontConfig::default()) else {
+        println!("  cannot load fonts to size the reference label");
+        return;
+    };
+    for profile in Profiles::builtin().all() {
+        let speed = labeld::transport::speed::LinkSpeed::serial(profile.serial.baud);
+        match super::link_speed::reference_bytes(profile, &fonts) {
+            Ok(bytes) => match super::link_speed::warning(&profile.name, profile, bytes, speed) {
+                Some((message, fix)) => println!("  warning: {message}\n    fix: {fix}"),
+                None => println!("  {}: the reference label takes {:.1} s at {speed}", profile.name, speed.time_for(bytes).as_secs_f64()),
+            },
+            Err(e) => println!("  {}: cannot size the reference label: {e}", profile.name),
+        }
+    }
 }
 
 fn list_usb() {

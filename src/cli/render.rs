@@ -1,5 +1,5 @@
 //! `labeld render ORDER|- --format png|pdf|zpl|tspl|escpos|epl|cpcl [--dpi 203|300] [--printer-profile NAME]
-//! [--template NAME] -o FILE`
+//! [--template NAME] -o FILE`; a marketplace PDF or PNG instead of an order goes to `render_document`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,7 +64,7 @@ impl ValueEnum for Format {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Order JSON file, or - for standard input.
+    /// Order JSON file, a marketplace document (PDF or PNG, told by content), or - for standard input.
     order: PathBuf,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value = "png")]
@@ -89,6 +89,18 @@ pub struct Args {
     /// Warehouse registry (TOML); the sender must be one of its warehouses.
     #[arg(long, value_name = "FILE")]
     warehouses: Option<PathBuf>,
+    /// Documents: the tracking number a label page's barcode must read back as.
+    #[arg(long, value_name = "TN")]
+    tracking: Option<String>,
+    /// Documents: `scale` shrinks a page too large for the media instead of refusing it.
+    #[arg(long, value_enum, default_value = "refuse")]
+    fit: FitArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FitArg {
+    Refuse,
+    Scale,
 }
 
 /// The rules every label passes, bound to its template. A template that itself breaks a rule is an error.
@@ -132,6 +144,24 @@ pub fn parse_time(s: &str) -> Result<time::OffsetDateTime, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let bytes = read_source(&args.order)?;
+    let profile = args.printer_profile.as_deref().map(|n| Profiles::builtin().get(n)).transpose()?;
+    // A document is told by its content; a file named .pdf or .png that is neither is still treated as one,
+    // so the error says what is wrong with it rather than that it is bad JSON.
+    let named_doc = args.order.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf") || e.eq_ignore_ascii_case("png"));
+    if named_doc || labeld::marketdoc::Kind::sniff(&bytes).is_some() {
+        let dpi = resolve_dpi(profile.as_ref(), args.dpi)?;
+        return super::render_document::run(super::render_document::Request {
+            source: &args.order,
+            bytes: &bytes,
+            format: args.format,
+            dpi,
+            profile: profile.as_ref(),
+            tracking: args.tracking.as_deref(),
+            fit: if args.fit == FitArg::Scale { labeld::marketdoc::Fit::Scale } else { labeld::marketdoc::Fit::Refuse },
+            output: &args.output,
+            fonts: &args.fonts,
+        });
+    }
     let order = match Order::from_json_bytes(&bytes) {
         Ok(o) => o,
         Err(e) => {
@@ -139,12 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let profile = args.printer_profile.as_deref().map(|n| Profiles::builtin().get(n)).transpose()?;
-    let dpi = match (&profile, args.dpi) {
-        (Some(p), Some(d)) if p.dpi != d => anyhow::bail!("--dpi {d} contradicts printer profile {} ({} dpi)", p.name, p.dpi),
-        (Some(p), _) => p.dpi,
-        (None, d) => d.unwrap_or(203),
-    };
+    let dpi = resolve_dpi(profile.as_ref(), args.dpi)?;
     let gate = gate(&args.template, args.warehouses.as_deref())?;
     let fonts = args.fonts.load()?;
     let opts = compose::Options { dpi, printed_at: args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc) };
@@ -162,6 +187,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     super::input::write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The resolution: the profile's, which `--dpi` may repeat but not contradict; else `--dpi`, else 203.
+fn resolve_dpi(profile: Option<&Profile>, dpi: Option<u32>) -> anyhow::Result<u32> {
+    Ok(match (profile, dpi) {
+        (Some(p), Some(d)) if p.dpi != d => anyhow::bail!("--dpi {d} contradicts printer profile {} ({} dpi)", p.name, p.dpi),
+        (Some(p), _) => p.dpi,
+        (None, d) => d.unwrap_or(203),
+    })
 }
 
 /// Printer bytes for one raster, with the profile's settings when one is given.

@@ -2,7 +2,12 @@
 //!
 //! Runs an emulated printer until interrupted: it saves each label it receives as DIR/0001.png, … and
 //! answers status queries. Faults: `paper-out-after=N`, `head-open`, `slow=BYTES_PER_SEC`,
-//! `drop-after-bytes=N`.
+//! `drop-after-bytes=N`, `silent`, `ribbon-out-after=N`, `jam-after=N`, `head-hot-after=N`.
+//!
+//! Lines on standard input change its condition while it runs (a soak test or a demo drives it so):
+//! `paper-out`, `load-paper`, `open-head`, `close-head`, `silent`, `answer`, `ribbon-out`, `jam`,
+//! `head-hot`, `clear-error`, `drop-after N` (reset the link after N more bytes), `power-cycle` (forget a
+//! half-received label).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use labeld::lang::Language;
-use labeld::virtual_printer::{Config, Event, Fault, VirtualPrinter};
+use labeld::virtual_printer::{Config, Event, Fault, PrinterError, VirtualPrinter};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,7 +34,8 @@ pub struct Args {
     /// Printer resolution in dots per inch.
     #[arg(long, default_value_t = 203, value_parser = super::render::parse_dpi)]
     dpi: u32,
-    /// A fault to inject (repeatable): paper-out-after=N, head-open, slow=BYTES_PER_SEC, drop-after-bytes=N.
+    /// A fault to inject (repeatable): paper-out-after=N, head-open, slow=BYTES_PER_SEC, drop-after-bytes=N,
+    /// silent, ribbon-out-after=N, jam-after=N, head-hot-after=N.
     #[arg(long = "fault", value_name = "FAULT", value_parser = |s: &str| s.parse::<Fault>())]
     faults: Vec<Fault>,
 }
@@ -55,6 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for f in &args.faults {
         say!("fault: {f}");
     }
+    let vp = std::sync::Arc::new(vp);
+    let control = vp.clone();
+    std::thread::spawn(move || control_from_stdin(&control));
     // Report what happens, as it happens, until killed.
     let mut seen = 0;
     loop {
@@ -71,5 +80,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         seen = events.len();
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Applies condition changes read from standard input, one command a line, until it closes.
+fn control_from_stdin(vp: &VirtualPrinter) {
+    use std::io::BufRead;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        let mut words = line.split_whitespace();
+        let done = match (words.next(), words.next()) {
+            (Some("paper-out"), None) => Ok(vp.paper_out()),
+            (Some("load-paper"), None) => vp.load_paper(),
+            (Some("open-head"), None) => Ok(vp.open_head()),
+            (Some("close-head"), None) => vp.close_head(),
+            (Some("silent"), None) => Ok(vp.set_silent(true)),
+            (Some("answer"), None) => Ok(vp.set_silent(false)),
+            (Some("clear-error"), None) => vp.clear_error(),
+            (Some("power-cycle"), None) => Ok(vp.power_cycle()),
+            (Some("drop-after"), Some(n)) if n.parse::<u64>().is_ok() => Ok(vp.drop_after(n.parse().unwrap_or(1))),
+            (Some(cmd), None) if PrinterError::ALL.iter().any(|e| e.name() == cmd) => {
+                PrinterError::ALL.into_iter().filter(|e| e.name() == cmd).for_each(|e| vp.raise_error(e));
+                Ok(())
+            }
+            (None, _) => continue,
+            _ => {
+                say!("unknown command {line:?} (paper-out, load-paper, open-head, close-head, silent, answer, ribbon-out, jam, head-hot, clear-error, drop-after N, power-cycle)");
+                continue;
+            }
+        };
+        match done {
+            Ok(()) => say!("condition: {}", line.trim()),
+            Err(e) => say!("cannot apply {}: {e}", line.trim()),
+        }
     }
 }

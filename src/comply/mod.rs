@@ -101,7 +101,10 @@ pub struct Refusal {
     pub path: String,
     /// Byte span of `text` in the field as given (before any normalisation).
     pub span: Range<usize>,
-    /// The offending text, exactly as given.
+    /// The offending text, exactly as given. It can be buyer data (an overflow quotes the whole field),
+    /// so only the answer to the caller's own request carries it: stored reports drop it
+    /// ([`Report::strip_text`]) and it is then absent here.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
     /// One sentence a packer understands.
     pub message: String,
@@ -122,6 +125,26 @@ pub struct Report {
 impl Report {
     pub fn is_printable(&self) -> bool {
         self.refusals.is_empty()
+    }
+
+    /// Removes each refusal's `text` from a report in its JSON form: what the spool stores and every
+    /// later reader (job lists, events, previews of a stored document) sees.
+    pub fn strip_text(report: &mut serde_json::Value) {
+        if let Some(refusals) = report.get_mut("refusals").and_then(|r| r.as_array_mut()) {
+            for r in refusals.iter_mut().filter_map(|r| r.as_object_mut()) {
+                r.remove("text");
+            }
+        }
+    }
+
+    /// The same report without the refused texts.
+    pub fn without_text(&self) -> Report {
+        Report { refusals: self.refusals.iter().map(|r| Refusal { text: String::new(), ..r.clone() }).collect() }
+    }
+
+    /// `rule@path, ...`: a summary that names fields, never their text.
+    pub fn summary(&self) -> String {
+        self.refusals.iter().map(|r| format!("{}@{}", r.rule.id(), r.path)).collect::<Vec<_>>().join(", ")
     }
 
     /// The distinct rules broken, in rule order.

@@ -26,6 +26,9 @@
 //! driver = "zebra-zd421-203"
 //! uri = "usb://0a5f:0164"
 //! role = "label"
+//! max_label_seconds = 60           # a label that would take longer on this link is held as link_too_slow
+//! # link_bytes_per_second = 10000  # for links without a baud rate (TCP, USB, a device file)
+//! # status = "none"                # the link carries no status answers (a device file, EPL2 over TCP)
 //! ```
 
 use std::collections::BTreeMap;
@@ -150,7 +153,17 @@ pub struct Printer {
     pub role: Role,
     /// Where `driver` was written, for problems found after loading.
     pub driver_at: Location,
+    /// A label that would take longer than this on the link is held (`link_too_slow`), never half sent.
+    pub max_label_seconds: u32,
+    /// How fast a link without a baud rate carries bytes; `None`: the nominal figure.
+    pub link_bytes_per_second: Option<u32>,
+    /// `false` when `status = "none"`: the link carries no status answers, so labels go blind.
+    pub status_channel: bool,
 }
+
+/// How long a label may take on its link unless `max_label_seconds` says otherwise: a 15 KB ZPL label at
+/// 9600 baud (16 s) prints; a 110 KB TSPL bitmap at 9600 baud (two minutes) is held.
+pub const DEFAULT_MAX_LABEL_SECONDS: u32 = 60;
 
 /// What a printer is for; the worker routes documents by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -720,9 +733,22 @@ fn read_printers(
                 }
             },
         };
+        let max_label_seconds = r.integer("max_label_seconds", 1..=3600, sink).map_or(DEFAULT_MAX_LABEL_SECONDS, |(n, _)| n as u32);
+        let link_bytes_per_second = r.integer("link_bytes_per_second", 100..=100_000_000, sink).map(|(n, _)| n as u32);
+        let status_channel = match r.string("status", sink) {
+            None => true,
+            Some((s, span)) => match s.as_str() {
+                "query" => true,
+                "none" => false,
+                _ => {
+                    sink.report(&span, r.msg("status", format!("\"{}\" must be \"query\" or \"none\" (the link carries no status answers)", s.escape_debug())));
+                    true
+                }
+            },
+        };
         r.finish(sink);
         if let (Some(name), Some((driver, driver_at)), Some(uri), Some(role)) = (name, driver, uri, role) {
-            out.push(Printer { name, driver, uri, role, driver_at });
+            out.push(Printer { name, driver, uri, role, driver_at, max_label_seconds, link_bytes_per_second, status_channel });
         }
     }
     out

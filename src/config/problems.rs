@@ -135,6 +135,23 @@ impl<'a, 'i> TableReader<'a, 'i> {
         }
     }
 
+    /// A whole number in `range`.
+    pub fn integer(&mut self, key: &'static str, range: std::ops::RangeInclusive<u64>, sink: &mut Sink) -> Option<(u64, Range<usize>)> {
+        let v = self.lookup(key)?;
+        let DeValue::Integer(i) = v.get_ref() else {
+            sink.report(&v.span(), self.msg(key, format!("expected a whole number, found {}", type_name(v.get_ref()))));
+            return None;
+        };
+        match u64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok().filter(|n| range.contains(n)) {
+            Some(n) => Some((n, v.span())),
+            None => {
+                let (lo, hi) = (range.start(), range.end());
+                sink.report(&v.span(), self.msg(key, format!("`{}` is not a whole number from {lo} to {hi}", i.as_str())));
+                None
+            }
+        }
+    }
+
     /// A string that must be present and not blank.
     pub fn required_string(&mut self, key: &'static str, sink: &mut Sink) -> Option<Str> {
         let present = self.table.contains_key(key);

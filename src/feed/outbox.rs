@@ -83,6 +83,10 @@ pub fn event_for(change: &Change, cfg: &NatsFeedConfig) -> Option<FeedEvent> {
 /// `rule@field, ...` from a stored compliance report: the report itself quotes the refused text,
 /// which can be buyer data.
 fn rule_ids(report: &str) -> String {
+    // A hold that is not a rule's (link_too_slow) names itself.
+    if let Some(reason) = serde_json::from_str::<serde_json::Value>(report).ok().and_then(|v| v["hold"]["reason"].as_str().map(str::to_string)) {
+        return reason;
+    }
     match serde_json::from_str::<Report>(report) {
         Ok(r) => r.refusals.iter().map(|r| format!("{}@{}", r.rule.id(), r.path)).collect::<Vec<_>>().join(", "),
         Err(_) => "refused by the label rules".into(),

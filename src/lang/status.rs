@@ -88,6 +88,8 @@ pub struct Details {
     pub printing: bool,
     pub label_waiting: bool,
     pub battery_low: bool,
+    /// Not the printer's answer: the link to it failed (reset, unplugged, refused). `offline` is set too.
+    pub link_down: bool,
     /// ZPL: formats waiting in the receive buffer.
     pub formats_in_buffer: Option<u32>,
     /// ZPL: labels still to print in the current batch.
@@ -152,7 +154,7 @@ impl Status {
             (d.ribbon_out, "ribbon out"),
             (d.paper_jam, "paper jam"),
             (d.paused, "paused"),
-            (d.offline, "off line"),
+            (d.offline && !d.link_down, "off line"),
             (d.buffer_full, "receive buffer full"),
             (d.partial_format, "partial format"),
             (d.corrupt_ram, "configuration lost"),

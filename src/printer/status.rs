@@ -56,7 +56,7 @@ pub fn probe(link: &mut dyn Transport, protocol: Option<&StatusProtocol>, timeou
 fn offline_or_unknown(e: &TransportError) -> Status {
     match e {
         TransportError::Open { .. } | TransportError::Disconnected { .. } => {
-            Status::from_details(Details { offline: true, ..Details::default() })
+            Status::from_details(Details { offline: true, link_down: true, ..Details::default() })
         }
         other => Status::unknown(other.to_string()),
     }

@@ -35,6 +35,12 @@ fn spool_error(e: SpoolError) -> ApiError {
         SpoolError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
         SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
         SpoolError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "batch_conflict", m),
+        // Nothing was committed: the caller may send the same request again once space returns.
+        ref full if full.is_disk_full() => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "spool_full",
+            format!("the spool's disk is full; nothing was accepted, send it again once space is freed ({full})"),
+        ),
         other => ApiError::internal(other),
     }
 }
@@ -341,6 +347,31 @@ pub async fn reprint(State(state): State<Arc<AppState>>, Path(id): Path<String>,
     Ok((StatusCode::ACCEPTED, axum::Json(doc)).into_response())
 }
 
+/// `POST /v1/documents/{id}/resolve` `{"outcome": "printed" | "not_printed", "reason": "..."}`: an
+/// operator's answer to a label in doubt. "not_printed" cancels it and queues one reprint. Audited.
+pub async fn resolve(State(state): State<Arc<AppState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let d = daemon(&state)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
+    let v: Value = serde_json::from_slice(&body(bytes)?).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
+    let outcome = match v.get("outcome").and_then(Value::as_str) {
+        Some("printed") => crate::spool::Resolution::Printed,
+        Some("not_printed") => crate::spool::Resolution::NotPrinted,
+        _ => return Err(ApiError::bad_request("invalid", "outcome", "outcome must be \"printed\" (it came out) or \"not_printed\" (it did not)")),
+    };
+    let reason = match v.get("reason") {
+        Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
+        _ => return Err(ApiError::bad_request("missing", "reason", "resolving a label in doubt needs a reason (what the operator saw)")),
+    };
+    let spool = d.spool.clone();
+    let resolved = blocking(move || spool.resolve(id, outcome, &reason)).await?;
+    publish_state(&d, &resolved.document);
+    if let Some(copy) = &resolved.reprint {
+        publish_state(&d, copy);
+        d.workers.wake(&copy.printer);
+    }
+    Ok(axum::Json(resolved).into_response())
+}
+
 /// `POST /v1/check`: the compliance report for one order, without printing.
 pub async fn check(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let order = Order::from_json_bytes(&body(bytes)?)?;
@@ -503,4 +534,24 @@ fn publish_state(d: &Running, doc: &crate::spool::Document) {
         reason: None,
         late: doc.late,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A full disk under the spool is a 507 that says nothing was accepted, not a bare 500.
+    #[test]
+    fn a_full_spool_disk_is_507() {
+        // A real SQLITE_FULL: a database that may not grow past its first pages.
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x BLOB); PRAGMA max_page_count = 2;").unwrap();
+        let err = conn.execute("INSERT INTO t VALUES (zeroblob(100000))", []).unwrap_err();
+        let e = SpoolError::Db(err);
+        assert!(e.is_disk_full(), "{e}");
+        let api = spool_error(e);
+        assert_eq!(api.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(api.message.contains("nothing was accepted"), "{}", api.message);
+        assert_eq!(spool_error(SpoolError::Invalid("x".into())).status, StatusCode::BAD_REQUEST);
+    }
 }

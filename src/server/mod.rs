@@ -54,6 +54,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/v1/jobs/{id}" },
     Route { method: "POST", path: "/v1/jobs/{id}/cancel" },
     Route { method: "POST", path: "/v1/documents/{id}/reprint" },
+    Route { method: "POST", path: "/v1/documents/{id}/resolve" },
     Route { method: "POST", path: "/v1/documents/{id}/cancel" },
     Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
     Route { method: "GET", path: "/v1/batches/{id}" },
@@ -110,6 +111,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/jobs/{id}", get(jobs::job))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/v1/documents/{id}/reprint", post(jobs::reprint))
+        .route("/v1/documents/{id}/resolve", post(jobs::resolve))
         .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
         .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
         .route("/v1/batches/{id}", get(jobs::batch))

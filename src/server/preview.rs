@@ -64,7 +64,12 @@ pub async fn render(
     let out = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, &'static str), ApiError> {
         let started = Instant::now();
         let opts = compose::Options { dpi: q.dpi, printed_at: time::OffsetDateTime::now_utc() };
-        let label = match state.gate.label(&order, &crate::comply::NoSpool, &state.fonts, &opts) {
+        // The same rules as printing: with a spool, a tracking number already on another order is a duplicate.
+        let dup: &dyn crate::comply::DuplicateTracking = match &state.daemon {
+            Some(d) => d.spool.as_ref(),
+            None => &crate::comply::NoSpool,
+        };
+        let label = match state.gate.label(&order, dup, &state.fonts, &opts) {
             Ok(l) => l,
             Err(e) => {
                 state.metrics.labels_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -96,9 +101,22 @@ fn refused(e: &ComposeError) -> ApiError {
         other => vec![serde_json::json!({"rule": "barcode", "path": "shipment.tracking_number", "message": other.to_string()})],
     };
     let first_field = refusals.first().and_then(|r| r["path"].as_str()).map(String::from);
-    let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()).with_detail(serde_json::json!({ "refusals": refusals }));
+    let message = match e {
+        ComposeError::Refused(report) if report.refusals.iter().all(|r| r.text.is_empty()) => format!("refused: {}", report.summary()),
+        other => other.to_string(),
+    };
+    let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", message).with_detail(serde_json::json!({ "refusals": refusals }));
     err.field = first_field;
     err
+}
+
+/// A stored document's refusal as anyone but the original submitter may see it: rules and fields,
+/// not the refused text (which can be the buyer's name, phone or address).
+fn without_text(e: ComposeError) -> ComposeError {
+    match e {
+        ComposeError::Refused(report) => ComposeError::Refused(report.without_text()),
+        other => other,
+    }
 }
 
 /// `GET /v1/documents/{id}/preview.png`: what the printer gets (or got) for a document.
@@ -147,7 +165,7 @@ fn stored_preview(state: &AppState, d: &Running, id: i64) -> Result<Vec<u8>, Api
         }
         StoredContent::Order(order) => {
             let opts = compose::Options { dpi, printed_at: time::OffsetDateTime::now_utc() };
-            let label = state.gate.label(&order, d.spool.as_ref(), &state.fonts, &opts).map_err(|e| refused(&e))?;
+            let label = state.gate.label(&order, d.spool.as_ref(), &state.fonts, &opts).map_err(|e| refused(&without_text(e)))?;
             Ok(render::png::encode(&label.raster, dpi))
         }
         StoredContent::Orders(_) | StoredContent::Purged { .. } => {

@@ -71,6 +71,14 @@ pub enum SpoolError {
     Conflict(String),
 }
 
+impl SpoolError {
+    /// The disk under the spool is full: nothing was committed, and the same request succeeds once space
+    /// returns.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, SpoolError::Db(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
 /// What a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Kind {
@@ -475,6 +483,9 @@ impl Spool {
     /// Refused by a compliance rule (rendering → held); `report` says why.
     pub fn mark_held(&self, id: DocId, report: &serde_json::Value) -> Result<(), SpoolError> {
         let now = now_ms();
+        // The refused text can be buyer data; what is stored here is listed and published later.
+        let mut report = report.clone();
+        crate::comply::Report::strip_text(&mut report);
         self.write(|tx| {
             transition(tx, id, State::Held, "held", None, now)?;
             tx.execute("UPDATE documents SET report = ?2 WHERE id = ?1", params![id, report.to_string()])?;
@@ -569,47 +580,44 @@ impl Spool {
             return Err(SpoolError::Invalid("a reprint needs a reason".into()));
         }
         let now = now_ms();
-        let new_id = self.write(|tx| {
-            let row: Option<ReprintSource> = tx
-                .query_row(
-                    "SELECT state, idem_key, kind, order_id, tracking_number, printer, purged_ms IS NOT NULL \
-                     FROM documents WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-                )
-                .optional()?;
-            let Some((state, key, kind, order_id, tracking, original_printer, purged)) = row else {
-                return Err(SpoolError::NoDocument(id));
-            };
-            let state = parse_state(&state)?;
-            if purged {
-                return Err(SpoolError::Purged(id));
-            }
-            if !state.can_reprint() {
-                return Err(SpoolError::Invalid(format!(
-                    "document {id} is {state} and will still print; cancel it first or wait for it"
-                )));
-            }
-            let printer = printer.unwrap_or(&original_printer);
-            let copies: i64 = tx.query_row("SELECT count(*) FROM documents WHERE reprint_of = ?1", [id], |r| r.get(0))?;
-            let new_key = format!("{key}#reprint{}", copies + 1);
-            tx.execute("INSERT INTO jobs (created_ms) VALUES (?1)", [now])?;
-            let job = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
-                 reprint_of, reprint_reason, created_ms, updated_ms, ship_by_ms, handover_by_ms, carrier, handover, \
-                 package_index, package_count, weight_g) \
-                 SELECT ?2, ?3, ?4, ?5, ?6, ?7, content, 'queued', ?1, ?8, ?9, ?9, ship_by_ms, handover_by_ms, carrier, \
-                 handover, package_index, package_count, weight_g FROM documents WHERE id = ?1",
-                params![id, job, new_key, kind, printer, order_id, tracking, reason, now],
-            )?;
-            let new_id = tx.last_insert_rowid();
-            let detail = format!("reprinted as document {new_id}: {reason}");
-            audit(tx, id, "reprint", Some(state), None, Some(&detail), now)?;
-            audit(tx, new_id, "submit", None, Some(State::Queued), Some(&format!("reprint of document {id}: {reason}")), now)?;
-            Ok(new_id)
-        })?;
+        let new_id = self.write(|tx| reprint_in(tx, id, reason, printer, now))?;
         self.document(new_id)
+    }
+
+    /// An operator's answer to an in-doubt label, audited with the reason: `Printed` makes it done;
+    /// `NotPrinted` cancels it and queues one reprint, in the same commit. A document that is not in
+    /// doubt (already resolved, or never was) is an illegal transition (409 over HTTP).
+    pub fn resolve(&self, id: DocId, outcome: Resolution, reason: &str) -> Result<Resolved, SpoolError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(SpoolError::Invalid("resolving a label in doubt needs a reason (what the operator saw)".into()));
+        }
+        let now = now_ms();
+        let reprint = self.write(|tx| {
+            let state: Option<String> = tx.query_row("SELECT state FROM documents WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            let state = parse_state(&state.ok_or(SpoolError::NoDocument(id))?)?;
+            let to = match outcome {
+                Resolution::Printed => State::Done,
+                Resolution::NotPrinted => State::Cancelled,
+            };
+            // Only a label in doubt is resolved: a second answer finds it settled and prints nothing.
+            if state != State::InDoubt {
+                return Err(SpoolError::IllegalTransition { id, transition: IllegalTransition { from: state, to } });
+            }
+            match outcome {
+                Resolution::Printed => {
+                    transition(tx, id, State::Done, "resolve", Some(&format!("came out: {reason}")), now)?;
+                    Ok(None)
+                }
+                Resolution::NotPrinted => {
+                    let copy = reprint_in(tx, id, &format!("did not come out: {reason}"), None, now)?;
+                    let detail = format!("did not come out, reprinted as document {copy}: {reason}");
+                    transition(tx, id, State::Cancelled, "resolve", Some(&detail), now)?;
+                    Ok(Some(copy))
+                }
+            }
+        })?;
+        Ok(Resolved { document: self.document(id)?, reprint: reprint.map(|r| self.document(r)).transpose()? })
     }
 
     /// Startup, before any worker runs: renders interrupted by a crash go back to the queue,
@@ -907,6 +915,64 @@ impl Spool {
     }
 }
 
+/// What an operator saw of a label in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// It came out: the label is done.
+    Printed,
+    /// It did not come out: it is printed again, once.
+    NotPrinted,
+}
+
+/// A resolved document and, for "did not come out", its reprint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    pub document: Document,
+    pub reprint: Option<Document>,
+}
+
+/// Copies document `id` as a new queued document in a new job, linked to it, with the reason audited.
+fn reprint_in(tx: &Transaction, id: DocId, reason: &str, printer: Option<&str>, now: i64) -> Result<DocId, SpoolError> {
+    let row: Option<ReprintSource> = tx
+        .query_row(
+            "SELECT state, idem_key, kind, order_id, tracking_number, printer, purged_ms IS NOT NULL \
+             FROM documents WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .optional()?;
+    let Some((state, key, kind, order_id, tracking, original_printer, purged)) = row else {
+        return Err(SpoolError::NoDocument(id));
+    };
+    let state = parse_state(&state)?;
+    if purged {
+        return Err(SpoolError::Purged(id));
+    }
+    if !state.can_reprint() {
+        return Err(SpoolError::Invalid(format!(
+            "document {id} is {state} and will still print; cancel it first or wait for it"
+        )));
+    }
+    let printer = printer.unwrap_or(&original_printer);
+    let copies: i64 = tx.query_row("SELECT count(*) FROM documents WHERE reprint_of = ?1", [id], |r| r.get(0))?;
+    let new_key = format!("{key}#reprint{}", copies + 1);
+    tx.execute("INSERT INTO jobs (created_ms) VALUES (?1)", [now])?;
+    let job = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
+         reprint_of, reprint_reason, created_ms, updated_ms, ship_by_ms, handover_by_ms, carrier, handover, \
+         package_index, package_count, weight_g) \
+         SELECT ?2, ?3, ?4, ?5, ?6, ?7, content, 'queued', ?1, ?8, ?9, ?9, ship_by_ms, handover_by_ms, carrier, \
+         handover, package_index, package_count, weight_g FROM documents WHERE id = ?1",
+        params![id, job, new_key, kind, printer, order_id, tracking, reason, now],
+    )?;
+    let new_id = tx.last_insert_rowid();
+    let detail = format!("reprinted as document {new_id}: {reason}");
+    audit(tx, id, "reprint", Some(state), None, Some(&detail), now)?;
+    audit(tx, new_id, "submit", None, Some(State::Queued), Some(&format!("reprint of document {id}: {reason}")), now)?;
+    Ok(new_id)
+}
+
 /// The compliance rule `duplicate_tracking_number` asks the spool. A database error is passed on, and
 /// the rule holds the label with it (fail closed).
 impl crate::comply::DuplicateTracking for Spool {
@@ -1044,7 +1110,12 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, Spo
     let (ship_by, printed): (Option<i64>, Option<i64>) = (r.get(19)?, r.get(20)?);
     let built = (|| {
         let report = match report {
-            Some(s) => Some(serde_json::from_str(&s).map_err(|e| SpoolError::Corrupt(id, e.to_string()))?),
+            Some(s) => {
+                let mut v = serde_json::from_str(&s).map_err(|e| SpoolError::Corrupt(id, e.to_string()))?;
+                // Spools written before texts were stripped at `mark_held` still hold them.
+                crate::comply::Report::strip_text(&mut v);
+                Some(v)
+            }
             None => None,
         };
         Ok(Document {

@@ -17,7 +17,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 pub mod file;
+pub mod paced;
 pub mod serial;
+pub mod speed;
 pub mod tcp;
 pub mod uri;
 pub mod usb;
@@ -131,6 +133,14 @@ pub fn open(uri: &Uri, opts: OpenOptions) -> Result<Box<dyn Transport>, Transpor
             serial: serial.clone(),
         })?),
     })
+}
+
+/// Opens the link a URI names: [`open`] in the daemon; tests wrap it (a paced UART, a failing link).
+pub type Connector = std::sync::Arc<dyn Fn(&Uri) -> Result<Box<dyn Transport>, TransportError> + Send + Sync>;
+
+/// The daemon's [`Connector`]: [`open`] with the default timeouts.
+pub fn connector() -> Connector {
+    std::sync::Arc::new(|uri: &Uri| open(uri, OpenOptions::default()))
 }
 
 /// Time left until `deadline`, or `None` when it has passed.

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{Config, Fault};
+use super::{Config, Fault, PrinterError};
 use crate::bitmap::Bitmap;
 use crate::lang::{self, Condition, Decoded, Language, Query, StreamDecoder};
 use crate::printer::status::Details;
@@ -34,6 +34,13 @@ pub struct Engine {
     drop_after_bytes: Option<u64>,
     paper_out: bool,
     head_open: bool,
+    /// Status queries go unanswered.
+    silent: bool,
+    /// Power cycles so far: a pty link forgets a half-received label when this changes.
+    pub(super) power_cycles: u64,
+    /// An error that stops printing, and the label count it comes at.
+    error_after: Option<(PrinterError, u32)>,
+    error: Option<PrinterError>,
     printed: u32,
     waiting: VecDeque<Bitmap>,
     saved: Vec<PathBuf>,
@@ -53,6 +60,10 @@ impl Engine {
             drop_after_bytes: cfg.faults.iter().find_map(|f| if let Fault::DropAfterBytes(n) = f { Some(*n) } else { None }),
             paper_out: false,
             head_open: cfg.faults.contains(&Fault::HeadOpen),
+            silent: cfg.faults.contains(&Fault::Silent),
+            power_cycles: 0,
+            error_after: cfg.faults.iter().find_map(|f| if let Fault::ErrorAfter(e, n) = f { Some((*e, *n)) } else { None }),
+            error: None,
             printed: 0,
             waiting: VecDeque::new(),
             saved: Vec::new(),
@@ -75,16 +86,47 @@ impl Engine {
     }
 
     pub fn details(&self) -> Details {
-        Details {
+        let mut d = Details {
             paper_out: self.paper_out,
             head_open: self.head_open,
             formats_in_buffer: Some(self.waiting.len() as u32),
             ..Details::default()
+        };
+        if let Some(e) = self.error {
+            e.apply(&mut d);
         }
+        d
     }
 
     fn can_print(&self) -> bool {
-        !self.paper_out && !self.head_open
+        !self.paper_out && !self.head_open && self.error.is_none()
+    }
+
+    /// Off and on again: whatever half label a link was receiving is forgotten.
+    pub fn power_cycle(&mut self) {
+        self.power_cycles += 1;
+    }
+
+    pub fn set_silent(&mut self, silent: bool) {
+        self.silent = silent;
+    }
+
+    pub fn raise_error(&mut self, error: PrinterError) {
+        self.error = Some(error);
+    }
+
+    pub fn clear_error(&mut self) -> std::io::Result<()> {
+        self.error = None;
+        self.error_after = None;
+        self.drain()
+    }
+
+    pub fn set_paper_out(&mut self) {
+        self.paper_out = true;
+    }
+
+    pub fn drop_after(&mut self, n: u64) {
+        self.drop_after_bytes = Some(self.bytes_in + n.max(1));
     }
 
     /// Accounts for `n` newly arrived bytes; returns how many of them to take before the link must be
@@ -106,7 +148,13 @@ impl Engine {
         if self.can_print() && self.waiting.is_empty() {
             self.print(label)
         } else {
-            self.events.push(Event::Held { reason: if self.head_open { "head open" } else { "paper out" } });
+            let reason = match self.error {
+                _ if self.head_open => "head open",
+                _ if self.paper_out => "paper out",
+                Some(e) => e.name(),
+                None => "labels waiting before it",
+            };
+            self.events.push(Event::Held { reason });
             self.waiting.push_back(label);
             Ok(())
         }
@@ -123,6 +171,11 @@ impl Engine {
         self.printed += 1;
         if self.paper_out_after == Some(self.printed) {
             self.paper_out = true;
+        }
+        if let Some((e, n)) = self.error_after
+            && n == self.printed
+        {
+            self.error = Some(e);
         }
         Ok(())
     }
@@ -148,8 +201,12 @@ impl Engine {
         self.drain()
     }
 
-    /// The bytes a real printer of this language sends for this query in the current condition.
+    /// The bytes a real printer of this language sends for this query in the current condition;
+    /// nothing while the `silent` fault holds.
     fn answer(&self, q: &Query) -> Vec<u8> {
+        if self.silent {
+            return Vec::new();
+        }
         (self.lang.dialect().answer)(q, &Condition { details: self.details(), dpi: self.dpi })
     }
 }

@@ -141,7 +141,14 @@ pub fn serve_pty(engine: Arc<Mutex<Engine>>, cfg: Arc<Config>, stop: StopHandle)
         let mut buf = vec![0u8; read_size(&cfg)];
         let started = Instant::now();
         let mut total = 0u64;
+        let mut cycles = engine.lock().expect("engine lock").power_cycles;
         while !stop.is_stopped() {
+            let now = engine.lock().expect("engine lock").power_cycles;
+            if now != cycles {
+                cycles = now;
+                session.abandon("power cycle");
+                session = Session::new(engine.clone(), &cfg);
+            }
             let n = match master.read(&mut buf) {
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) => continue,

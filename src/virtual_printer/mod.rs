@@ -9,6 +9,9 @@
 //! * `head-open`: the head starts open; nothing prints until [`VirtualPrinter::close_head`].
 //! * `slow=BYTES_PER_SEC`: the printer takes bytes no faster than this.
 //! * `drop-after-bytes=N`: once N bytes have arrived, the TCP connection is reset (once), mid-label.
+//! * `silent`: status queries go unanswered (a printer whose status channel died); labels still print.
+//! * `ribbon-out-after=N`, `jam-after=N`, `head-hot-after=N`: the printer stops on that error after N
+//!   labels; later labels wait, unprinted, until [`VirtualPrinter::clear_error`].
 //!
 //! A label is saved only when its last byte has arrived: one cut off by a dropped link is discarded, as a
 //! real printer discards a half-received format.
@@ -38,6 +41,41 @@ pub enum Fault {
     HeadOpen,
     Slow(u32),
     DropAfterBytes(u64),
+    Silent,
+    ErrorAfter(PrinterError, u32),
+}
+
+/// A printer error that stops printing until an operator clears it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrinterError {
+    RibbonOut,
+    Jam,
+    HeadHot,
+}
+
+impl PrinterError {
+    pub const ALL: [PrinterError; 3] = [PrinterError::RibbonOut, PrinterError::Jam, PrinterError::HeadHot];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PrinterError::RibbonOut => "ribbon-out",
+            PrinterError::Jam => "jam",
+            PrinterError::HeadHot => "head-hot",
+        }
+    }
+
+    /// The condition the printer reports for it.
+    pub(crate) fn apply(self, d: &mut Details) {
+        match self {
+            PrinterError::RibbonOut => d.ribbon_out = true,
+            PrinterError::Jam => d.paper_jam = true,
+            // ESC/POS reports an over-hot head as an automatically recoverable error.
+            PrinterError::HeadHot => {
+                d.over_temperature = true;
+                d.recoverable_error = true;
+            }
+        }
+    }
 }
 
 impl FromStr for Fault {
@@ -54,7 +92,15 @@ impl FromStr for Fault {
             "head-open" => Err("fault `head-open` takes no value".into()),
             "slow" => Ok(Fault::Slow(number("bytes per second")?.min(u32::MAX as u64) as u32)),
             "drop-after-bytes" => Ok(Fault::DropAfterBytes(number("bytes")?)),
-            _ => Err(format!("unknown fault `{name}` (paper-out-after=N, head-open, slow=BYTES_PER_SEC, drop-after-bytes=N)")),
+            "silent" if value.is_none() => Ok(Fault::Silent),
+            "silent" => Err("fault `silent` takes no value".into()),
+            _ => match PrinterError::ALL.into_iter().find(|e| name.strip_suffix("-after") == Some(e.name())) {
+                Some(e) => Ok(Fault::ErrorAfter(e, number("labels")?.min(u32::MAX as u64) as u32)),
+                None => Err(format!(
+                    "unknown fault `{name}` (paper-out-after=N, head-open, slow=BYTES_PER_SEC, drop-after-bytes=N, silent, \
+                     ribbon-out-after=N, jam-after=N, head-hot-after=N)"
+                )),
+            },
         }
     }
 }
@@ -66,6 +112,8 @@ impl fmt::Display for Fault {
             Fault::HeadOpen => write!(f, "head-open"),
             Fault::Slow(n) => write!(f, "slow={n}"),
             Fault::DropAfterBytes(n) => write!(f, "drop-after-bytes={n}"),
+            Fault::Silent => write!(f, "silent"),
+            Fault::ErrorAfter(e, n) => write!(f, "{}-after={n}", e.name()),
         }
     }
 }
@@ -194,6 +242,37 @@ impl VirtualPrinter {
         self.engine.lock().expect("engine lock").set_head_open(false)
     }
 
+    /// Stops (true) or resumes (false) answering status queries.
+    pub fn set_silent(&self, silent: bool) {
+        self.engine.lock().expect("engine lock").set_silent(silent);
+    }
+
+    /// Stops the printer on `error` now, as if it happened after the last label.
+    pub fn raise_error(&self, error: PrinterError) {
+        self.engine.lock().expect("engine lock").raise_error(error);
+    }
+
+    /// Clears the printer's error and prints what waited.
+    pub fn clear_error(&self) -> std::io::Result<()> {
+        self.engine.lock().expect("engine lock").clear_error()
+    }
+
+    /// Off and on again: a half-received label (a sender that died mid-label on a serial line) is
+    /// forgotten, as a real printer forgets it.
+    pub fn power_cycle(&self) {
+        self.engine.lock().expect("engine lock").power_cycle();
+    }
+
+    /// Paper runs out now.
+    pub fn paper_out(&self) {
+        self.engine.lock().expect("engine lock").set_paper_out();
+    }
+
+    /// Resets the next connection that carries `n` more bytes (once), as a pulled cable does mid-label.
+    pub fn drop_after(&self, n: u64) {
+        self.engine.lock().expect("engine lock").drop_after(n);
+    }
+
     /// Waits until at least `n` labels are saved or `timeout` passes; returns how many are saved.
     pub fn wait_for_saved(&self, n: usize, timeout: Duration) -> usize {
         let deadline = std::time::Instant::now() + timeout;
@@ -238,7 +317,18 @@ mod tests {
             let e = bad.parse::<Fault>().unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
-        for f in [Fault::PaperOutAfter(2), Fault::HeadOpen, Fault::Slow(100), Fault::DropAfterBytes(7)] {
+        assert_eq!("silent".parse::<Fault>().unwrap(), Fault::Silent);
+        assert_eq!("jam-after=2".parse::<Fault>().unwrap(), Fault::ErrorAfter(PrinterError::Jam, 2));
+        assert!("silent=1".parse::<Fault>().unwrap_err().contains("takes no value"));
+        for f in [
+            Fault::PaperOutAfter(2),
+            Fault::HeadOpen,
+            Fault::Slow(100),
+            Fault::DropAfterBytes(7),
+            Fault::Silent,
+            Fault::ErrorAfter(PrinterError::RibbonOut, 1),
+            Fault::ErrorAfter(PrinterError::HeadHot, 3),
+        ] {
             assert_eq!(f.to_string().parse::<Fault>().unwrap(), f);
         }
     }

@@ -8,10 +8,17 @@
 //! * it cannot be rendered or encoded at all → `failed`;
 //! * the link breaks before the first byte → back to `ready`, the same bytes are retried with capped
 //!   exponential backoff;
-//! * the link breaks after bytes left → `in_doubt`: never re-sent without an operator's reprint.
+//! * the link breaks after bytes left → `in_doubt`: never re-sent without an operator's reprint;
+//! * the printer reports an error right after the label (ribbon out, jam, head too hot) → `in_doubt`
+//!   with that condition as the reason;
+//! * the label would take longer on the link than the printer's `max_label_seconds` → `held` as
+//!   `link_too_slow` with the figures, before a byte goes (a send that times out half way is in doubt).
 //!
-//! The printer's status is read before every send and periodically while idle: paper out, head open,
-//! paused or offline pause the queue (nothing is dropped) until the printer is back. The next document
+//! The send deadline comes from the link's speed ([`LinkSpeed`]: the baud rate for serial links). The
+//! printer's status is read before every send and periodically while idle: paper out, head open, paused,
+//! offline, or no answer at all pause the queue (nothing is dropped) until the printer answers ready.
+//! Only a printer whose profile or config says it has no status channel (`status = "none"`) is sent
+//! to blind, and it shows as `no_status`. The next document
 //! is rendered while the current one is sent, so a busy printer never waits for the renderer. A submit
 //! wakes the worker at once through its [`Notify`]. Logs and events carry order ids and tracking
 //! numbers only.
@@ -34,7 +41,8 @@ use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
 use crate::text::Fonts;
-use crate::transport::{self, OpenOptions, Transport, TransportError, Uri};
+use crate::transport::speed::LinkSpeed;
+use crate::transport::{Connector, Transport, TransportError, Uri};
 
 /// How long a status query may take.
 const STATUS_TIMEOUT: Duration = Duration::from_millis(800);
@@ -45,8 +53,6 @@ const PAUSED_POLL: Duration = Duration::from_millis(300);
 /// Backoff after a link error: doubles from the first value up to the cap.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
-/// Time allowed per kilobyte sent, plus a floor: a slow serial printer still finishes a big label.
-const SEND_FLOOR: Duration = Duration::from_secs(10);
 
 /// A configured printer as the worker runs it.
 #[derive(Debug, Clone)]
@@ -55,6 +61,13 @@ pub struct PrinterSpec {
     pub role: Role,
     pub uri: Uri,
     pub profile: Profile,
+    /// How fast the link carries bytes: the send deadline and the `link_too_slow` check use it.
+    pub speed: LinkSpeed,
+    /// A label that would take longer than this on the link is held, not sent.
+    pub max_label_seconds: u32,
+    /// False when the profile or config says the link carries no status answers: then, and only
+    /// then, labels are sent without a status check.
+    pub status_channel: bool,
 }
 
 /// What the API shows about a printer.
@@ -65,8 +78,12 @@ pub struct PrinterView {
     pub driver: String,
     pub language: String,
     pub dpi: u32,
-    /// `ready`, `printing`, `paper_out`, `head_open`, `paused`, `offline`, `unknown`, `starting`.
+    /// `ready`, `printing`, `paper_out`, `head_open`, `paused`, `offline`, `error` (ribbon out, jam, head
+    /// too hot), `silent` (answered before, not now), `unknown` (never answered), `no_status` (no status
+    /// channel: labels go blind), `starting`.
     pub state: String,
+    /// False for a printer sent to blind (`status = "none"`).
+    pub status_channel: bool,
     /// The printer's own conditions or the link error, when not ready.
     pub detail: Option<String>,
     /// Paused by an operator (`POST /v1/printers/{name}/pause`).
@@ -90,6 +107,7 @@ impl PrinterHandle {
             language: spec.profile.language.to_string(),
             dpi: spec.profile.dpi,
             state: "starting".into(),
+            status_channel: spec.status_channel,
             detail: None,
             held_by_operator: false,
         };
@@ -125,6 +143,8 @@ pub struct Shared {
     pub events: EventBus,
     /// The warehouse's bin labels (`[picklist]`), for the walking order on pick lists.
     pub bins: Arc<crate::picklist::BinPattern>,
+    /// Opens printer links.
+    pub connect: Connector,
 }
 
 /// All workers, by printer name.
@@ -142,7 +162,7 @@ impl Workers {
         for spec in printers {
             let handle = Arc::new(PrinterHandle::new(spec));
             map.insert(handle.spec.name.clone(), handle.clone());
-            let worker = Worker { shared: shared.clone(), handle, stop: stop.clone(), link: Mutex::new(None), last_state: None };
+            let worker = Worker { shared: shared.clone(), handle, stop: stop.clone(), link: Mutex::new(None), last_state: None, answered: false };
             tasks.push(tokio::spawn(worker.run()));
         }
         Workers { printers: map, tasks: Mutex::new(tasks) }
@@ -199,6 +219,8 @@ struct Worker {
     /// Behind a mutex only so the worker is `Sync`; one task uses it.
     link: Mutex<Option<Box<dyn Transport>>>,
     last_state: Option<(String, Option<String>)>,
+    /// The printer has answered a status query since the worker started: silence now is a fault.
+    answered: bool,
 }
 
 impl Worker {
@@ -323,66 +345,60 @@ impl Worker {
         }
     }
 
-    /// Opens the link if needed and reads the status. True when a label may be sent now.
+    /// Opens the link if needed and reads the status. True when a label may be sent now: the printer
+    /// answered ready (or printing), or it has no status channel at all.
     async fn ensure_link_and_status(&mut self) -> bool {
         let protocol = self.handle.spec.profile.status;
-        let uri = self.handle.spec.uri.clone();
+        let (uri, connect) = (self.handle.spec.uri.clone(), self.shared.connect.clone());
+        let blind = !self.handle.spec.status_channel;
         let link = self.take_link();
         let (link, result) = tokio::task::spawn_blocking(move || {
             let mut link = match link {
                 Some(l) => l,
-                None => match transport::open(&uri, OpenOptions::default()) {
+                None => match connect(&uri) {
                     Ok(l) => l,
                     Err(e) => return (None, Err(e)),
                 },
             };
+            if blind {
+                return (Some(link), Ok(None));
+            }
             let st = status::probe(link.as_mut(), protocol, STATUS_TIMEOUT);
-            (Some(link), Ok(st))
+            (Some(link), Ok(Some(st)))
         })
         .await
         .unwrap_or_else(|e| (None, Err(TransportError::Io { link: String::new(), sent: 0, reason: e.to_string() })));
         self.put_link(link);
-        match result {
+        let st = match result {
             Err(e) => {
                 self.set_state("offline", Some(e.to_string()));
-                false
+                return false;
             }
-            Ok(st) => {
-                let detail = (!st.state.accepts_labels()).then(|| st.conditions().join(", ")).filter(|s| !s.is_empty());
-                let state = match &st.state {
-                    PrinterState::Ready => "ready",
-                    PrinterState::Printing => "printing",
-                    PrinterState::PaperOut => "paper_out",
-                    PrinterState::HeadOpen => "head_open",
-                    PrinterState::Paused => "paused",
-                    PrinterState::Offline => "offline",
-                    // No status answer (some printers and links have none): send anyway.
-                    PrinterState::Unknown(_) => "unknown",
-                };
-                let detail = match &st.state {
-                    PrinterState::Unknown(why) => Some(why.clone()),
-                    _ => detail,
-                };
-                if matches!(st.state, PrinterState::Offline) {
-                    // The link may be stale: open it afresh next time.
-                    self.put_link(None);
-                }
-                self.set_state(state, detail);
-                match &st.state {
-                    PrinterState::Ready | PrinterState::Printing => true,
-                    PrinterState::Unknown(_) => true,
-                    _ => {
-                        // Paused queue: poll faster so it resumes as soon as the fault clears.
-                        let mut stop = self.stop.clone();
-                        tokio::select! {
-                            _ = tokio::time::sleep(PAUSED_POLL) => {}
-                            _ = stop.changed() => {}
-                        }
-                        false
-                    }
-                }
+            Ok(None) => {
+                self.set_state("no_status", Some("no status channel (status = \"none\"): labels are sent without checking the printer".into()));
+                return true;
             }
+            Ok(Some(st)) => st,
+        };
+        let (state, detail) = describe(&st, self.answered);
+        if !matches!(st.state, PrinterState::Unknown(_)) {
+            self.answered = true;
         }
+        if matches!(st.state, PrinterState::Offline) {
+            // The link may be stale: open it afresh next time.
+            self.put_link(None);
+        }
+        self.set_state(state, detail);
+        if st.state.accepts_labels() {
+            return true;
+        }
+        // Paused queue: poll faster so it resumes as soon as the printer is back.
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(PAUSED_POLL) => {}
+            _ = stop.changed() => {}
+        }
+        false
     }
 
     fn set_state(&mut self, state: &str, detail: Option<String>) {
@@ -410,15 +426,17 @@ impl Worker {
             blocking(move || if stored { spool.mark_sending(id) } else { spool.mark_ready_and_sending(id, &bytes, &format) }).await
         };
         if let Err(e) = commit {
-            tracing::error!(printer = self.name(), document = id, error = %e, "cannot start sending");
-            return SendResult::Lost;
+            // Nothing was sent and nothing changed (a full disk, a locked file): try the same bytes again.
+            tracing::error!(printer = self.name(), document = id, error = %e, "cannot start sending; will retry");
+            return SendResult::Retry(Box::new(r));
         }
         publish(&self.shared, &r.doc, State::Sending, None);
         let Some(mut link) = self.take_link() else {
             return self.unsend(r, "no link to the printer").await;
         };
         let bytes = r.bytes.clone();
-        let deadline = Instant::now() + SEND_FLOOR + Duration::from_millis(bytes.len() as u64 / 10);
+        let speed = self.handle.spec.speed;
+        let deadline = Instant::now() + speed.send_deadline(bytes.len());
         let (link, result) = tokio::task::spawn_blocking(move || {
             let res = link.write_all(&bytes, deadline);
             (link, res)
@@ -436,23 +454,31 @@ impl Worker {
                 })
                 .await;
                 let protocol = self.handle.spec.profile.status;
+                let blind = !self.handle.spec.status_channel;
+                // A serial driver may still hold the label's tail: the answer comes after it.
+                let wait = STATUS_TIMEOUT + speed.drain_time(r.bytes.len());
                 let (link, after) = tokio::task::spawn_blocking(move || {
                     let mut link = link;
-                    let st = status::probe(link.as_mut(), protocol, STATUS_TIMEOUT);
+                    let st = if blind { status::Status::unknown("no status channel") } else { status::probe(link.as_mut(), protocol, wait) };
                     (link, st)
                 })
                 .await
                 .expect("status task panicked");
                 if matches!(after.state, PrinterState::Offline) {
-                    let why = "the link dropped right after the label was sent; it may not have printed".to_string();
+                    let why = after_send_fault(&after);
                     tracing::warn!(printer = self.name(), document = id, order_id = r.doc.order_id.as_deref().unwrap_or(""),
-                        tracking = r.doc.tracking_number.as_deref().unwrap_or(""), "link dropped after send: in doubt");
+                        tracking = r.doc.tracking_number.as_deref().unwrap_or(""), reason = %why, "fault right after the send: in doubt");
                     let w = why.clone();
                     if let Err(e) = blocking(move || spool.mark_in_doubt(id, &w)).await {
                         tracing::error!(printer = self.name(), document = id, error = %e, "recording in doubt");
                     }
                     publish(&self.shared, &r.doc, State::InDoubt, Some(why.clone()));
-                    self.set_state("offline", Some(why));
+                    let (state, detail) = describe(&after, true);
+                    self.set_state(state, detail);
+                    if !after.details.link_down {
+                        // The printer itself answered; keep the link for the next status read.
+                        self.put_link(Some(link));
+                    }
                     return SendResult::Lost;
                 }
                 self.put_link(Some(link));
@@ -498,6 +524,43 @@ impl Worker {
         publish(&self.shared, &r.doc, State::Ready, Some(why.to_string()));
         r.stored = true;
         SendResult::Retry(Box::new(r))
+    }
+}
+
+/// The state name and detail the API shows for a status answer. `answered`: the printer answered
+/// before, so silence now is a fault of its own.
+fn describe(st: &status::Status, answered: bool) -> (&'static str, Option<String>) {
+    let conditions = Some(st.conditions().join(", ")).filter(|s| !s.is_empty());
+    match &st.state {
+        PrinterState::Ready => ("ready", None),
+        PrinterState::Printing => ("printing", None),
+        PrinterState::PaperOut => ("paper_out", conditions),
+        PrinterState::HeadOpen => ("head_open", conditions),
+        PrinterState::Paused => ("paused", conditions),
+        // An error the printer reports itself (ribbon out, jam, over temperature) needs a person.
+        PrinterState::Offline if st.details.link_down => ("offline", None),
+        PrinterState::Offline => ("error", conditions),
+        PrinterState::Unknown(why) if answered => {
+            ("silent", Some(format!("the printer answered before and is silent now ({why}); the queue waits until it answers")))
+        }
+        PrinterState::Unknown(why) => (
+            "unknown",
+            Some(format!(
+                "no status answer ({why}); the queue waits until it answers. If this link carries no status \
+                 (a device file, EPL2 over TCP), set status = \"none\" for the printer in labeld.toml"
+            )),
+        ),
+    }
+}
+
+/// Why a label is in doubt when the status read right after it shows a fault: the printer's own
+/// condition when it reported one, else the link.
+fn after_send_fault(after: &status::Status) -> String {
+    let conditions = after.conditions();
+    if after.details.link_down || conditions.is_empty() {
+        "the link dropped right after the label was sent; it may not have printed".to_string()
+    } else {
+        format!("the printer reported {} right after the label was sent; it may not have printed", conditions.join(", "))
     }
 }
 
@@ -557,13 +620,13 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Ok(StoredContent::Order(o)) => o,
         Ok(StoredContent::TestPage) => {
             return match test_page_bytes(shared, spec) {
-                Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false })),
+                Ok(bytes) => fits_link(shared, spec, doc, bytes),
                 Err(why) => fail(why),
             };
         }
         Ok(StoredContent::Orders(orders)) => {
             return match render_picklist(shared, spec, &doc, &orders) {
-                Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: spec.profile.language.to_string().to_lowercase(), stored: false })),
+                Ok(bytes) => fits_link(shared, spec, doc, bytes),
                 Err(why) => fail(why),
             };
         }
@@ -595,9 +658,51 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         Err(e) => return fail(e.to_string()),
     };
     match lang::encode(profile.language, std::slice::from_ref(&label.raster), &settings) {
-        Ok(bytes) => RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format: profile.language.to_string().to_lowercase(), stored: false })),
+        Ok(bytes) => fits_link(shared, spec, doc, bytes),
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// The rendered document, unless the link is too slow to carry it within the printer's
+/// `max_label_seconds`: then it is held as `link_too_slow` with the figures, before a byte goes.
+fn fits_link(shared: &Shared, spec: &PrinterSpec, doc: Document, bytes: Vec<u8>) -> RenderOutcome {
+    let seconds = spec.speed.time_for(bytes.len()).as_secs_f64();
+    if seconds <= spec.max_label_seconds as f64 {
+        let format = spec.profile.language.to_string().to_lowercase();
+        return RenderOutcome::Ready(Box::new(Rendered { doc, bytes, format, stored: false }));
+    }
+    let message = link_too_slow_message(spec, bytes.len(), seconds);
+    tracing::warn!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
+        tracking = doc.tracking_number.as_deref().unwrap_or(""), bytes = bytes.len(), seconds, "held: link too slow");
+    let report = serde_json::json!({
+        "refusals": [],
+        "hold": {
+            "reason": "link_too_slow",
+            "bytes": bytes.len(),
+            "baud": spec.speed.baud,
+            "bytes_per_second": spec.speed.bytes_per_second,
+            "seconds": (seconds * 10.0).round() / 10.0,
+            "max_label_seconds": spec.max_label_seconds,
+            "message": message,
+        }
+    });
+    match shared.spool.mark_held(doc.id, &report) {
+        Ok(()) => publish(shared, &doc, State::Held, Some(format!("link_too_slow: {message}"))),
+        Err(e) => tracing::error!(document = doc.id, error = %e, "recording a hold"),
+    }
+    RenderOutcome::Settled
+}
+
+/// What a packer reads about a label too big for its link, and how to fix it.
+pub fn link_too_slow_message(spec: &PrinterSpec, bytes: usize, seconds: f64) -> String {
+    let fix = match spec.speed.baud {
+        Some(_) => "raise the printer's baud rate (on the printer, then ?baud= in its uri) or raise max_label_seconds".to_string(),
+        None => "set link_bytes_per_second to the link's real speed, or raise max_label_seconds".to_string(),
+    };
+    format!(
+        "{bytes} bytes at {} take {seconds:.1} s, over this printer's max_label_seconds of {}; {fix}",
+        spec.speed, spec.max_label_seconds
+    )
 }
 
 /// The printer's calibration page, drawn from its profile, in its language. It carries no order

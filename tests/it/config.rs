@@ -189,7 +189,7 @@ fn each_problem_is_named_with_line_and_column() {
         ),
         (
             "[[printer]]\nname = \"a\"\ndriver = \"zd421\"\nuri = \"tcp://p\"\ncolour = \"red\"\n",
-            "labeld.toml:5:1: printer \"a\": unknown key \"colour\" (expected one of: driver, name, role, uri)",
+            "labeld.toml:5:1: printer \"a\": unknown key \"colour\" (expected one of: driver, link_bytes_per_second, max_label_seconds, name, role, status, uri)",
         ),
         ("[printer]\nname = \"a\"\n", "labeld.toml:1:1: printer: expected [[printer]] entries, found a table"),
         (

@@ -18,12 +18,12 @@ use labeld::order::Order;
 use labeld::printer::profile::Profiles;
 use labeld::virtual_printer::{Config as VpConfig, Fault, VirtualPrinter};
 
-fn batch(n: usize) -> Vec<serde_json::Value> {
+pub(crate) fn batch(n: usize) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).take(n).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
+pub(crate) fn config_text(printers: &[(&str, &str, SocketAddr)], listen: &str) -> String {
     let mut t = format!("[server]\nlisten = \"{listen}\"\n\n[spool]\npath = \"spool.db\"\n");
     for (name, driver, addr) in printers {
         t.push_str(&format!("\n[[printer]]\nname = \"{name}\"\ndriver = \"{driver}\"\nuri = \"tcp://{addr}\"\n"));
@@ -51,17 +51,25 @@ impl Drop for InProcess {
 }
 
 fn start(printers: &[(&str, &str, SocketAddr)]) -> InProcess {
-    start_with(printers, "")
+    start_config(&config_text(printers, "127.0.0.1:0"), None)
 }
 
 /// [`start`] with more config sections (`extra` is appended to the file).
 pub(crate) fn start_with(printers: &[(&str, &str, SocketAddr)], extra: &str) -> InProcess {
+    start_config(&(config_text(printers, "127.0.0.1:0") + extra), None)
+}
+
+/// A daemon in-process with this config text; `connect` replaces how it opens printer links.
+pub(crate) fn start_config(config: &str, connect: Option<labeld::transport::Connector>) -> InProcess {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("labeld.toml");
-    std::fs::write(&path, config_text(printers, "127.0.0.1:0") + extra).unwrap();
+    std::fs::write(&path, config).unwrap();
     let profiles = Profiles::builtin();
     let config = daemon::load_config(&path, &profiles).unwrap();
-    let setup = Setup::new(config, profiles).unwrap();
+    let mut setup = Setup::new(config, profiles).unwrap();
+    if let Some(c) = connect {
+        setup.connect = c;
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -87,7 +95,7 @@ pub(crate) fn vp(lang: Language, dir: &Path, faults: &[Fault]) -> VirtualPrinter
     VirtualPrinter::spawn(c, "127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
-fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serde_json::Value {
+pub(crate) fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serde_json::Value {
     let body = serde_json::json!({ "printer": printer, "orders": orders });
     let resp = http::post_json(addr, "/v1/jobs", body.to_string().as_bytes());
     assert_eq!(resp.status, 202, "{}", resp.text());
@@ -95,7 +103,7 @@ fn submit(addr: SocketAddr, printer: &str, orders: &[serde_json::Value]) -> serd
 }
 
 /// Documents by state, from the API.
-fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
+pub(crate) fn states(addr: SocketAddr, printer: &str) -> BTreeMap<String, usize> {
     let v = http::get(addr, &format!("/v1/jobs?printer={printer}&limit=1000")).json();
     let mut out = BTreeMap::new();
     for d in v["documents"].as_array().unwrap() {
@@ -115,8 +123,30 @@ pub(crate) fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> b
     panic!("timed out waiting for {what}");
 }
 
-fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
+pub(crate) fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
     ["done", "held", "failed", "in_doubt", "cancelled"].iter().map(|k| s.get(*k).copied().unwrap_or(0)).sum::<usize>() == n
+}
+
+/// Issue 13 defect 5: a preview applies the rules printing applies, the spool's duplicate rule included.
+#[test]
+fn render_refuses_a_tracking_number_already_printed_for_another_order() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let order: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    let resp = http::post_json(d.addr, "/v1/jobs", serde_json::json!({ "printer": "dock-1", "order": order }).to_string().as_bytes());
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    assert_eq!(printer.wait_for_saved(1, Duration::from_secs(30)), 1);
+    // The order itself still previews; another order with its tracking number does not.
+    let same = http::post_json(d.addr, "/v1/render", order.to_string().as_bytes());
+    assert_eq!(same.status, 200, "{}", same.text());
+    let mut other = order.clone();
+    other["order_id"] = "574831017900715999".into();
+    let resp = http::post_json(d.addr, "/v1/render", other.to_string().as_bytes());
+    assert_eq!(resp.status, 422, "{}", resp.text());
+    let body = resp.json();
+    let rules: Vec<&str> = body["error"]["detail"]["refusals"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["duplicate_tracking_number"]);
 }
 
 #[test]
@@ -291,7 +321,7 @@ fn buyer_strings(orders: &[serde_json::Value]) -> Vec<String> {
 
 /// How many saved labels carry each tracking number (read from the PNG's barcode), and how many
 /// saved labels have no readable barcode.
-fn tracking_counts(printer: &VirtualPrinter) -> (BTreeMap<String, usize>, usize) {
+pub(crate) fn tracking_counts(printer: &VirtualPrinter) -> (BTreeMap<String, usize>, usize) {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut unread = 0;
     for p in printer.saved() {

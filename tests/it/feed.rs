@@ -539,6 +539,8 @@ struct Station {
     addr: SocketAddr,
     printer: VirtualPrinter,
     child: Option<Child>,
+    /// RUST_LOG for the process.
+    rust_log: &'static str,
 }
 
 impl Station {
@@ -566,7 +568,7 @@ impl Station {
         )
         .unwrap();
         let log = dir.join("labeld.log");
-        Station { name, config, log, addr, printer, child: None }
+        Station { name, config, log, addr, printer, child: None, rust_log: "info" }
     }
 
     fn subject(&self, tag: &str) -> String {
@@ -578,7 +580,7 @@ impl Station {
         let child = Command::new(env!("CARGO_BIN_EXE_labeld"))
             .args(["serve", "--config"])
             .arg(&self.config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", self.rust_log)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -1064,4 +1066,115 @@ fn five_hundred_orders_two_daemons_sigkill_and_broker_restart_print_once_with_ev
         started.elapsed().as_secs_f64(),
         in_doubt.len()
     );
+}
+
+/// Issue 13 defect 3: the text a rule refused can be a buyer's name, address or phone. Held documents
+/// whose refused texts are exactly those are listed, previewed, counted, logged and announced (SSE
+/// and NATS), and none of those strings appears anywhere but on the label.
+#[test]
+fn refused_buyer_text_appears_in_no_listing_event_metric_log_or_preview() {
+    let Some(nats) = Nats::start() else { return };
+    let tag = "leak";
+    let root = tempfile::tempdir().unwrap();
+    let mut st = Station::new(root.path(), "pack-01", &nats, tag, &[]);
+    st.rust_log = "debug";
+    st.start();
+    wait_until("the feed to connect", Duration::from_secs(30), || st.feed_state() == "connected");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let nats_events = rt.block_on(collect_events(&nats));
+    let sse = Sse::open(st.addr);
+
+    let base: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    // Each refused text holds a needle found nowhere else: a name, an address (with a phone in it), a phone.
+    let name = "Qistina Humaira binti Mohd Faizal Azhari ".repeat(8);
+    let address = "Blok Cempaka Pangsapuri Seri Kenanga, call 019-876 5432, ".repeat(10);
+    let note = "WhatsApp 017-662 4419 for a discount";
+    let mut orders = Vec::new();
+    for (i, edit) in [
+        &(|o: &mut serde_json::Value| o["recipient"]["name"] = name.trim().into()) as &dyn Fn(&mut serde_json::Value),
+        &|o| o["recipient"]["address"]["lines"][0] = address.trim().into(),
+        &|o| o["label_note"] = note.into(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut o = base.clone();
+        o["order_id"] = format!("LEAK-{i}").into();
+        o["shipment"]["tracking_number"] = format!("63582877100{i}").into();
+        edit(&mut o);
+        orders.push(o);
+    }
+    let needles = ["Qistina Humaira", "Cempaka Pangsapuri", "019-876 5432", "876 5432", "017-662 4419", "662 4419"];
+    for o in &orders {
+        let resp = http::post_json(st.addr, "/v1/jobs", serde_json::json!({"printer": "dock", "order": o}).to_string().as_bytes());
+        assert_eq!(resp.status, 202, "{}", resp.text());
+    }
+    wait_until("three held documents", Duration::from_secs(60), || st.documents().iter().filter(|d| d["state"] == "held").count() == 3);
+    let docs = st.documents();
+    let rules: BTreeSet<String> = docs.iter().flat_map(|d| d["report"]["refusals"].as_array().unwrap().iter().map(|r| r["rule"].as_str().unwrap().to_owned())).collect();
+    assert!(rules.contains("overflow") && rules.contains("off_platform_contact"), "{rules:?}");
+
+    // Every way to read the station back.
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut get = |what: &str, path: &str| {
+        let r = http::get(st.addr, path);
+        seen.push((what.to_owned(), r.text()));
+    };
+    get("GET /v1/jobs", "/v1/jobs?limit=1000");
+    get("GET /v1/jobs?state=held", "/v1/jobs?state=held");
+    for d in &docs {
+        get("GET /v1/jobs/{id}", &format!("/v1/jobs/{}", d["job"]));
+        get("preview", &format!("/v1/documents/{}/preview.png", d["id"]));
+    }
+    get("healthz", "/healthz");
+    get("metrics", "/metrics");
+    get("printers", "/v1/printers");
+    // The outbox publishes within a second of each change.
+    wait_until("the held events on NATS", Duration::from_secs(30), || events_of(&nats_events).iter().filter(|(_, e)| e.event == "held").count() >= 3);
+    seen.push(("SSE".into(), sse.close()));
+    for (subject, body) in nats_events.lock().unwrap().iter() {
+        seen.push((format!("NATS {subject}"), String::from_utf8_lossy(body).into_owned()));
+    }
+    st.kill();
+    seen.push(("log".into(), std::fs::read_to_string(&st.log).unwrap()));
+    assert!(seen.iter().any(|(w, t)| w == "log" && t.contains("held by a rule")), "the log covers the holds");
+    for (what, text) in &seen {
+        for n in needles {
+            assert!(!text.contains(n), "{what} carries refused buyer text {n:?}:\n{text}");
+        }
+    }
+}
+
+/// A `GET /v1/events` reader on its own thread; `close` returns everything it received.
+struct Sse {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<String>,
+}
+
+impl Sse {
+    fn open(addr: SocketAddr) -> Sse {
+        use std::io::{Read, Write};
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        write!(s, "GET /v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+        let thread = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut buf = [0u8; 8192];
+            while stopped.try_recv().is_err() {
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(_) => {}
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        Sse { stop, thread }
+    }
+
+    fn close(self) -> String {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap()
+    }
 }

@@ -12,7 +12,7 @@ use labeld::lang::zpl::{Encoding, ZplOptions};
 use labeld::lang::{self, JobSettings, Language};
 use labeld::render::png;
 
-fn renderer() -> Option<PathBuf> {
+pub(crate) fn renderer() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zpl");
     let required = std::env::var("LABELD_REQUIRE_ZPL_RENDERER").is_ok_and(|v| v == "1");
     let installed = dir.join("node_modules/zpl-renderer-js").is_dir();
@@ -27,7 +27,7 @@ fn renderer() -> Option<PathBuf> {
 }
 
 /// Renders ZPL documents of one size with Zebrash (one node process for all); returns the PNGs.
-fn zebrash(dir: &Path, zpls: &[Vec<u8>], width: u32, height: u32, dpi: u32) -> Vec<Vec<u8>> {
+pub(crate) fn zebrash(dir: &Path, zpls: &[Vec<u8>], width: u32, height: u32, dpi: u32) -> Vec<Vec<u8>> {
     let tmp = std::env::temp_dir().join(format!("labeld-zpl-{}-{dpi}-{}", std::process::id(), zpls.len()));
     std::fs::create_dir_all(&tmp).unwrap();
     let dpmm: u32 = if dpi >= 300 { 12 } else { 8 };

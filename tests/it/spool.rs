@@ -782,3 +782,39 @@ fn a_spool_error_in_the_duplicate_check_holds_the_label() {
     let why = &report.refusals[0].message;
     assert!(why.contains("could not check") && why.contains("spool"), "{why}");
 }
+
+/// An operator resolves a label in doubt, with a reason, audited: "came out" makes it done and prints
+/// nothing; "did not come out" cancels it and queues exactly one reprint. A second answer, or an answer
+/// for a label not in doubt, changes nothing.
+#[test]
+fn resolving_a_label_in_doubt() {
+    use labeld::spool::Resolution;
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(&dir);
+    let came = document_in(&spool, 1, State::InDoubt);
+    let lost = document_in(&spool, 2, State::InDoubt);
+    let done = document_in(&spool, 3, State::Done);
+    assert!(matches!(spool.resolve(came, Resolution::Printed, "  "), Err(SpoolError::Invalid(_))), "a reason is required");
+
+    let r = spool.resolve(came, Resolution::Printed, "on the printer").unwrap();
+    assert_eq!(r.document.state, State::Done);
+    assert!(r.reprint.is_none());
+    let last = spool.history(came).unwrap().pop().unwrap();
+    assert_eq!((last.action.as_str(), last.to.as_deref()), ("resolve", Some("done")));
+    assert!(last.detail.unwrap().contains("came out: on the printer"));
+
+    let r = spool.resolve(lost, Resolution::NotPrinted, "nothing came out").unwrap();
+    assert_eq!(r.document.state, State::Cancelled);
+    let copy = r.reprint.expect("one reprint");
+    assert_eq!((copy.state, copy.reprint_of), (State::Queued, Some(lost)));
+    assert!(copy.reprint_reason.as_deref().unwrap().contains("nothing came out"));
+    assert!(spool.history(lost).unwrap().iter().any(|e| e.action == "resolve" && e.detail.as_deref().unwrap().contains("nothing came out")));
+
+    // Answering again, or for a label that is not in doubt, is refused and prints nothing more.
+    for (id, outcome) in [(lost, Resolution::NotPrinted), (came, Resolution::NotPrinted), (done, Resolution::Printed)] {
+        assert!(matches!(spool.resolve(id, outcome, "again"), Err(SpoolError::IllegalTransition { .. })), "{id}");
+    }
+    let copies = spool.list(&Filter { order_id: Some("ORD-000002".into()), ..Default::default() }).unwrap();
+    assert_eq!(copies.iter().filter(|d| d.reprint_of == Some(lost)).count(), 1);
+    assert!(matches!(spool.resolve(9999, Resolution::Printed, "x"), Err(SpoolError::NoDocument(9999))));
+}

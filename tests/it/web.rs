@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use labeld::lang::Language;
 use labeld::printer::profile::Profiles;
-use labeld::virtual_printer::{Config as VpConfig, VirtualPrinter};
+use labeld::virtual_printer::{Config as VpConfig, Fault, PrinterError, VirtualPrinter};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "web-test-token-0123456789";
@@ -65,6 +65,18 @@ fn packers_page_in_chromium() {
     let work = tempfile::tempdir().unwrap();
     let dock = vp(Language::Zpl, &work.path().join("dock-1"));
     let desk = vp(Language::Tspl, &work.path().join("desk-2"));
+    // Two printers that leave a label in doubt: one stops on "ribbon out" right after it, one drops
+    // the link half way through it (once).
+    let ribbon = VirtualPrinter::spawn(
+        VpConfig::new(Language::Zpl, 203, work.path().join("dock-3")).with_fault(Fault::ErrorAfter(PrinterError::RibbonOut, 1)),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let drop = VirtualPrinter::spawn(
+        VpConfig::new(Language::Zpl, 203, work.path().join("dock-4")).with_fault(Fault::DropAfterBytes(2000)),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = work.path().join("labeld.toml");
@@ -73,9 +85,13 @@ fn packers_page_in_chromium() {
         format!(
             "[server]\nlisten = \"{addr}\"\ntoken = \"{TOKEN}\"\n\n[spool]\npath = \"spool.db\"\n\n\
              [[printer]]\nname = \"dock-1\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
-             [[printer]]\nname = \"desk-2\"\ndriver = \"tsc-te200\"\nuri = \"tcp://{}\"\n",
+             [[printer]]\nname = \"desk-2\"\ndriver = \"tsc-te200\"\nuri = \"tcp://{}\"\n\n\
+             [[printer]]\nname = \"dock-3\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
+             [[printer]]\nname = \"dock-4\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
             dock.addr(),
-            desk.addr()
+            desk.addr(),
+            ribbon.addr(),
+            drop.addr()
         ),
     )
     .unwrap();
@@ -104,6 +120,8 @@ fn packers_page_in_chromium() {
     let ok = order_file(&orders, "my-jnt-cod.json", None);
     let held = order_file(&orders, "sg-ninjavan.json", Some("Add us on WhatsApp +65 8123 4567 for 10% off"));
     let late = order_file(&orders, "th-flash-cod.json", None);
+    let doubt_a = order_file(&orders, "id-jnt.json", None);
+    let doubt_b = order_file(&orders, "ph-jnt.json", None);
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
     std::fs::create_dir_all(&shots).unwrap();
     let profile_dir = work.path().join("chromium-profile");
@@ -115,6 +133,8 @@ fn packers_page_in_chromium() {
         .env("ORDER_OK", &ok)
         .env("ORDER_HELD", &held)
         .env("ORDER_LATE", &late)
+        .env("ORDER_DOUBT_A", &doubt_a)
+        .env("ORDER_DOUBT_B", &doubt_b)
         .env("SHOT_DIR", &shots)
         .env("CHROMIUM", CHROMIUM)
         .env("PROFILE_DIR", &profile_dir)
@@ -156,9 +176,21 @@ fn packers_page_in_chromium() {
     let got = labeld::render::png::decode(&std::fs::read(&desk_saved[0]).unwrap()).unwrap();
     assert!(labeld::lang::same_raster(&expected, &got), "desk-2 printed the test page");
 
+    // In doubt, resolved on the page: "came out" printed nothing more on dock-3; "did not come out"
+    // printed the label on dock-4 once (the first, cut-off copy was discarded by the printer).
+    let tracking_of = |file: &Path| -> String {
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(file).unwrap()).unwrap()["shipment"]["tracking_number"].as_str().unwrap().to_string()
+    };
+    for (printer, file) in [(&ribbon, &doubt_a), (&drop, &doubt_b)] {
+        let saved = printer.saved();
+        assert_eq!(saved.len(), 1, "{}: {saved:?}", file.display());
+        let raster = labeld::render::png::decode(&std::fs::read(&saved[0]).unwrap()).unwrap();
+        assert_eq!(labeld::barcode::verify::read_code128(&raster), Some(tracking_of(file)));
+    }
+
     // Buyer data stays out of the daemon's log, whatever the page did.
     let logs = std::fs::read_to_string(&log).unwrap();
-    for file in [&ok, &held, &late] {
+    for file in [&ok, &held, &late, &doubt_a, &doubt_b] {
         let order = labeld::order::Order::from_json_bytes(&std::fs::read(file).unwrap()).unwrap();
         for (path, text) in order.text_fields() {
             if path.starts_with("recipient") && text.trim().len() >= 6 {

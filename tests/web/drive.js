@@ -2,7 +2,9 @@
 // tests/web.rs. The daemon is already running with two printers and an API token; this script plays
 // both the order backend (submits over HTTP from Node) and the packer (taps in the browser).
 //
-// Environment: LABELD_URL, LABELD_TOKEN, ORDER_OK, ORDER_HELD, ORDER_LATE (order JSON files),
+// Environment: LABELD_URL, LABELD_TOKEN, ORDER_OK, ORDER_HELD, ORDER_LATE, ORDER_DOUBT_A, ORDER_DOUBT_B
+// (order JSON files; the DOUBT ones go to dock-3, which stops on "ribbon out" after a label, and dock-4,
+// which drops the link mid-label once),
 // SHOT_DIR (where screenshots go), CHROMIUM (the browser binary), PROFILE_DIR (a fresh, empty user
 // data dir: Playwright passes it to Chromium as --user-data-dir).
 // Prints one JSON line on success: the document ids it made, for the Rust side to check.
@@ -155,6 +157,40 @@ async function main() {
     await dock.getByRole('button', { name: 'Resume' }).click();
     await page.locator('.card[data-printer="dock-1"]:not([data-state="paused"])').waitFor();
 
+    step('labels in doubt: "came out" settles one, "did not come out" prints the other again, once');
+    const a = await submit('dock-3', env('ORDER_DOUBT_A'));
+    const b = await submit('dock-4', env('ORDER_DOUBT_B'));
+    const aRow = page.locator(`#attention .doc[data-id="${a.id}"][data-state="in_doubt"]`);
+    const bRow = page.locator(`#attention .doc[data-id="${b.id}"][data-state="in_doubt"]`);
+    await aRow.waitFor();
+    await bRow.waitFor();
+    const aWhy = await aRow.locator('.reasons').innerText();
+    if (!aWhy.includes('ribbon out')) throw new Error(`in-doubt reason should be the printer's condition: ${aWhy}`);
+    const bWhy = await bRow.locator('.reasons').innerText();
+    if (!bWhy.includes('disconnected') && !bWhy.includes('link dropped')) throw new Error(`in-doubt reason should be the link: ${bWhy}`);
+    await page.screenshot({ path: path.join(SHOTS, 'web-in-doubt.png'), fullPage: true });
+    await aRow.getByRole('button', { name: 'Came out' }).click();
+    await page.locator('#resolve-dialog[open]').waitFor();
+    await page.click('#resolve-go');
+    if (!(await page.locator('#resolve-dialog[open]').count())) throw new Error('resolved without a reason');
+    await page.fill('#resolve-reason', 'on the printer, barcode readable');
+    await page.click('#resolve-go');
+    await page.locator('#resolve-dialog[open]').waitFor({ state: 'detached' });
+    await page.locator(`#recent .doc[data-id="${a.id}"][data-state="done"]`).waitFor();
+    await bRow.getByRole('button', { name: 'Did not come out' }).click();
+    await page.locator('#resolve-dialog[open]').waitFor();
+    await page.fill('#resolve-reason', 'nothing came out');
+    await page.click('#resolve-go');
+    await page.locator('#resolve-dialog[open]').waitFor({ state: 'detached' });
+    await page.locator(`#recent .doc[data-id="${b.id}"][data-state="cancelled"]`).waitFor();
+    const copyRow = page.locator(`#recent .doc[data-state="done"]:has(.reprint-of:text("reprint of #${b.id}:"))`);
+    await copyRow.waitFor();
+    const copyId = Number(await copyRow.getAttribute('data-id'));
+    const copies = (await apiGet(`/v1/jobs?order_id=${encodeURIComponent(b.order_id)}`)).documents.filter((d) => d.reprint_of === b.id);
+    if (copies.length !== 1 || copies[0].id !== copyId || !copies[0].reprint_reason.includes('nothing came out')) {
+      throw new Error(`one reprint with the reason: ${JSON.stringify(copies)}`);
+    }
+
     step('touch targets are big enough for a gloved finger');
     const small = await page.evaluate(() => [...document.querySelectorAll('button')]
       .filter((b) => b.offsetParent !== null)
@@ -173,7 +209,7 @@ async function main() {
     const weight = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
       .filter((e) => !e.name.includes('/v1/') && !e.name.includes('/healthz') && !e.name.startsWith('blob:'))
       .reduce((n, e) => n + (e.transferSize || 0), 0));
-    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, page_transfer_bytes: weight }) + '\n');
+    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, page_transfer_bytes: weight }) + '\n');
   } finally {
     await context.close();
   }

@@ -15,13 +15,14 @@ const DOC_WORDS = {
 };
 const PRINTER_WORDS = {
   ready: 'Ready', printing: 'Printing', paper_out: 'Paper out', head_open: 'Head open', paused: 'Paused',
-  offline: 'Offline', unknown: 'No status', starting: 'Starting',
+  offline: 'Offline', error: 'Printer error', silent: 'Not answering', unknown: 'No status answer',
+  no_status: 'Sends blind', starting: 'Starting',
 };
 const RULE_WORDS = {
   hyperlink: 'Web link', qr_code: 'QR code', off_platform_contact: 'Outside contact',
   unrelated_content: 'Marketing text', unknown_warehouse: 'Unknown warehouse', tracking_number: 'Bad tracking number',
   duplicate_tracking_number: 'Tracking number used twice', missing_glyph: 'Character cannot print',
-  overflow: 'Text does not fit', barcode: 'Barcode',
+  overflow: 'Text does not fit', barcode: 'Barcode', link_too_slow: 'Link too slow',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -155,6 +156,7 @@ function drawPrinters() {
         badge('printer', state, PRINTER_WORDS)),
       el('p', { class: 'meta' }, `${p.driver} · ${String(p.language).toUpperCase()} · ${p.dpi} dpi · ${p.role}`),
       p.held_by_operator ? el('p', { class: 'paused-note' }, 'Paused by an operator: nothing prints until Resume.') : null,
+      p.status_channel === false ? el('p', { class: 'blind-note' }, 'No status channel: labels are sent without checking paper or head.') : null,
       p.detail && !p.held_by_operator ? el('p', { class: 'detail' }, p.detail) : null,
       el('p', { class: 'queue-length' }, el('b', { 'data-queue': p.name }, String(queued)), ' in queue'),
       el('div', { class: 'actions' }, pause, test)));
@@ -171,7 +173,10 @@ function docTitle(d) {
 
 function reasons(d) {
   const out = [];
-  if (d.state === 'held' && d.report && Array.isArray(d.report.refusals)) {
+  if (d.state === 'held' && d.report && d.report.hold) {
+    const h = d.report.hold;
+    out.push(el('li', { class: 'reason' }, el('b', {}, RULE_WORDS[h.reason] || h.reason), ' — ', h.message));
+  } else if (d.state === 'held' && d.report && Array.isArray(d.report.refusals)) {
     // Rule, field and the rule's sentence; never the refused text itself (it can be buyer data).
     for (const r of d.report.refusals) {
       out.push(el('li', { class: 'reason' },
@@ -190,7 +195,14 @@ function docRow(d) {
     b.addEventListener('click', () => openPreview(d));
     actions.append(b);
   }
-  if (REPRINTABLE.includes(d.state) && !d.purged) {
+  if (d.state === 'in_doubt' && !d.purged) {
+    // A person at the printer says what happened; "did not come out" prints it again, once.
+    const came = el('button', { type: 'button', class: 'primary', 'data-resolve': 'printed' }, 'Came out');
+    came.addEventListener('click', () => openResolve(d, 'printed'));
+    const not = el('button', { type: 'button', 'data-resolve': 'not_printed' }, 'Did not come out');
+    not.addEventListener('click', () => openResolve(d, 'not_printed'));
+    actions.append(came, not);
+  } else if (REPRINTABLE.includes(d.state) && !d.purged) {
     const b = el('button', { type: 'button' }, 'Reprint');
     b.addEventListener('click', () => openReprint(d));
     actions.append(b);
@@ -412,7 +424,37 @@ function openReprint(d) {
   $('reprint-reason').focus();
 }
 
+let resolving = null;
+function openResolve(d, outcome) {
+  resolving = { doc: d, outcome };
+  $('resolve-title').textContent = `${docTitle(d)}: ${outcome === 'printed' ? 'came out' : 'did not come out'}`;
+  $('resolve-question').textContent = outcome === 'printed'
+    ? 'It is marked printed and not printed again.'
+    : 'It is cancelled and printed again, once.';
+  $('resolve-go').textContent = outcome === 'printed' ? 'It came out' : 'Print it again';
+  $('resolve-reason').value = '';
+  $('resolve-dialog').showModal();
+  $('resolve-reason').focus();
+}
+
 function setup() {
+  $('resolve-cancel').addEventListener('click', () => $('resolve-dialog').close());
+  $('resolve-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const reason = $('resolve-reason').value.trim();
+    if (!reason) { $('resolve-reason').focus(); return; }
+    const go = $('resolve-go');
+    go.disabled = true;
+    try {
+      await api('POST', `/v1/documents/${resolving.doc.id}/resolve`, { outcome: resolving.outcome, reason });
+      $('resolve-dialog').close();
+      scheduleRefresh(0);
+    } catch (e) {
+      showError(explain(e));
+    } finally {
+      go.disabled = false;
+    }
+  });
   $('preview-dialog').addEventListener('close', () => {
     $('preview-img').removeAttribute('src');
     if (previewUrl) { URL.revokeObjectURL(previewUrl); previewUrl = null; }
