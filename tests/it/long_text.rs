@@ -6,7 +6,6 @@
 
 use crate::common;
 
-use std::path::PathBuf;
 
 use labeld::compose::ComposeError;
 use labeld::comply::Rule;
@@ -17,16 +16,7 @@ use labeld::text::{TextStyle, Weight};
 const DPIS: [u32; 2] = [203, 300];
 
 fn long_orders() -> Vec<(String, Order)> {
-    let dir = common::fixtures().join("orders-long");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let order = Order::from_json_bytes(&std::fs::read(&p).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.file_stem().unwrap().to_string_lossy().into_owned(), order)
-        })
-        .collect()
+    common::orders_in("orders-long")
 }
 
 fn pt_to_px(pt: f32, dpi: u32) -> f32 {

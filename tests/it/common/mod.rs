@@ -19,7 +19,12 @@ pub fn fixtures() -> PathBuf {
 
 /// Every valid fixture order, by file stem.
 pub fn fixture_orders() -> Vec<(String, Order)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures().join("orders")).unwrap().map(|e| e.unwrap().path()).collect();
+    orders_in("orders")
+}
+
+/// The orders of one fixture folder (`orders`, `orders-long`), by file stem.
+pub fn orders_in(folder: &str) -> Vec<(String, Order)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures().join(folder)).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
     paths
         .into_iter()
