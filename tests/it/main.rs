@@ -22,6 +22,7 @@ mod lang_zpl_independent;
 mod layout_props;
 mod link;
 mod long_text;
+mod manifest;
 mod orders;
 mod packaging;
 mod picklist;
