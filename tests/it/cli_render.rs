@@ -59,11 +59,10 @@ fn a_character_no_font_has_is_refused_naming_the_field() {
 
 #[test]
 fn pdf_text_is_extractable() {
-    let Ok(probe) = Command::new("pdftotext").arg("-v").output() else {
-        println!("skipped: pdftotext not installed (Debian package poppler-utils)");
+    if !common::have("pdftotext") {
+        common::skip("LABELD_REQUIRE_DOC_TOOLS", "pdftotext (Debian poppler-utils) is not installed");
         return;
-    };
-    let _ = probe;
+    }
     let out = tmp("us.pdf");
     assert!(labeld().arg("render").arg(common::fixtures().join("orders/us-usps.json")).args(["-f", "pdf", "-o"]).arg(&out).status().unwrap().success());
     let text = Command::new("pdftotext").arg(&out).arg("-").output().unwrap();

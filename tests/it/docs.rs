@@ -32,11 +32,9 @@ fn printable() -> Vec<(String, String)> {
 
 /// Whether poppler's pdftoppm can run here.
 fn pdftoppm() -> bool {
-    let required = std::env::var("LABELD_REQUIRE_DOC_TOOLS").is_ok_and(|v| v == "1");
-    let found = Command::new("pdftoppm").arg("-v").output().is_ok();
-    assert!(found || !required, "LABELD_REQUIRE_DOC_TOOLS=1 but pdftoppm (Debian poppler-utils) is not installed");
+    let found = common::have("pdftoppm");
     if !found {
-        eprintln!("skipped: pdftoppm (Debian poppler-utils) is not installed");
+        common::skip("LABELD_REQUIRE_DOC_TOOLS", "pdftoppm (Debian poppler-utils) is not installed");
     }
     found
 }

@@ -10,15 +10,12 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::{self, have};
 use labeld::packaging_support::udev_rules;
 use labeld::printer::Profiles;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
 }
 
 // ---------------------------------------------------------------- udev rules
@@ -46,16 +43,23 @@ fn udev_rules_match_drivers() {
             assert!(committed.lines().any(|l| l.starts_with(&line)), "{}: no rule for {vid:04x}:{pid:04x}", p.name);
         }
     }
-    if have("udevadm") {
-        let out = Command::new("udevadm").arg("verify").arg(&committed_path).output().unwrap();
-        if String::from_utf8_lossy(&out.stderr).contains("Unknown command") || String::from_utf8_lossy(&out.stderr).contains("invalid") {
-            eprintln!("skipped: this udevadm has no `verify` (systemd >= 254)");
-        } else {
-            assert!(out.status.success(), "udevadm verify: {}", String::from_utf8_lossy(&out.stderr));
-        }
-    } else {
-        eprintln!("skipped: udevadm not installed; rules syntax not verified by udev");
+    // udev itself checks the syntax (`udevadm verify`, systemd >= 254; .ci/run puts one on PATH).
+    if !have("udevadm") {
+        common::skip("LABELD_REQUIRE_UDEV", "udevadm is not installed; rules syntax not verified by udev");
+        return;
     }
+    let out = Command::new("udevadm").arg("verify").arg(&committed_path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("Unknown command") || stderr.contains("invalid") {
+        common::skip("LABELD_REQUIRE_UDEV", "this udevadm has no `verify` (systemd >= 254)");
+        return;
+    }
+    assert!(out.status.success(), "udevadm verify: {stderr}{}", String::from_utf8_lossy(&out.stdout));
+    // And it would notice a broken rule: the check can fail.
+    let broken = tempfile::tempdir().unwrap();
+    let bad = broken.path().join("60-broken.rules");
+    std::fs::write(&bad, "ATTR{idVendor}==\"0a5f\", MODE=\"0660\" GROUP=\"lp\"\n").unwrap();
+    assert!(!Command::new("udevadm").arg("verify").arg(&bad).output().unwrap().status.success(), "udevadm verify passed a broken rule");
 }
 
 // ---------------------------------------------------------------- the .deb
@@ -73,7 +77,7 @@ fn build_and_extract() -> Option<&'static Extracted> {
 
 fn build() -> Option<Extracted> {
     if !have("dpkg-deb") {
-        eprintln!("skipped: dpkg-deb not installed");
+        common::skip("LABELD_REQUIRE_DEB", "dpkg-deb is not installed");
         return None;
     }
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packaging-deb");
@@ -152,7 +156,7 @@ fn deb_installs_the_expected_files() {
             assert!(depends.split([',', ' ']).any(|d| d == package), "{lib} is in {package}, missing from {depends}");
         }
     } else {
-        eprintln!("skipped: objdump or dpkg missing; library dependencies not checked");
+        common::skip("LABELD_REQUIRE_DEB", "objdump (binutils) or dpkg is missing; library dependencies not checked");
     }
 
     // The same files are listed for cargo-deb, so `cargo deb` and build-deb.sh install the same things.
@@ -174,7 +178,7 @@ fn deb_installs_the_expected_files() {
 #[test]
 fn systemd_accepts_the_unit() {
     if !have("systemd-analyze") {
-        eprintln!("skipped: systemd-analyze not installed");
+        common::skip("LABELD_REQUIRE_SYSTEMD", "systemd-analyze is not installed");
         return;
     }
     let Some(x) = build_and_extract() else { return };
@@ -190,7 +194,7 @@ fn systemd_accepts_the_unit() {
     // Lines about the labeld unit itself; verify also loads the host's units and may complain about those.
     let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("labeld.service")).collect();
     if !out.status.success() && ours.is_empty() && stderr.contains("System has not been booted with systemd") {
-        eprintln!("skipped: systemd-analyze verify cannot run here: {stderr}");
+        common::skip("LABELD_REQUIRE_SYSTEMD", &format!("systemd-analyze verify cannot run here: {stderr}"));
         return;
     }
     assert!(ours.is_empty() && out.status.success(), "systemd-analyze verify rejected the unit:\n{stderr}");

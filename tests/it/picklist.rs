@@ -129,8 +129,8 @@ fn held_orders_are_on_the_summary_without_their_text() {
 
 #[test]
 fn pdf_text_lists_every_sku_and_no_buyer_data() {
-    if Command::new("pdftotext").arg("-v").output().is_err() {
-        println!("skipped: pdftotext not installed (Debian package poppler-utils)");
+    if !common::have("pdftotext") {
+        common::skip("LABELD_REQUIRE_DOC_TOOLS", "pdftotext (Debian poppler-utils) is not installed");
         return;
     }
     let orders = batch("batch-50.jsonl");
@@ -221,8 +221,8 @@ proptest! {
 
 #[test]
 fn cli_holds_refused_orders_and_says_why_without_their_text() {
-    if Command::new("pdftotext").arg("-v").output().is_err() {
-        println!("skipped: pdftotext not installed (Debian package poppler-utils)");
+    if !common::have("pdftotext") {
+        common::skip("LABELD_REQUIRE_DOC_TOOLS", "pdftotext (Debian poppler-utils) is not installed");
         return;
     }
     let text = std::fs::read_to_string(common::fixtures().join("batches/batch-50.jsonl")).unwrap();

@@ -56,10 +56,7 @@ fn order_file(dir: &Path, fixture: &str, note: Option<&str>) -> PathBuf {
 fn packers_page_in_chromium() {
     let web_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
     if let Some(why) = missing_tools(&web_dir) {
-        if std::env::var("LABELD_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("LABELD_REQUIRE_BROWSER=1 but {why}");
-        }
-        eprintln!("skipped: {why}");
+        common::skip("LABELD_REQUIRE_BROWSER", &why);
         return;
     }
     let work = tempfile::tempdir().unwrap();

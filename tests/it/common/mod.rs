@@ -13,6 +13,18 @@ use labeld::order::Order;
 use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
 
+/// Says why a test cannot run here and lets it return, except under `switch=1` (set by .ci/run, which
+/// installs every tool), where a missing tool is a failure instead of a silent pass.
+pub fn skip(switch: &str, why: &str) {
+    assert!(std::env::var(switch).as_deref() != Ok("1"), "{switch}=1 but {why}");
+    eprintln!("skipped: {why} ({switch}=1 makes this a failure)");
+}
+
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
+}
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
