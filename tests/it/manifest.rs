@@ -207,3 +207,80 @@ fn a_batch_manifest_lists_the_batch_parcels_of_that_carrier_and_mode() {
         assert!(!dump.contains(&secret), "buyer data {secret:?} in the manifest model");
     }
 }
+
+/// `GET /v1/manifests` and `labeld manifest` against a running daemon: the printed J&T pick-ups,
+/// a 400 naming each bad parameter, and the CLI writing what the API serves.
+#[test]
+fn the_daemon_serves_manifests_over_http_and_the_cli_fetches_them() {
+    use crate::common::http;
+    use crate::daemon::{start_with, vp, wait_until};
+    use std::time::Duration;
+
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start_with(&[("dock-1", "zebra-zd421-203", printer.addr())], "");
+    let submit = |o: &Order| {
+        let body = serde_json::json!({ "printer": "dock-1", "order": o });
+        let resp = http::post_json(d.addr, "/v1/jobs", body.to_string().as_bytes());
+        assert_eq!(resp.status, 202, "{}", resp.text());
+    };
+    let (jnt, other) = (order("my-jnt-cod", 31), order("sg-ninjavan", 32));
+    submit(&jnt);
+    submit(&other);
+    wait_until("both labels printed", Duration::from_secs(30), || {
+        let v = http::get(d.addr, "/v1/jobs?state=done").json();
+        v["documents"].as_array().is_some_and(|a| a.len() == 2)
+    });
+    let since = (OffsetDateTime::now_utc() - time::Duration::hours(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let base = format!("/v1/manifests?carrier=J%26T%20Express&handover=pickup&since={}", since.replace('+', "%2B"));
+
+    let pdf = http::get(d.addr, &base);
+    assert_eq!(pdf.status, 200, "{}", pdf.text());
+    assert_eq!((pdf.header("content-type"), pdf.header("x-manifest-parcels")), (Some("application/pdf"), Some("1")));
+    assert!(pdf.body.starts_with(b"%PDF-"));
+    let png = http::get(d.addr, &format!("{base}&format=png&paper=letter"));
+    assert_eq!((png.status, png.header("content-type"), png.header("x-manifest-pages")), (200, Some("image/png"), Some("1")));
+    let zpl = http::get(d.addr, &format!("{base}&format=zpl"));
+    assert_eq!(zpl.status, 200);
+    let pages = lang::labels(lang::decode_all(Language::Zpl, 203, &zpl.body).unwrap());
+    assert_eq!(pages.len(), 1);
+    let read = labeld::barcode::verify::read_1d_codes(&pages[0]);
+    let codes: Vec<&str> = read.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(codes, [jnt.shipment.tracking_number.as_str()]);
+
+    for (query, field) in [
+        ("/v1/manifests?handover=pickup&since=2026-12-06T00:00:00Z", "carrier"),
+        ("/v1/manifests?carrier=UPS&handover=truck&since=2026-12-06T00:00:00Z", "handover"),
+        ("/v1/manifests?carrier=UPS&handover=pickup&since=today", "since"),
+        ("/v1/manifests?carrier=UPS&handover=pickup&since=2026-12-06T00:00:00Z&format=docx", "format"),
+        ("/v1/manifests?carrier=UPS&handover=pickup&since=2026-12-06T00:00:00Z&buyer=1", "buyer"),
+    ] {
+        let resp = http::get(d.addr, query);
+        assert_eq!((resp.status, resp.json()["error"]["field"].as_str()), (400, Some(field)), "{query}: {}", resp.text());
+    }
+    let none = http::get(d.addr, "/v1/manifests?carrier=UPS&handover=pickup&batch=NO-SUCH");
+    assert_eq!((none.status, none.json()["error"]["field"].as_str()), (404, Some("batch")));
+
+    // The CLI writes what the API serves, and names a bad parameter the daemon refused.
+    let file = out.path().join("jnt.zpl");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_labeld"))
+        .args(["manifest", "--carrier", "J&T Express", "--format", "zpl", "--server", &format!("http://{}", d.addr), "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    let written = std::fs::read(&file).unwrap();
+    let pages = lang::labels(lang::decode_all(Language::Zpl, 203, &written).unwrap());
+    let read = labeld::barcode::verify::read_1d_codes(&pages[0]);
+    assert_eq!(read.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(), [jnt.shipment.tracking_number.as_str()]);
+    assert!(String::from_utf8_lossy(&cli.stderr).contains("1 parcel(s)"), "{}", String::from_utf8_lossy(&cli.stderr));
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_labeld"))
+        .args(["manifest", "--carrier", "UPS", "--batch", "NO-SUCH", "--server", &format!("http://{}", d.addr), "-o"])
+        .arg(out.path().join("x.pdf"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("[batch]") && err.contains("NO-SUCH"), "{err}");
+    assert!(!out.path().join("x.pdf").exists());
+}
