@@ -207,12 +207,29 @@ fn place_text(id: &str, spec: &TextSpec, bound: &Bound, frame: Rect, mm: BoxMm, 
         Ok(frame.contains(&ink).then_some((para, glyphs, ink)))
     };
 
+    // A text far longer than the box can hold is refused without shaping it at every size: the cheap
+    // bound below proves it, and only the prefix that might fit is shaped to say how much to cut.
+    if let Some(longest) = provably_fitting_prefix(&bound.text, spec, frame, min_px) {
+        let text = &bound.text[..longest];
+        let fits_prefix = |t: &str| Ok(try_size(min_px, t)?.is_some());
+        if spec.overflow == Overflow::Truncate {
+            let kept = truncate_to_fit(text, fits_prefix)?.ok_or_else(|| overflow(0))?;
+            if let Some((_, glyphs, ink)) = try_size(min_px, &kept)? {
+                return Ok(run(id, bound, kept, min_px, spec, frame, glyphs, ink));
+            }
+            return Err(overflow(0));
+        }
+        return Err(overflow(longest_fitting_prefix(text, fits_prefix)?));
+    }
+
     let mut text = bound.text.clone();
     // Largest size that fits: try the design size first (most texts fit), then bisect in quarter points.
     let mut best = try_size(max_px, &text)?.map(|r| (max_px, r));
     if best.is_none() {
         let step = pt_to_px(0.25, dpi);
-        let (mut lo, mut hi) = (0i32, ((max_px - min_px) / step).floor() as i32);
+        // Round up so the last step is the minimum itself (`at` clamps): floor lost it to float error
+        // (8 to 5.5 pt came out as 9.9999 steps), refusing texts that fit at the minimum.
+        let (mut lo, mut hi) = (0i32, ((max_px - min_px) / step - 1e-3).ceil().max(0.0) as i32);
         // Invariant: sizes above `max_px - step*lo`... are tried from the small end: lo = steps down known to fail.
         let at = |k: i32| (max_px - step * k as f32).max(min_px);
         match try_size(at(hi), &text)? {
@@ -241,7 +258,12 @@ fn place_text(id: &str, spec: &TextSpec, bound: &Bound, frame: Rect, mm: BoxMm, 
         let fit_chars = longest_fitting_prefix(&bound.text, |t| Ok(try_size(min_px, t)?.is_some()))?;
         return Err(overflow(fit_chars));
     };
-    Ok(TextRun {
+    Ok(run(id, bound, text, size_px, spec, frame, glyphs, ink))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(id: &str, bound: &Bound, text: String, size_px: f32, spec: &TextSpec, frame: Rect, glyphs: Vec<PlacedGlyph>, ink: Rect) -> TextRun {
+    TextRun {
         element: id.to_string(),
         source: bound.sources(),
         text,
@@ -250,7 +272,53 @@ fn place_text(id: &str, spec: &TextSpec, bound: &Bound, frame: Rect, mm: BoxMm, 
         frame,
         ink_bounds: ink,
         glyphs,
-    })
+    }
+}
+
+/// The narrowest advance any printing character gets, as a share of the em. Real faces give their
+/// narrowest letters (i, l, a period) about a quarter em, and a ligature or conjunct about that per
+/// character it joins; a tenth keeps the bound below anything a font does.
+const MIN_ADVANCE_EM: f32 = 0.1;
+
+/// When `text` provably cannot fit `frame` at `min_px` or any larger size, the byte length of a prefix
+/// that holds every prefix that might still fit (the prefix itself does not). None when the bound
+/// proves nothing: the text is shaped as usual.
+///
+/// The bound: a box holds at most `lines` lines of `frame.w` dots (lines from its height at the
+/// smallest line pitch, capped by `max_lines`), and each printing character advances the pen at least
+/// `MIN_ADVANCE_EM` of the size. Marks, spaces and invisible characters count for nothing.
+fn provably_fitting_prefix(text: &str, spec: &TextSpec, frame: Rect, min_px: f32) -> Option<usize> {
+    let min_advance = MIN_ADVANCE_EM * min_px;
+    let pitch = spec.line_height * min_px;
+    if !(min_advance > 0.0 && frame.w > 0) {
+        return None;
+    }
+    // n lines are at least (n - 1) pitches tall.
+    let by_height = if pitch > 0.0 { Some((frame.h.max(0) as f32 / pitch).floor() as usize + 1) } else { None };
+    let lines = match (spec.max_lines.map(|m| m as usize), by_height) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b)?,
+    };
+    let capacity = (lines as f32 * (frame.w as f32 + 0.01) / min_advance).floor() as usize;
+    let mut printing = 0usize;
+    for (at, ch) in text.char_indices() {
+        if advances_the_pen(ch) {
+            printing += 1;
+            if printing > capacity {
+                return Some(at + ch.len_utf8());
+            }
+        }
+    }
+    None
+}
+
+/// Whether a character surely takes horizontal room of its own: letters, digits and ASCII punctuation,
+/// but not combining marks (Thai vowels above, accents), spaces, joiners or conjoining vowel and final
+/// jamo, which a font may draw with no advance.
+fn advances_the_pen(ch: char) -> bool {
+    (ch.is_alphanumeric() || ch.is_ascii_punctuation())
+        && !unicode_normalization::char::is_combining_mark(ch)
+        && !matches!(ch, '\u{1160}'..='\u{11FF}' | '\u{D7B0}'..='\u{D7FF}')
 }
 
 /// Lays out one text box that no template describes (pick-list cells, test pages), with the same
@@ -420,4 +488,80 @@ pub fn collisions(doc: &Document) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::text::FontConfig;
+
+    fn fonts() -> &'static Fonts {
+        static FONTS: OnceLock<Fonts> = OnceLock::new();
+        FONTS.get_or_init(|| Fonts::load(&FontConfig::default()).expect("system fonts"))
+    }
+
+    /// The default template's text element `id`, with its frame in dots.
+    fn element(id: &str, dpi: u32) -> (TextSpec, Rect) {
+        let template = Template::load(crate::template::DEFAULT).unwrap();
+        let el = template.elements.iter().find(|e| e.id == id).unwrap();
+        let Body::Text(spec) = &el.body else { panic!("{id} is not text") };
+        (spec.clone(), rect_dots(el.rect, dpi))
+    }
+
+    fn shaped_fits(text: &str, spec: &TextSpec, frame: Rect, px: f32) -> bool {
+        let style = TextStyle { size_px: px, weight: spec.weight, line_height: spec.line_height };
+        let para = fonts().layout(text, &style, spec.wrap.then_some(frame.w as f32)).unwrap();
+        fits(&para, spec, frame)
+    }
+
+    #[test]
+    fn the_bound_only_refuses_what_shaping_also_refuses() {
+        // The narrowest printing characters of Latin, Greek, Thai, CJK and digits: the prefix the bound
+        // calls hopeless must not fit when it is really shaped.
+        for id in ["note", "items", "recipient-name", "recipient-address"] {
+            for dpi in [203, 300] {
+                let (spec, frame) = element(id, dpi);
+                let min_px = pt_to_px(spec.min_size_pt, dpi);
+                for ch in ['i', 'l', '.', '1', '|', 'ı', 'ι', 'ก', '一', 'j'] {
+                    let long = ch.to_string().repeat(20_000);
+                    let prefix = provably_fitting_prefix(&long, &spec, frame, min_px).unwrap_or_else(|| panic!("{id}@{dpi} {ch:?}"));
+                    assert!(!shaped_fits(&long[..prefix], &spec, frame, min_px), "{id}@{dpi}: {ch:?} × {} fits", long[..prefix].chars().count());
+                }
+                // Marks and spaces take no room of their own: a box of them proves nothing.
+                let marks = "\u{0301}\u{0E31} \u{200B}".repeat(5_000);
+                assert_eq!(provably_fitting_prefix(&marks, &spec, frame, min_px), None, "{id}@{dpi}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_hopeless_text_is_refused_with_the_exact_count_to_cut() {
+        let (spec, frame) = element("note", 203);
+        let text: String = "Please leave the parcel with the guard at the gate. ".repeat(40).chars().take(1_999).collect();
+        let min_px = pt_to_px(spec.min_size_pt, 203);
+        assert!(provably_fitting_prefix(&text, &spec, frame, min_px).is_some(), "the bound applies");
+        let Err(LayoutError::Overflow { chars, fit_chars, .. }) = text_box("note", "label_note", &text, &spec, frame, fonts(), 203) else {
+            panic!("not refused as overflow")
+        };
+        assert_eq!(chars, 1_999);
+        // The count is what shaping says: that many characters fit, one more does not.
+        let prefix = |n: usize| text.chars().take(n).collect::<String>();
+        assert!(fit_chars > 50 && fit_chars < 400, "{fit_chars}");
+        let fitting = text_box("note", "label_note", &prefix(fit_chars), &spec, frame, fonts(), 203);
+        assert!(fitting.is_ok(), "{fit_chars}: {:?}", fitting.err());
+        assert!(text_box("note", "label_note", &prefix(fit_chars + 1), &spec, frame, fonts(), 203).is_err());
+    }
+
+    #[test]
+    fn a_hopeless_summary_is_cut_to_what_fits() {
+        let (spec, frame) = element("items", 203);
+        let summary = (0..500).map(|i| format!("SKU-{i:05} ×10000")).collect::<Vec<_>>().join("   ");
+        let min_px = pt_to_px(spec.min_size_pt, 203);
+        assert!(provably_fitting_prefix(&summary, &spec, frame, min_px).is_some(), "the bound applies");
+        let run = text_box("items", "items", &summary, &spec, frame, fonts(), 203).unwrap();
+        let kept = run.text.strip_suffix('…').expect("cut with an ellipsis");
+        assert!(summary.starts_with(kept) && kept.len() > 40, "{kept}");
+    }
 }

@@ -132,6 +132,9 @@ pub struct Item {
 pub struct OrderError {
     pub path: String,
     pub problem: String,
+    /// `problem` says nothing of the field's value (a size over a limit), so it may travel where buyer
+    /// data may not: feed events, logs.
+    pub value_free: bool,
 }
 
 impl fmt::Display for OrderError {
@@ -147,8 +150,12 @@ impl fmt::Display for OrderError {
 impl std::error::Error for OrderError {}
 
 impl OrderError {
-    fn new(path: impl Into<String>, problem: impl Into<String>) -> Self {
-        OrderError { path: path.into(), problem: problem.into() }
+    pub fn new(path: impl Into<String>, problem: impl Into<String>) -> Self {
+        OrderError { path: path.into(), problem: problem.into(), value_free: false }
+    }
+
+    fn over_limit(path: String, what: &str, got: u64, max: u64) -> Self {
+        OrderError { path, problem: format!("{} {what}, at most {}", grouped(got), grouped(max)), value_free: true }
     }
 }
 
@@ -186,6 +193,7 @@ impl Order {
     }
 
     fn validate(&self) -> Result<(), OrderError> {
+        self.check_limits()?;
         required("order_id", &self.order_id)?;
         for (path, stamp) in [("created_at", &self.created_at), ("ship_by", &self.ship_by)] {
             if let Some(stamp) = stamp {
@@ -238,6 +246,44 @@ impl Order {
             required(&format!("items[{i}].name"), &item.name)?;
             if item.qty == 0 {
                 return Err(OrderError::new(format!("items[{i}].qty"), "must be at least 1, got 0"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The sizes no real order reaches, checked before anything else looks at the order: a long text
+    /// costs memory and time in every later stage (rules, shaping at each size), long before any label
+    /// box refuses it. The error gives the count and the limit, never the text (it may be buyer data).
+    fn check_limits(&self) -> Result<(), OrderError> {
+        let over = OrderError::over_limit;
+        if self.items.len() > limits::ITEMS {
+            return Err(over("items".into(), "items", self.items.len() as u64, limits::ITEMS as u64));
+        }
+        for (who, party) in [("sender", &self.sender), ("recipient", &self.recipient)] {
+            let lines = party.address.lines.len();
+            if lines > limits::ADDRESS_LINES {
+                return Err(over(format!("{who}.address.lines"), "lines", lines as u64, limits::ADDRESS_LINES as u64));
+            }
+        }
+        for (path, text) in self.text_fields() {
+            // Bytes bound characters from above: count only when the bytes could be over.
+            if text.len() > limits::TEXT_CHARS {
+                let chars = text.chars().count();
+                if chars > limits::TEXT_CHARS {
+                    return Err(over(path, "characters", chars as u64, limits::TEXT_CHARS as u64));
+                }
+            }
+        }
+        let package = &self.shipment.package;
+        if package.count > limits::PACKAGES {
+            return Err(over("shipment.package.count".into(), "packages", package.count.into(), limits::PACKAGES.into()));
+        }
+        if let Some(grams) = package.weight_g.filter(|g| *g > limits::WEIGHT_G) {
+            return Err(over("shipment.package.weight_g".into(), "grams", grams.into(), limits::WEIGHT_G.into()));
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            if item.qty > limits::QTY {
+                return Err(over(format!("items[{i}].qty"), "pieces", item.qty.into(), limits::QTY.into()));
             }
         }
         Ok(())
@@ -306,6 +352,36 @@ impl Order {
     pub fn document_key(&self, kind: &str) -> String {
         format!("{}/{}/{}", self.order_id, kind, self.shipment.package.index)
     }
+}
+
+/// The largest order accepted (DESIGN.md, Order format). Far above what a label or a parcel holds, far
+/// below what would make one order cost the daemon real memory or time.
+pub mod limits {
+    /// Characters (Unicode scalar values, after NFC) in any one text field.
+    pub const TEXT_CHARS: usize = 2_000;
+    /// Lines in one address.
+    pub const ADDRESS_LINES: usize = 10;
+    /// Items in one order.
+    pub const ITEMS: usize = 500;
+    /// Pieces of one item.
+    pub const QTY: u32 = 10_000;
+    /// Parcels of one order (`shipment.package.count`).
+    pub const PACKAGES: u32 = 999;
+    /// One parcel's weight in grams (500 kg).
+    pub const WEIGHT_G: u32 = 500_000;
+}
+
+/// `3904112` → `3,904,112`: counts a person reads at a glance.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 fn required(path: &str, value: &str) -> Result<(), OrderError> {
@@ -383,6 +459,82 @@ mod tests {
         let text = fixture("my-jnt-cod.json").replacen("\"weight_g\": 450", "\"weight_g\": \"heavy\"", 1);
         let e = Order::from_json_str(&text).unwrap_err();
         assert_eq!(e.path, "shipment.package.weight_g");
+    }
+
+    #[test]
+    fn counts_are_grouped_in_thousands() {
+        let cases = [(0, "0"), (999, "999"), (1_000, "1,000"), (2_000, "2,000"), (3_904_112, "3,904,112"), (1_000_000, "1,000,000")];
+        for (n, want) in cases {
+            assert_eq!(grouped(n), want);
+        }
+    }
+
+    fn order_value() -> serde_json::Value {
+        serde_json::from_str(&fixture("my-jnt-cod.json")).unwrap()
+    }
+
+    fn refusal(value: serde_json::Value) -> OrderError {
+        Order::from_json_value(value).unwrap_err()
+    }
+
+    #[test]
+    fn a_text_over_the_limit_is_refused_with_its_count_and_never_its_text() {
+        let mut v = order_value();
+        v["recipient"]["name"] = "Siti Nurhaliza ".repeat(260_274).trim_end().into();
+        let e = refusal(v);
+        assert_eq!(e.to_string(), "recipient.name: 3,904,109 characters, at most 2,000");
+        assert!(!e.to_string().contains("Siti"));
+    }
+
+    #[test]
+    fn characters_are_counted_not_bytes() {
+        // 2,000 Thai characters are 6,000 bytes and still within the limit; one more is not.
+        let mut v = order_value();
+        v["label_note"] = "ก".repeat(2_000).into();
+        Order::from_json_value(v.clone()).unwrap();
+        v["label_note"] = "ก".repeat(2_001).into();
+        assert_eq!(refusal(v).to_string(), "label_note: 2,001 characters, at most 2,000");
+    }
+
+    #[test]
+    fn every_text_field_is_capped() {
+        let long = "x".repeat(2_001);
+        let base = order_value();
+        let mut checked = 0;
+        for (path, _) in Order::from_json_value(base.clone()).unwrap().text_fields() {
+            let mut v = base.clone();
+            let pointer = format!("/{}", path.replace('.', "/").replace('[', "/").replace(']', ""));
+            *v.pointer_mut(&pointer).unwrap_or_else(|| panic!("{pointer}")) = long.clone().into();
+            let e = refusal(v);
+            assert_eq!(e.path, path);
+            assert_eq!(e.problem, "2,001 characters, at most 2,000");
+            checked += 1;
+        }
+        assert!(checked > 20, "{checked} fields");
+    }
+
+    #[test]
+    fn counts_and_sizes_are_capped() {
+        let cases: [(&str, serde_json::Value, &str); 6] = [
+            ("/items/0/qty", 1_000_000.into(), "items[0].qty: 1,000,000 pieces, at most 10,000"),
+            ("/shipment/package/count", 1_000.into(), "shipment.package.count: 1,000 packages, at most 999"),
+            ("/shipment/package/weight_g", 500_001.into(), "shipment.package.weight_g: 500,001 grams, at most 500,000"),
+            ("/recipient/address/lines", serde_json::json!(vec!["Jalan 1"; 11]), "recipient.address.lines: 11 lines, at most 10"),
+            ("/sender/address/lines", serde_json::json!(vec!["Jalan 1"; 11]), "sender.address.lines: 11 lines, at most 10"),
+            ("/items", serde_json::json!(vec![serde_json::json!({"sku": "A", "name": "Mug", "qty": 1}); 20_000]), "items: 20,000 items, at most 500"),
+        ];
+        for (pointer, value, want) in cases {
+            let mut v = order_value();
+            *v.pointer_mut(pointer).unwrap() = value;
+            assert_eq!(refusal(v).to_string(), want);
+        }
+        // The limits themselves are accepted.
+        let mut v = order_value();
+        *v.pointer_mut("/items/0/qty").unwrap() = 10_000.into();
+        *v.pointer_mut("/shipment/package/weight_g").unwrap() = 500_000.into();
+        *v.pointer_mut("/recipient/address/lines").unwrap() = serde_json::json!(vec!["Jalan 1"; 10]);
+        v["items"] = serde_json::json!(vec![serde_json::json!({"sku": "A", "name": "Mug", "qty": 1}); 500]);
+        Order::from_json_value(v).unwrap();
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let source = path.display().to_string();
         let documents = match read_source(path) {
             Ok(bytes) => split_documents(&bytes),
-            Err(e) => vec![(None, Err(OrderError { path: String::new(), problem: format!("{e:#}") }))],
+            Err(e) => vec![(None, Err(OrderError::new("", format!("{e:#}"))))],
         };
         for (line, parsed) in documents {
             let where_ = match line {
@@ -147,7 +147,7 @@ fn split_documents(bytes: &[u8]) -> Vec<(Option<usize>, Result<Order, OrderError
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            return vec![(None, Err(OrderError { path: String::new(), problem: format!("input is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()) }))];
+            return vec![(None, Err(OrderError::new("", format!("input is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))))];
         }
     };
     match serde_json::from_str::<serde_json::Value>(text) {
@@ -155,7 +155,7 @@ fn split_documents(bytes: &[u8]) -> Vec<(Option<usize>, Result<Order, OrderError
         Err(whole) => {
             let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
             if lines.len() <= 1 {
-                return vec![(None, Err(OrderError { path: String::new(), problem: format!("not valid JSON: {whole}") }))];
+                return vec![(None, Err(OrderError::new("", format!("not valid JSON: {whole}"))))];
             }
             lines.into_iter().map(|(n, l)| (Some(n), Order::from_json_str(l))).collect()
         }

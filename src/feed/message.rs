@@ -68,9 +68,15 @@ pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocumen
         Some("picklist") => Kind::Picklist,
         Some(_) => return Err((Rejection::Invalid("role: must be \"label\" or \"picklist\"".into()), order_id)),
     };
-    // Only the path goes into the reason: the problem text may quote the (buyer's) value.
-    let order = Order::from_json_value(value)
-        .map_err(|e| (Rejection::Invalid(format!("bad order at {}", if e.path.is_empty() { "(root)" } else { &e.path })), order_id.clone()))?;
+    // Only the path goes into the reason, unless the problem is a size over a limit: other problems may
+    // quote the (buyer's) value.
+    let order = Order::from_json_value(value).map_err(|e| {
+        let reason = match e.value_free {
+            true => e.to_string(),
+            false => format!("bad order at {}", if e.path.is_empty() { "(root)" } else { &e.path }),
+        };
+        (Rejection::Invalid(reason), order_id.clone())
+    })?;
     if !warehouse.is_empty() && order.sender.warehouse_id.as_deref() != Some(warehouse) {
         return Err((
             Rejection::Refused(format!("sender.warehouse_id: this station prints for warehouse {warehouse}")),
@@ -98,4 +104,24 @@ pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocumen
         Some(_) => return Err((Rejection::Invalid("key: must not be empty".into()), order_id)),
         None => doc,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_over_its_limit_is_rejected_with_the_count_and_the_limit() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/orders/my-jnt-cod.json")).unwrap();
+        let mut order: serde_json::Value = serde_json::from_str(&text).unwrap();
+        order["label_note"] = "Handle with care. ".repeat(200).into();
+        let routes = Routes { printers: vec![("zebra-1".into(), Kind::Label)] };
+        let (rejection, _) = parse(order.to_string().as_bytes(), "", &routes).unwrap_err();
+        assert_eq!(rejection, Rejection::Invalid("label_note: 3,600 characters, at most 2,000".into()));
+        // Other problems still name only the path: their text may quote the value.
+        order["label_note"] = serde_json::Value::Null;
+        order["recipient"]["address"]["country"] = "Malaysia".into();
+        let (rejection, _) = parse(order.to_string().as_bytes(), "", &routes).unwrap_err();
+        assert_eq!(rejection, Rejection::Invalid("bad order at recipient.address.country".into()));
+    }
 }

@@ -20,6 +20,7 @@ mod lang_roundtrip;
 mod lang_test_page;
 mod lang_zpl_independent;
 mod layout_props;
+mod limits;
 mod link;
 mod long_text;
 mod manifest;
