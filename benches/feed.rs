@@ -15,6 +15,8 @@ use async_nats::jetstream;
 use labeld::config::NatsFeedConfig;
 use labeld::events::EventBus;
 use labeld::feed::{self, Routes, publish};
+use labeld::picklist::BinPattern;
+use labeld::station::Station;
 use labeld::spool::{Kind, Spool};
 
 const ROUNDS: usize = 7;
@@ -72,7 +74,8 @@ fn main() {
             let published = t.elapsed();
             assert_eq!(p.stored, lines.len());
             let t = Instant::now();
-            let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+            let station = Arc::new(Station::detached(spool.clone(), EventBus::default(), Arc::new(BinPattern::default()), |_| {}));
+            let h = feed::start(&cfg, station);
             while h.state().acked < lines.len() as u64 {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }

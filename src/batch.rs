@@ -36,7 +36,7 @@ pub fn plan(
         .map(|i| {
             let doc = NewDocument::label(printer, slots[i].take().expect("each index once"));
             match key {
-                Some(k) => doc.with_key(format!("{k}:{i}")),
+                Some(k) => doc.with_item_key(k, i),
                 None => doc,
             }
         })

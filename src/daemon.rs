@@ -18,8 +18,9 @@ use crate::compose::Gate;
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::printer::profile::{FlowControl, Profiles};
-use crate::server::{self, AppState, ServerOptions};
+use crate::server::{self, AppState, Served, ServerOptions, StationState};
 use crate::spool::Spool;
+use crate::station::Station;
 use crate::template::{self, Template};
 use crate::text::{FontConfig, Fonts};
 use crate::transport::speed::LinkSpeed;
@@ -28,17 +29,6 @@ use crate::worker::{PrinterSpec, Shared, Workers};
 
 /// How often the spool is purged of buyer data past the retention period.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// What a running daemon shares with the HTTP handlers.
-pub struct Running {
-    pub spool: Arc<Spool>,
-    pub workers: Workers,
-    pub events: EventBus,
-    /// The NATS feed's state (`disabled` without `[feed.nats]`).
-    pub feed: crate::feed::Monitor,
-    /// `[picklist]` bins: the walking order of batch labels and pick lists.
-    pub bins: Arc<crate::picklist::BinPattern>,
-}
 
 /// The loaded, checked pieces a daemon runs with.
 pub struct Setup {
@@ -125,18 +115,15 @@ pub async fn run(
     let bins = Arc::new(setup.config.bins.clone());
     let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone(), connect: setup.connect.clone() };
     let workers = Workers::start(shared, specs, stop_rx.clone());
+    let station = Arc::new(Station::new(spool.clone(), workers, events.clone(), bins));
     let monitor = match &setup.config.feed_nats {
         Some(cfg) => crate::feed::Monitor::new(cfg, Some(events.clone())),
         None => crate::feed::Monitor::disabled(),
     };
-    let running = Arc::new(Running { spool: spool.clone(), workers, events, feed: monitor.clone(), bins });
 
-    // The NATS feed, when configured, writes into the same spool and wakes the same workers.
+    // The NATS feed, when configured, submits through the same station as the HTTP API.
     let feed = match &setup.config.feed_nats {
-        Some(cfg) => {
-            let r = running.clone();
-            crate::feed::start_with(monitor, cfg, spool.clone(), running.events.clone(), move |printer| r.workers.wake(printer))
-        }
+        Some(cfg) => crate::feed::start_with(monitor.clone(), cfg, station.clone()),
         None => crate::feed::FeedHandle::disabled(),
     };
 
@@ -161,13 +148,14 @@ pub async fn run(
         })
     };
 
-    let state = Arc::new(AppState {
+    let app = AppState {
         fonts: (*setup.fonts).clone(),
         gate: setup.gate.clone(),
+        seen: spool.clone(),
         metrics: Default::default(),
         started: Instant::now(),
-        daemon: Some(running.clone()),
-    });
+    };
+    let served = Served::Station(Arc::new(StationState { app: Arc::new(app), station: station.clone(), feed: monitor }));
     let s = &setup.config.server;
     let opts = ServerOptions {
         listen: s.listen,
@@ -182,7 +170,7 @@ pub async fn run(
         on_bound(addr);
         crate::packaging_support::notify_ready();
     };
-    let server = tokio::spawn(server::serve(state, opts, on_bound, async move {
+    let server = tokio::spawn(server::serve(served, opts, on_bound, async move {
         let _ = server_stop_rx.await;
     }));
     let mut server = server;
@@ -192,7 +180,7 @@ pub async fn run(
             // The server could not start (port taken) or died: stop the workers too.
             feed.shutdown().await;
             let _ = stop_tx.send(true);
-            running.workers.join().await;
+            station.workers().join().await;
             return match r {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(anyhow::Error::new(e).context("HTTP server")),
@@ -204,7 +192,7 @@ pub async fn run(
     let _ = server_stop_tx.send(());
     feed.shutdown().await;
     let _ = stop_tx.send(true);
-    running.workers.join().await;
+    station.workers().join().await;
     let _ = purge.await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     tracing::info!("stopped");

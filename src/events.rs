@@ -7,7 +7,7 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::spool::{DocId, JobId, State};
+use crate::spool::{DocId, Document, JobId, State};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -48,6 +48,36 @@ pub enum Event {
     },
     /// The job feed's connection changed (connected, reconnecting, disabled).
     Feed { state: String, #[serde(skip_serializing_if = "Option::is_none")] detail: Option<String> },
+}
+
+/// Which document a job event is about: ids, never buyer data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subject {
+    pub job: JobId,
+    pub document: DocId,
+    pub printer: String,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+}
+
+impl Subject {
+    pub fn of(doc: &Document) -> Subject {
+        Subject {
+            job: doc.job,
+            document: doc.id,
+            printer: doc.printer.clone(),
+            order_id: doc.order_id.clone(),
+            tracking_number: doc.tracking_number.clone(),
+        }
+    }
+}
+
+impl Event {
+    /// A document's state change: the one place a job event is made.
+    pub fn job(subject: Subject, state: State, reason: Option<String>, late: bool) -> Event {
+        let Subject { job, document, printer, order_id, tracking_number } = subject;
+        Event::Job { job, document, printer, order_id, tracking_number, state, reason, late }
+    }
 }
 
 /// Fan-out of events. Slow listeners miss old events (they get `Lagged`) rather than slow the daemon.

@@ -39,6 +39,7 @@ pub mod printer;
 pub mod render;
 pub mod server;
 pub mod spool;
+pub mod station;
 pub mod template;
 pub mod text;
 pub mod transport;

@@ -21,8 +21,8 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 
 use crate::config::NatsFeedConfig;
-use crate::events::{Event, EventBus};
-use crate::spool::{NewDocument, Outcome, Spool, SpoolError};
+use crate::spool::{NewDocument, SpoolError};
+use crate::station::Station;
 
 mod message;
 pub mod outbox;
@@ -87,39 +87,24 @@ impl Drop for FeedHandle {
     }
 }
 
-/// Starts the feed on the current tokio runtime. `wake(printer)` is called after new documents for
-/// `printer` were committed to the spool.
-pub fn start(
-    cfg: &NatsFeedConfig,
-    spool: Arc<Spool>,
-    events: EventBus,
-    wake: impl Fn(&str) + Send + Sync + 'static,
-) -> FeedHandle {
-    let monitor = Monitor::new(cfg, Some(events.clone()));
-    start_with(monitor, cfg, spool, events, wake)
+/// Starts the feed on the current tokio runtime: fetched jobs go in through `station`, which stores
+/// them, tells listeners and wakes their printers.
+pub fn start(cfg: &NatsFeedConfig, station: Arc<Station>) -> FeedHandle {
+    let monitor = Monitor::new(cfg, Some(station.events().clone()));
+    start_with(monitor, cfg, station)
 }
 
 /// [`start`] reporting into `monitor` (made before the feed, for whoever shows its state).
-pub fn start_with(
-    monitor: Monitor,
-    cfg: &NatsFeedConfig,
-    spool: Arc<Spool>,
-    events: EventBus,
-    wake: impl Fn(&str) + Send + Sync + 'static,
-) -> FeedHandle {
+pub fn start_with(monitor: Monitor, cfg: &NatsFeedConfig, station: Arc<Station>) -> FeedHandle {
     let (stop, stop_rx) = watch::channel(false);
-    let feed = Feed { cfg: cfg.clone(), spool, events, wake: Arc::new(wake), monitor: monitor.clone() };
+    let feed = Feed { cfg: cfg.clone(), station, monitor: monitor.clone() };
     let task = tokio::spawn(feed.run(stop_rx));
     FeedHandle { monitor, stop, task: Some(task) }
 }
 
-type Wake = Arc<dyn Fn(&str) + Send + Sync>;
-
 struct Feed {
     cfg: NatsFeedConfig,
-    spool: Arc<Spool>,
-    events: EventBus,
-    wake: Wake,
+    station: Arc<Station>,
     monitor: Monitor,
 }
 
@@ -202,7 +187,7 @@ impl Feed {
         // The event outbox's place in the audit log is fixed before the first message is taken, so
         // no change after the feed started can fall before it.
         loop {
-            let spool = self.spool.clone();
+            let spool = self.station.spool().clone();
             match tokio::task::spawn_blocking(move || spool.outbox_cursor(outbox::READER)).await {
                 Ok(Ok(_)) => break,
                 Ok(Err(e)) => self.monitor.lost(format!("spool: {e}")),
@@ -248,7 +233,7 @@ impl Feed {
         *bound = true;
         self.monitor.connected(server_of(&client, &self.cfg));
         let sink = outbox::Sink::new(client.clone(), js.clone(), self.cfg.events_subject());
-        let events = tokio::spawn(outbox::run(sink, self.cfg.clone(), self.spool.clone(), self.events.subscribe()));
+        let events = tokio::spawn(outbox::run(sink, self.cfg.clone(), self.station.spool().clone(), self.station.events().subscribe()));
         let _guard = AbortOnDrop(events);
         let mut rejections = outbox::Sink::new(client.clone(), js.clone(), self.cfg.events_subject());
         loop {
@@ -293,9 +278,8 @@ impl Feed {
         }
         let docs: Vec<_> = good.iter().map(|(_, d)| d.clone()).collect();
         match self.submit(docs).await {
-            Ok(admissions) => {
-                // Committed: the printers start now, whatever happens to the acks.
-                self.admitted(&admissions);
+            // Committed, announced and the printers woken: whatever happens to the acks, they print.
+            Ok(()) => {
                 for (m, _) in &good {
                     self.ack(m).await?;
                 }
@@ -304,10 +288,7 @@ impl Feed {
             Err(Submit::Refused(_)) if good.len() > 1 => {
                 for (m, doc) in good {
                     match self.submit(vec![doc]).await {
-                        Ok(a) => {
-                            self.admitted(&a);
-                            self.ack(&m).await?;
-                        }
+                        Ok(()) => self.ack(&m).await?,
                         Err(Submit::Refused(why)) => self.reject(sink, &m, Rejection::Refused(why), None).await?,
                         Err(Submit::Transient(e)) => self.nak(&m, &e).await?,
                     }
@@ -326,49 +307,17 @@ impl Feed {
         Ok(())
     }
 
-    async fn submit(&self, docs: Vec<NewDocument>) -> Result<Vec<Admitted>, Submit> {
-        let spool = self.spool.clone();
-        let printers: Vec<String> = docs.iter().map(|d| d.printer.clone()).collect();
-        let tracking: Vec<(Option<String>, Option<String>)> = docs
-            .iter()
-            .map(|d| match &d.content {
-                crate::spool::Content::Order(o) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
-                crate::spool::Content::Orders(os) => (os.first().map(|o| o.order_id.clone()), None),
-                crate::spool::Content::TestPage => (None, None),
-            })
-            .collect();
-        let submitted = match tokio::task::spawn_blocking(move || spool.submit(docs)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(SpoolError::Invalid(why))) => return Err(Submit::Refused(why)),
-            Ok(Err(e)) => return Err(Submit::Transient(e.to_string())),
+    /// Into the spool through the station, which wakes the printers of new documents and tells the
+    /// web page; the feed's own `accepted` events come from the spool's audit log (see [`outbox`]).
+    async fn submit(&self, docs: Vec<NewDocument>) -> Result<(), Submit> {
+        let station = self.station.clone();
+        match tokio::task::spawn_blocking(move || station.submit(docs)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(SpoolError::Invalid(why))) => Err(Submit::Refused(why)),
+            Ok(Err(e)) => Err(Submit::Transient(e.to_string())),
             // The spool task died: whether it committed is unknown, so the broker keeps the message
             // (a redelivery of a committed one is a duplicate).
-            Err(e) => return Err(Submit::Transient(format!("spool task: {e}"))),
-        };
-        Ok(submitted
-            .documents
-            .into_iter()
-            .zip(printers)
-            .zip(tracking)
-            .map(|((a, printer), (order_id, tracking_number))| Admitted { admission: a, printer, order_id, tracking_number })
-            .collect())
-    }
-
-    /// Wakes the printers of new documents and tells the web page; the feed's own `accepted`
-    /// events come from the spool's audit log (see [`outbox`]).
-    fn admitted(&self, admitted: &[Admitted]) {
-        for a in admitted.iter().filter(|a| a.admission.outcome != Outcome::Duplicate) {
-            (self.wake)(&a.printer);
-            self.events.publish(Event::Job {
-                job: a.admission.job,
-                document: a.admission.document,
-                printer: a.printer.clone(),
-                order_id: a.order_id.clone(),
-                tracking_number: a.tracking_number.clone(),
-                state: a.admission.state,
-                reason: None,
-                late: false,
-            });
+            Err(e) => Err(Submit::Transient(format!("spool task: {e}"))),
         }
     }
 
@@ -416,13 +365,6 @@ enum Submit {
     Refused(String),
     /// Maybe later: nak, the broker redelivers.
     Transient(String),
-}
-
-struct Admitted {
-    admission: crate::spool::Admission,
-    printer: String,
-    order_id: Option<String>,
-    tracking_number: Option<String>,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -7,23 +7,22 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::StationState;
 use super::error::ApiError;
-use super::jobs::{blocking, daemon};
-use crate::daemon::Running;
+use super::jobs::blocking;
+use crate::station::Station;
 
 /// `GET /v1/due`: labels not printed yet that are overdue, due within 4 h or due today, and
 /// labels printed over 20 h ago that no handover has ticked off.
-pub async fn due(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let spool = d.spool.clone();
+pub async fn due(State(state): State<Arc<StationState>>) -> Result<Response, ApiError> {
+    let spool = state.station.spool().clone();
     let due = blocking(move || spool.due(time::OffsetDateTime::now_utc())).await?;
     Ok(axum::Json(due).into_response())
 }
 
 /// `labeld_orders_due{window=…}`, `labeld_orders_overdue` and `labeld_labels_not_handed_over`.
-pub async fn metrics_lines(d: &Running) -> String {
-    let spool = d.spool.clone();
+pub async fn metrics_lines(d: &Station) -> String {
+    let spool = d.spool().clone();
     let Ok(Ok(due)) = tokio::task::spawn_blocking(move || spool.due(time::OffsetDateTime::now_utc())).await else {
         return String::new();
     };

@@ -1,4 +1,5 @@
-//! Job, document, printer and event endpoints: the daemon's side of the API.
+//! Job, document, printer and event endpoints: the station's side of the API, a thin layer that reads
+//! requests, calls the [`Station`] and words its answers.
 //!
 //! A submit is acknowledged (202) only after the spool committed it, so a crash right after the
 //! answer loses nothing. Bad input is a 400 naming the JSON path (`orders[3].items`); an unknown
@@ -17,18 +18,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{AppState, StationState};
 use super::error::ApiError;
 use super::preview::body;
-use crate::daemon::Running;
+use super::request::json_body;
 use crate::order::Order;
-use crate::spool::{Filter, Kind, MAX_BATCH, NewDocument, SpoolError, State as DocState};
+use crate::spool::{Filter, Kind, MAX_BATCH, SpoolError, State as DocState};
+use crate::station::{self, Picklist, Station, StationError};
 
-pub(super) fn daemon(state: &AppState) -> Result<Arc<Running>, ApiError> {
-    state.daemon.clone().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_spool", "this server previews labels only; it has no spool or printers"))
-}
-
-fn spool_error(e: SpoolError) -> ApiError {
+pub(super) fn spool_error(e: SpoolError) -> ApiError {
     match e {
         SpoolError::NoDocument(id) => ApiError::new(StatusCode::NOT_FOUND, "no_such_document", format!("no document {id}")),
         SpoolError::IllegalTransition { .. } => ApiError::new(StatusCode::CONFLICT, "wrong_state", e.to_string()),
@@ -45,8 +43,27 @@ fn spool_error(e: SpoolError) -> ApiError {
     }
 }
 
+fn station_error(e: StationError) -> ApiError {
+    match e {
+        StationError::NoSuchPrinter { field, .. } => {
+            ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", e.to_string()).with_detail(json!({ "field": field }))
+        }
+        StationError::NoPrinterForRole(_) => ApiError::bad_request("invalid", "printer", e.to_string()),
+        StationError::Spool(e) => spool_error(e),
+    }
+}
+
 pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, SpoolError> + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?.map_err(spool_error)
+}
+
+/// A station call on the blocking pool (it commits to the spool).
+async fn on_station<T: Send + 'static>(
+    station: &Arc<Station>,
+    f: impl FnOnce(&Station) -> Result<T, StationError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let station = station.clone();
+    tokio::task::spawn_blocking(move || f(&station)).await.map_err(ApiError::internal)?.map_err(station_error)
 }
 
 /// Reads one order from a JSON value, naming its path under `prefix` when it is wrong.
@@ -58,53 +75,42 @@ fn order_at(value: &Value, prefix: &str) -> Result<Order, ApiError> {
     })
 }
 
-/// `POST /v1/jobs`: `{"printer", "kind", "order" | "orders", "key"}`.
-pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let bytes = body(bytes)?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
-    let obj = v.as_object().ok_or_else(|| ApiError::bad_request("bad_json", "", "the body must be a JSON object"))?;
-    for k in obj.keys() {
-        if !["printer", "kind", "order", "orders", "key", "picklist", "picklist_printer", "batch_id"].contains(&k.as_str()) {
-            return Err(ApiError::bad_request(
-                "unknown_field",
-                k.clone(),
-                format!("unknown field {k:?} (expected printer, kind, order, orders, key, picklist, picklist_printer, batch_id)"),
-            ));
-        }
-    }
-    let kind = match obj.get("kind") {
+/// The body of `POST /v1/jobs`. Orders stay JSON here so an order's error names its place
+/// (`orders[3].items`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    printer: Option<String>,
+    kind: Option<String>,
+    order: Option<Value>,
+    orders: Option<Vec<Value>>,
+    key: Option<String>,
+    picklist: Option<bool>,
+    picklist_printer: Option<String>,
+    batch_id: Option<String>,
+}
+
+/// `POST /v1/jobs`: `{"printer", "kind", "order" | "orders", "key"}`; `orders` for labels is a
+/// shipping batch (`picklist`, `picklist_printer`, `batch_id`).
+pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+    let req: SubmitBody = json_body(&body(bytes)?)?;
+    let kind = match req.kind.as_deref() {
         None => Kind::Label,
-        Some(Value::String(s)) if s == Kind::TestPage.as_str() => {
+        Some(s) if s == Kind::TestPage.as_str() => {
             return Err(ApiError::bad_request("invalid", "kind", "a test page has no order: POST /v1/printers/{name}/test-print"));
         }
-        Some(Value::String(s)) => Kind::parse(s).ok_or_else(|| ApiError::bad_request("invalid", "kind", format!("{s:?}: use label or picklist")))?,
-        Some(_) => return Err(ApiError::bad_request("invalid", "kind", "kind must be a string: label or picklist")),
+        Some(s) => Kind::parse(s).ok_or_else(|| ApiError::bad_request("invalid", "kind", format!("{s:?}: use label or picklist")))?,
     };
-    let key = match obj.get("key") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => Some(s.clone()),
+    let key = match req.key {
+        None => None,
+        Some(s) if !s.trim().is_empty() && s.len() <= 200 => Some(s),
         Some(_) => return Err(ApiError::bad_request("invalid", "key", "key must be a non-empty string of at most 200 characters")),
     };
-    let role = match kind {
-        Kind::Picklist => crate::config::Role::Picklist,
-        Kind::Label | Kind::TestPage => crate::config::Role::Label,
-    };
-    let printer = match obj.get("printer") {
-        Some(Value::String(name)) => d
-            .workers
-            .get(name)
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", format!("no printer {name:?} is configured")).with_detail(json!({"field": "printer"})))?,
-        None | Some(Value::Null) => d.workers.first_with_role(role).ok_or_else(|| {
-            ApiError::bad_request("invalid", "printer", format!("no printer given and none has the role {}", role.as_str()))
-        })?,
-        Some(_) => return Err(ApiError::bad_request("invalid", "printer", "printer must be a printer name")),
-    };
-    let name = printer.spec.name.clone();
-    let orders: Vec<Order> = match (obj.get("order"), obj.get("orders")) {
+    let is_batch = kind == Kind::Label && req.orders.is_some();
+    let orders: Vec<Order> = match (req.order, req.orders) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "give order or orders, not both")),
-        (Some(o), None) => vec![order_at(o, "order")?],
-        (None, Some(Value::Array(list))) => {
+        (Some(o), None) => vec![order_at(&o, "order")?],
+        (None, Some(list)) => {
             if list.is_empty() {
                 return Err(ApiError::bad_request("invalid", "orders", "orders is empty"));
             }
@@ -113,119 +119,33 @@ pub async fn submit(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byt
             }
             list.iter().enumerate().map(|(i, o)| order_at(o, &format!("orders[{i}]"))).collect::<Result<_, _>>()?
         }
-        (None, Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "orders must be an array of orders")),
         (None, None) => return Err(ApiError::bad_request("missing", "order", "give order (one order) or orders (a batch)")),
     };
-    let is_batch = kind == Kind::Label && obj.contains_key("orders");
     if !is_batch {
-        for k in ["picklist", "picklist_printer", "batch_id"] {
-            if obj.contains_key(k) {
+        for (k, given) in [("picklist", req.picklist.is_some()), ("picklist_printer", req.picklist_printer.is_some()), ("batch_id", req.batch_id.is_some())] {
+            if given {
                 return Err(ApiError::bad_request("invalid", k, format!("{k} applies to a batch of labels (orders), not to this job")));
             }
         }
+        let job = station::Job { printer: req.printer, kind, orders, key };
+        let accepted = on_station(&state.station, move |s| s.submit_job(job)).await?;
+        let (printer, submitted) = (accepted.printer, accepted.submitted);
+        return Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": printer, "documents": submitted.documents }))).into_response());
     }
-    if is_batch {
-        return submit_batch(&d, obj, printer.clone(), orders, key).await;
-    }
-    let documents: Vec<NewDocument> = match kind {
-        Kind::Picklist => {
-            let doc = NewDocument::picklist(name.clone(), orders);
-            vec![match &key {
-                Some(k) => doc.with_key(k.clone()),
-                None => doc,
-            }]
-        }
-        Kind::Label | Kind::TestPage => {
-            let many = orders.len() > 1;
-            orders
-                .into_iter()
-                .enumerate()
-                .map(|(i, o)| {
-                    let doc = NewDocument::label(name.clone(), o);
-                    match &key {
-                        Some(k) if many => doc.with_key(format!("{k}:{i}")),
-                        Some(k) => doc.with_key(k.clone()),
-                        None => doc,
-                    }
-                })
-                .collect()
-        }
-    };
-    let ids: Vec<(Option<String>, Option<String>)> = documents
-        .iter()
-        .map(|doc| match &doc.content {
-            crate::spool::Content::Order(o) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
-            _ => (None, None),
-        })
-        .collect();
-    let spool = d.spool.clone();
-    let submitted = blocking(move || spool.submit(documents)).await?;
-    // Listeners (the packers' page) see a new document at once, also while its printer is paused.
-    for (a, (order_id, tracking_number)) in submitted.documents.iter().zip(ids) {
-        if a.outcome != crate::spool::Outcome::Duplicate {
-            d.events.publish(crate::events::Event::Job {
-                job: a.job,
-                document: a.document,
-                printer: name.clone(),
-                order_id,
-                tracking_number,
-                state: a.state,
-                reason: None,
-                late: false,
-            });
-        }
-    }
-    printer.wake();
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
-}
-
-/// `orders` for labels: a shipping batch. Labels in pick-list walking order, chunks of at most 50,
-/// an optional pick list first (on the printer with role picklist, else the label printer), a batch
-/// id (given or derived from the orders), progress at `GET /v1/batches/{id}` and on `/v1/events`.
-async fn submit_batch(
-    d: &Arc<Running>,
-    obj: &serde_json::Map<String, Value>,
-    printer: Arc<crate::worker::PrinterHandle>,
-    orders: Vec<Order>,
-    key: Option<String>,
-) -> Result<Response, ApiError> {
-    let name = printer.spec.name.clone();
-    let with_picklist = match obj.get("picklist") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::bad_request("invalid", "picklist", "picklist must be true or false")),
-    };
-    let picklist_printer = match obj.get("picklist_printer") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(p)) => Some(printer_named(d, p).map_err(|e| e.with_detail(json!({"field": "picklist_printer"})))?),
-        Some(_) => return Err(ApiError::bad_request("invalid", "picklist_printer", "picklist_printer must be a printer name")),
-    };
-    let picklist_printer = match (with_picklist, picklist_printer) {
+    let picklist = match (req.picklist.unwrap_or(false), req.picklist_printer) {
         (false, Some(_)) => return Err(ApiError::bad_request("invalid", "picklist_printer", "picklist_printer needs \"picklist\": true")),
-        (false, None) => None,
-        (true, Some(p)) => Some(p),
-        (true, None) => Some(d.workers.first_with_role(crate::config::Role::Picklist).cloned().unwrap_or_else(|| printer.clone())),
+        (false, None) => Picklist::No,
+        (true, None) => Picklist::Default,
+        (true, Some(p)) => Picklist::On(p),
     };
-    let batch_id = match obj.get("batch_id") {
-        None | Some(Value::Null) => crate::picklist::batch_id(&orders, time::OffsetDateTime::now_utc()),
-        Some(Value::String(s)) if valid_batch_id(s) => s.clone(),
-        Some(_) => {
+    if let Some(id) = &req.batch_id {
+        if !valid_batch_id(id) {
             return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
         }
-    };
-    let pattern = (*d.bins).clone();
-    let plan = crate::batch::plan(batch_id, orders, &name, picklist_printer.as_ref().map(|p| p.spec.name.as_str()), &pattern, key.as_deref());
-    let spool = d.spool.clone();
-    let submitted = blocking(move || spool.submit_batch(plan)).await?;
-    printer.wake();
-    if let Some(p) = &picklist_printer {
-        p.wake();
     }
-    // The batch's starting point for SSE listeners (some documents may be duplicates, already settled).
-    let (spool, events, id) = (d.spool.clone(), d.events.clone(), submitted.batch.clone());
-    if let Ok(Ok(Some(b))) = tokio::task::spawn_blocking(move || spool.batch(&id)).await {
-        events.publish(crate::batch::Progress::of(&b).event());
-    }
+    let batch = station::Batch { printer: req.printer, orders, key, picklist, batch_id: req.batch_id };
+    let accepted = on_station(&state.station, move |s| s.submit_batch(batch)).await?;
+    let submitted = accepted.submitted;
     let documents: Vec<Value> = submitted
         .documents
         .iter()
@@ -239,11 +159,11 @@ async fn submit_batch(
         StatusCode::ACCEPTED,
         axum::Json(json!({
             "job": submitted.job,
-            "printer": name,
+            "printer": accepted.printer,
             "batch": submitted.batch,
             "outcome": submitted.outcome,
             "chunks": submitted.chunks,
-            "picklist_printer": picklist_printer.map(|p| p.spec.name.clone()),
+            "picklist_printer": accepted.picklist_printer,
             "documents": documents,
         })),
     )
@@ -255,9 +175,9 @@ fn valid_batch_id(s: &str) -> bool {
 }
 
 /// `GET /v1/batches/{id}`: counts by outcome, per chunk, and a result per document.
-pub async fn batch(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let spool = d.spool.clone();
+pub async fn batch(State(state): State<Arc<StationState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = &state.station;
+    let spool = d.spool().clone();
     let lookup = id.clone();
     match blocking(move || spool.batch(&lookup)).await? {
         Some(b) => Ok(axum::Json(crate::batch::Progress::of(&b)).into_response()),
@@ -265,10 +185,10 @@ pub async fn batch(State(state): State<Arc<AppState>>, Path(id): Path<String>) -
     }
 }
 
-pub async fn job(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
+pub async fn job(State(state): State<Arc<StationState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let d = &state.station;
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a job id")))?;
-    let spool = d.spool.clone();
+    let spool = d.spool().clone();
     match blocking(move || spool.job(id)).await? {
         Some(job) => Ok(axum::Json(job).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_job", format!("no job {id}"))),
@@ -286,120 +206,101 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<StationState>>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
+    let d = &state.station;
     let Query(q) = query.map_err(|e| ApiError::bad_request("bad_query", "query", e.body_text()))?;
     let mut states = Vec::new();
     for s in q.state.iter().flat_map(|s| s.split(',')).filter(|s| !s.is_empty()) {
         states.push(DocState::parse(s).ok_or_else(|| ApiError::bad_request("bad_query", "state", format!("{s:?} is not a document state")))?);
     }
     let filter = Filter { printer: q.printer, states, order_id: q.order_id, before: q.before, limit: q.limit, ..Filter::default() };
-    let spool = d.spool.clone();
+    let spool = d.spool().clone();
     let docs = blocking(move || spool.list(&filter)).await?;
     Ok(axum::Json(json!({ "documents": docs })).into_response())
 }
 
 /// Cancels every document of the job that has not started sending.
-pub async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
+pub async fn cancel(State(state): State<Arc<StationState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a job id")))?;
-    let spool = d.spool.clone();
-    let results = blocking(move || {
-        let Some(job) = spool.job(id)? else { return Ok(None) };
-        let mut out = Vec::new();
-        for doc in job.documents {
-            let r = if doc.state.can_go(DocState::Cancelled) {
-                spool.cancel(doc.id).map(|_| "cancelled".to_string()).unwrap_or_else(|e| e.to_string())
-            } else {
-                format!("not cancelled: already {}", doc.state)
-            };
-            out.push(json!({"document": doc.id, "result": r}));
+    match on_station(&state.station, move |s| Ok(s.cancel(id)?)).await? {
+        Some(r) => {
+            let r: Vec<Value> = r.into_iter().map(|c| json!({"document": c.document, "result": c.result})).collect();
+            Ok(axum::Json(json!({ "job": id, "documents": r })).into_response())
         }
-        Ok(Some(out))
-    })
-    .await?;
-    match results {
-        Some(r) => Ok(axum::Json(json!({ "job": id, "documents": r })).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_job", format!("no job {id}"))),
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReprintBody {
+    reason: Option<String>,
+    printer: Option<String>,
+}
+
 /// `POST /v1/documents/{id}/reprint` `{"reason": "...", "printer": optional}`.
-pub async fn reprint(State(state): State<Arc<AppState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
+pub async fn reprint(State(state): State<Arc<StationState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
-    let v: Value = serde_json::from_slice(&body(bytes)?).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
-    let reason = match v.get("reason") {
-        Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
+    let req: ReprintBody = json_body(&body(bytes)?)?;
+    let reason = match req.reason {
+        Some(r) if !r.trim().is_empty() => r.trim().to_string(),
         _ => return Err(ApiError::bad_request("missing", "reason", "a reprint needs a reason (why the first label is not usable)")),
     };
-    let printer = match v.get("printer") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(p)) if d.workers.get(p).is_some() => Some(p.clone()),
-        Some(p) => return Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", format!("no printer {p} is configured"))),
-    };
-    let spool = d.spool.clone();
-    let doc = blocking(move || spool.reprint(id, &reason, printer.as_deref())).await?;
-    publish_state(&d, &doc);
-    d.workers.wake(&doc.printer);
+    let doc = on_station(&state.station, move |s| s.reprint(id, &reason, req.printer.as_deref())).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(doc)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    outcome: Option<String>,
+    reason: Option<String>,
 }
 
 /// `POST /v1/documents/{id}/resolve` `{"outcome": "printed" | "not_printed", "reason": "..."}`: an
 /// operator's answer to a label in doubt. "not_printed" cancels it and queues one reprint. Audited.
-pub async fn resolve(State(state): State<Arc<AppState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
+pub async fn resolve(State(state): State<Arc<StationState>>, Path(id): Path<String>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
-    let v: Value = serde_json::from_slice(&body(bytes)?).map_err(|e| ApiError::bad_request("bad_json", "", format!("not JSON: {e}")))?;
-    let outcome = match v.get("outcome").and_then(Value::as_str) {
+    let req: ResolveBody = json_body(&body(bytes)?)?;
+    let outcome = match req.outcome.as_deref() {
         Some("printed") => crate::spool::Resolution::Printed,
         Some("not_printed") => crate::spool::Resolution::NotPrinted,
         _ => return Err(ApiError::bad_request("invalid", "outcome", "outcome must be \"printed\" (it came out) or \"not_printed\" (it did not)")),
     };
-    let reason = match v.get("reason") {
-        Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
+    let reason = match req.reason {
+        Some(r) if !r.trim().is_empty() => r.trim().to_string(),
         _ => return Err(ApiError::bad_request("missing", "reason", "resolving a label in doubt needs a reason (what the operator saw)")),
     };
-    let spool = d.spool.clone();
-    let resolved = blocking(move || spool.resolve(id, outcome, &reason)).await?;
-    publish_state(&d, &resolved.document);
-    if let Some(copy) = &resolved.reprint {
-        publish_state(&d, copy);
-        d.workers.wake(&copy.printer);
-    }
+    let resolved = on_station(&state.station, move |s| Ok(s.resolve(id, outcome, &reason)?)).await?;
     Ok(axum::Json(resolved).into_response())
 }
 
-/// `POST /v1/check`: the compliance report for one order, without printing.
+/// `POST /v1/check`: the compliance report for one order, without printing. With a spool, a
+/// tracking number already on another order is a duplicate.
 pub async fn check(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let order = Order::from_json_bytes(&body(bytes)?)?;
-    let gate = state.gate.clone();
-    let spool = state.daemon.as_ref().map(|d| d.spool.clone());
-    let report = tokio::task::spawn_blocking(move || match &spool {
-        Some(s) => gate.checker().check_order(&order, s.as_ref()),
-        None => gate.checker().check_order(&order, &crate::comply::SeenTracking::new()),
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let report = tokio::task::spawn_blocking(move || state.gate.checker().check_order(&order, state.seen.as_ref()))
+        .await
+        .map_err(ApiError::internal)?;
     Ok(axum::Json(json!({ "printable": report.is_printable(), "report": report })).into_response())
 }
 
-pub async fn printers(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let list: Vec<_> = d.workers.all().map(|p| p.view()).collect();
+pub async fn printers(State(state): State<Arc<StationState>>) -> Result<Response, ApiError> {
+    let d = &state.station;
+    let list: Vec<_> = d.workers().all().map(|p| p.view()).collect();
     Ok(axum::Json(json!({ "printers": list })).into_response())
 }
 
-fn printer_named(d: &Running, name: &str) -> Result<Arc<crate::worker::PrinterHandle>, ApiError> {
-    d.workers.get(name).cloned().ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", format!("no printer {name:?} is configured")))
+fn printer_named(d: &Station, name: &str) -> Result<Arc<crate::worker::PrinterHandle>, ApiError> {
+    d.printer("printer", name).cloned().map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", e.to_string()))
 }
 
-pub async fn printer(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let p = printer_named(&d, &name)?;
-    let spool = d.spool.clone();
+pub async fn printer(State(state): State<Arc<StationState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let d = &state.station;
+    let p = printer_named(d, &name)?;
+    let spool = d.spool().clone();
     let counts = blocking(move || spool.counts()).await?;
     let queue: serde_json::Map<String, Value> =
         counts.into_iter().filter(|(p, _, _)| *p == name).map(|(_, s, n)| (s.as_str().to_string(), json!(n))).collect();
@@ -408,22 +309,22 @@ pub async fn printer(State(state): State<Arc<AppState>>, Path(name): Path<String
     Ok(axum::Json(v).into_response())
 }
 
-pub async fn pause(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let p = printer_named(&*daemon(&state)?, &name)?;
+pub async fn pause(State(state): State<Arc<StationState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let p = printer_named(&state.station, &name)?;
     p.set_operator_pause(true);
     Ok(axum::Json(p.view()).into_response())
 }
 
-pub async fn resume(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let p = printer_named(&*daemon(&state)?, &name)?;
+pub async fn resume(State(state): State<Arc<StationState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    let p = printer_named(&state.station, &name)?;
     p.set_operator_pause(false);
     Ok(axum::Json(p.view()).into_response())
 }
 
 /// `GET /v1/events`: server-sent events from the bus. A slow reader skips what it missed.
-pub async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let rx = d.events.subscribe();
+pub async fn events(State(state): State<Arc<StationState>>) -> Result<Response, ApiError> {
+    let d = &state.station;
+    let rx = d.events().subscribe();
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         let event = match rx.recv().await {
             Ok(ev) => {
@@ -445,10 +346,10 @@ pub async fn events(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
 }
 
 /// Queue depth and printer states for `/healthz`.
-pub async fn health(d: &Running) -> Value {
-    let spool = d.spool.clone();
+pub async fn health(d: &Station) -> Value {
+    let spool = d.spool().clone();
     let counts = tokio::task::spawn_blocking(move || spool.counts()).await.ok().and_then(|r| r.ok());
-    let printers: Vec<_> = d.workers.all().map(|p| p.view()).collect();
+    let printers: Vec<_> = d.workers().all().map(|p| p.view()).collect();
     let spool_state = match &counts {
         Some(c) => {
             let mut by_state = serde_json::Map::new();
@@ -464,10 +365,10 @@ pub async fn health(d: &Running) -> Value {
 }
 
 /// Prometheus lines for queue depth per printer and state, and printer states.
-pub async fn metrics_lines(d: &Running) -> String {
+pub async fn metrics_lines(d: &Station, feed: &crate::feed::Monitor) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let spool = d.spool.clone();
+    let spool = d.spool().clone();
     if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || spool.counts()).await {
         out.push_str("# HELP labeld_documents Documents in the spool by printer and state.\n# TYPE labeld_documents gauge\n");
         for (p, s, n) in counts {
@@ -475,65 +376,29 @@ pub async fn metrics_lines(d: &Running) -> String {
         }
     }
     out.push_str("# HELP labeld_printer_state 1 for the state each printer is in.\n# TYPE labeld_printer_state gauge\n");
-    for p in d.workers.all() {
+    for p in d.workers().all() {
         let v = p.view();
         let _ = writeln!(out, "labeld_printer_state{{printer=\"{}\",state=\"{}\"}} 1", v.name, v.state);
     }
-    out.push_str(&d.feed.metrics());
+    out.push_str(&feed.metrics());
     out
 }
 
 /// `POST /v1/printers/{name}/test-print`: queues the printer's test page behind its labels. It
 /// goes through the printer's worker like any document, so it never interleaves with a label.
-pub async fn test_print(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
-    let p = printer_named(&d, &name)?;
-    let spool = d.spool.clone();
-    let doc = NewDocument::test_page(name.clone());
-    let submitted = blocking(move || spool.submit(vec![doc])).await?;
-    for a in &submitted.documents {
-        d.events.publish(crate::events::Event::Job {
-            job: a.job,
-            document: a.document,
-            printer: name.clone(),
-            order_id: None,
-            tracking_number: None,
-            state: a.state,
-            reason: None,
-            late: false,
-        });
-    }
-    p.wake();
+pub async fn test_print(State(state): State<Arc<StationState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    printer_named(&state.station, &name)?;
+    let printer = name.clone();
+    let submitted = on_station(&state.station, move |s| s.test_print(&printer)).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
 }
 
 /// `POST /v1/documents/{id}/cancel`: withdraws one document (not the rest of its job) that has
 /// not started sending, or drops an in-doubt one an operator has decided not to reprint.
-pub async fn cancel_document(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let d = daemon(&state)?;
+pub async fn cancel_document(State(state): State<Arc<StationState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
-    let spool = d.spool.clone();
-    let doc = blocking(move || {
-        spool.cancel(id)?;
-        spool.document(id)
-    })
-    .await?;
-    publish_state(&d, &doc);
+    let doc = on_station(&state.station, move |s| Ok(s.cancel_document(id)?)).await?;
     Ok(axum::Json(doc).into_response())
-}
-
-/// Tells event listeners (the packers' page) about a change made through the API.
-fn publish_state(d: &Running, doc: &crate::spool::Document) {
-    d.events.publish(crate::events::Event::Job {
-        job: doc.job,
-        document: doc.id,
-        printer: doc.printer.clone(),
-        order_id: doc.order_id.clone(),
-        tracking_number: doc.tracking_number.clone(),
-        state: doc.state,
-        reason: None,
-        late: doc.late,
-    });
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@ use axum::response::{IntoResponse, Response};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::AppState;
+use super::StationState;
 use super::error::ApiError;
-use super::jobs::daemon;
 use crate::lang::Language;
 use crate::manifest::{self, Manifest, Paper};
 use crate::order::Handover;
@@ -124,24 +123,24 @@ fn read(pairs: &[(String, String)], now: OffsetDateTime) -> Result<Ask, ApiError
 
 /// `GET /v1/manifests?carrier=…&handover=pickup|dropoff&since=…[&until=…]|batch=…[&format=…]`.
 pub async fn manifest(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<StationState>>,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(pairs) = query.map_err(|e| ApiError::bad_request("bad_query", "query", e.body_text()))?;
     let now = OffsetDateTime::now_utc();
     let ask = read(&pairs, now)?;
-    let d = daemon(&state)?;
+    let d = state.station.clone();
     let out = tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, &'static str, Option<usize>, u32), ApiError> {
         if let HandoverScope::Batch(id) = &ask.scope {
-            if d.spool.batch(id).map_err(ApiError::internal)?.is_none() {
+            if d.spool().batch(id).map_err(ApiError::internal)?.is_none() {
                 let mut e = ApiError::new(StatusCode::NOT_FOUND, "no_such_batch", format!("no batch {id:?}"));
                 e.field = Some("batch".into());
                 return Err(e);
             }
         }
-        let m = Manifest::from_spool(&d.spool, &ask.carriers, ask.handover, ask.scope.clone(), now).map_err(ApiError::internal)?;
+        let m = Manifest::from_spool(d.spool(), &ask.carriers, ask.handover, ask.scope.clone(), now).map_err(ApiError::internal)?;
         let parcels: u32 = m.sections.iter().map(|s| s.totals.parcels).sum();
-        let fonts = &state.fonts;
+        let fonts = &state.app.fonts;
         let laid = |e: manifest::ManifestError| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "manifest_layout", e.to_string());
         match ask.format {
             Format::Pdf => Ok((manifest::pdf(&m, ask.paper, fonts).map_err(laid)?, "application/pdf", None, parcels)),

@@ -1,8 +1,10 @@
 //! The local HTTP API (`/v1`) and the packers' web page, on axum.
 //!
-//! Every request passes [`guard`] (Host, Origin, token) before a handler runs. Handlers parse bodies
-//! themselves so a bad order is a 400 naming the JSON path, never an extractor's plain-text 422 or a
-//! 500. CPU work (layout, raster, PDF) runs on the blocking pool, off the reactor.
+//! Every request passes [`guard`] (Host, Origin, token) before a handler runs. Handlers read bodies
+//! into typed structs themselves ([`request`]) so a bad order is a 400 naming the JSON path, never an
+//! extractor's plain-text 422 or a 500. CPU work (layout, raster, PDF) and station calls (spool commits)
+//! run on the blocking pool, off the reactor. A daemon serves its [`Station`]'s routes; a preview-only
+//! server has none of them.
 //!
 //! [`ROUTES`] is the one list of endpoints: the router is checked against it and so is the OpenAPI
 //! document served at `/v1/openapi.json` (tests/it/http.rs), so the two cannot drift apart.
@@ -14,6 +16,7 @@ mod clocks;
 mod manifests;
 pub mod metrics;
 mod preview;
+mod request;
 #[path = "web/web.rs"]
 pub mod web;
 
@@ -28,7 +31,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use crate::comply::{DuplicateTracking, NoSpool};
 use crate::compose::Gate;
+use crate::feed::Monitor;
+use crate::station::Station;
 use crate::text::Fonts;
 use error::ApiError;
 use guard::Guard;
@@ -39,34 +45,44 @@ use metrics::Metrics;
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
+    /// Served only with a station (the daemon): a preview-only server answers 404 `no_such_route`.
+    pub station: bool,
+}
+
+const fn any(method: &'static str, path: &'static str) -> Route {
+    Route { method, path, station: false }
+}
+
+const fn station(method: &'static str, path: &'static str) -> Route {
+    Route { method, path, station: true }
 }
 
 pub const ROUTES: &[Route] = &[
-    Route { method: "GET", path: "/" },
-    Route { method: "GET", path: "/app.js" },
-    Route { method: "GET", path: "/style.css" },
-    Route { method: "GET", path: "/healthz" },
-    Route { method: "GET", path: "/metrics" },
-    Route { method: "GET", path: "/v1/openapi.json" },
-    Route { method: "POST", path: "/v1/render" },
-    Route { method: "POST", path: "/v1/check" },
-    Route { method: "POST", path: "/v1/jobs" },
-    Route { method: "GET", path: "/v1/jobs" },
-    Route { method: "GET", path: "/v1/jobs/{id}" },
-    Route { method: "POST", path: "/v1/jobs/{id}/cancel" },
-    Route { method: "POST", path: "/v1/documents/{id}/reprint" },
-    Route { method: "POST", path: "/v1/documents/{id}/resolve" },
-    Route { method: "POST", path: "/v1/documents/{id}/cancel" },
-    Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
-    Route { method: "GET", path: "/v1/batches/{id}" },
-    Route { method: "GET", path: "/v1/due" },
-    Route { method: "GET", path: "/v1/manifests" },
-    Route { method: "GET", path: "/v1/printers" },
-    Route { method: "GET", path: "/v1/printers/{name}" },
-    Route { method: "POST", path: "/v1/printers/{name}/pause" },
-    Route { method: "POST", path: "/v1/printers/{name}/resume" },
-    Route { method: "POST", path: "/v1/printers/{name}/test-print" },
-    Route { method: "GET", path: "/v1/events" },
+    any("GET", "/"),
+    any("GET", "/app.js"),
+    any("GET", "/style.css"),
+    any("GET", "/healthz"),
+    any("GET", "/metrics"),
+    any("GET", "/v1/openapi.json"),
+    any("POST", "/v1/render"),
+    any("POST", "/v1/check"),
+    station("POST", "/v1/jobs"),
+    station("GET", "/v1/jobs"),
+    station("GET", "/v1/jobs/{id}"),
+    station("POST", "/v1/jobs/{id}/cancel"),
+    station("POST", "/v1/documents/{id}/reprint"),
+    station("POST", "/v1/documents/{id}/resolve"),
+    station("POST", "/v1/documents/{id}/cancel"),
+    station("GET", "/v1/documents/{id}/preview.png"),
+    station("GET", "/v1/batches/{id}"),
+    station("GET", "/v1/due"),
+    station("GET", "/v1/manifests"),
+    station("GET", "/v1/printers"),
+    station("GET", "/v1/printers/{name}"),
+    station("POST", "/v1/printers/{name}/pause"),
+    station("POST", "/v1/printers/{name}/resume"),
+    station("POST", "/v1/printers/{name}/test-print"),
+    station("GET", "/v1/events"),
 ];
 
 /// The OpenAPI 3.1 description of [`ROUTES`].
@@ -75,15 +91,38 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// Largest request body: a 500-order batch is about 1 MB of JSON.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
-/// What handlers share.
+/// What every server's handlers share: previews and checks.
 pub struct AppState {
     pub fonts: Fonts,
     /// The rules and the label template every label passes through.
     pub gate: Arc<Gate>,
+    /// Where a tracking number already used by another order is found: the spool in the daemon,
+    /// nothing for a preview-only server.
+    pub seen: Arc<dyn DuplicateTracking + Send + Sync>,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
-    /// The spool, workers and events when running as the daemon; `None` for a preview-only server.
-    pub daemon: Option<Arc<crate::daemon::Running>>,
+}
+
+impl AppState {
+    /// A server that previews and checks labels only: no spool, no printers.
+    pub fn preview(fonts: Fonts, gate: Arc<Gate>) -> AppState {
+        AppState { fonts, gate, seen: Arc::new(NoSpool), metrics: Default::default(), started: Instant::now() }
+    }
+}
+
+/// The daemon's handlers: the shared state, the station and the job feed's state.
+pub struct StationState {
+    pub app: Arc<AppState>,
+    pub station: Arc<Station>,
+    /// The NATS feed's state (`disabled` without `[feed.nats]`).
+    pub feed: Monitor,
+}
+
+/// What a server serves: previews only, or a station's whole API.
+#[derive(Clone)]
+pub enum Served {
+    Preview(Arc<AppState>),
+    Station(Arc<StationState>),
 }
 
 /// Listen options (from `[server]` in labeld.toml).
@@ -97,36 +136,53 @@ pub struct ServerOptions {
     pub token: Option<String>,
 }
 
-pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> Router {
-    let guard = Arc::new(Guard::new(bound, &opts.allowed_hosts, &opts.allowed_origins, opts.token.clone()));
-    let metrics = state.metrics.clone();
+/// The routes every server has, `/healthz` and `/metrics` aside (a station's say more).
+fn shared_routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(web::index))
         .route("/app.js", get(web::app_js))
         .route("/style.css", get(web::style_css))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/render", post(preview::render))
         .route("/v1/check", post(jobs::check))
-        .route("/v1/jobs", post(jobs::submit).get(jobs::list))
-        .route("/v1/jobs/{id}", get(jobs::job))
-        .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/v1/documents/{id}/reprint", post(jobs::reprint))
-        .route("/v1/documents/{id}/resolve", post(jobs::resolve))
-        .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
-        .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
-        .route("/v1/batches/{id}", get(jobs::batch))
-        .route("/v1/due", get(clocks::due))
-        .route("/v1/manifests", get(manifests::manifest))
-        .route("/v1/printers", get(jobs::printers))
-        .route("/v1/printers/{name}", get(jobs::printer))
-        .route("/v1/printers/{name}/pause", post(jobs::pause))
-        .route("/v1/printers/{name}/resume", post(jobs::resume))
-        .route("/v1/printers/{name}/test-print", post(jobs::test_print))
-        .route("/v1/events", get(jobs::events))
+}
+
+/// The router for `served`, behind the guard. A preview-only server has no station routes: they are
+/// 404 `no_such_route` there, like any unknown path.
+pub fn router(served: Served, opts: &ServerOptions, bound: SocketAddr) -> Router {
+    let guard = Arc::new(Guard::new(bound, &opts.allowed_hosts, &opts.allowed_origins, opts.token.clone()));
+    let (routes, metrics) = match served {
+        Served::Preview(app) => {
+            let metrics = app.metrics.clone();
+            (shared_routes().route("/healthz", get(healthz)).route("/metrics", get(metrics_text)).with_state(app), metrics)
+        }
+        Served::Station(state) => {
+            let metrics = state.app.metrics.clone();
+            let station = Router::new()
+                .route("/healthz", get(station_healthz))
+                .route("/metrics", get(station_metrics_text))
+                .route("/v1/jobs", post(jobs::submit).get(jobs::list))
+                .route("/v1/jobs/{id}", get(jobs::job))
+                .route("/v1/jobs/{id}/cancel", post(jobs::cancel))
+                .route("/v1/documents/{id}/reprint", post(jobs::reprint))
+                .route("/v1/documents/{id}/resolve", post(jobs::resolve))
+                .route("/v1/documents/{id}/cancel", post(jobs::cancel_document))
+                .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
+                .route("/v1/batches/{id}", get(jobs::batch))
+                .route("/v1/due", get(clocks::due))
+                .route("/v1/manifests", get(manifests::manifest))
+                .route("/v1/printers", get(jobs::printers))
+                .route("/v1/printers/{name}", get(jobs::printer))
+                .route("/v1/printers/{name}/pause", post(jobs::pause))
+                .route("/v1/printers/{name}/resume", post(jobs::resume))
+                .route("/v1/printers/{name}/test-print", post(jobs::test_print))
+                .route("/v1/events", get(jobs::events))
+                .with_state(state.clone());
+            (shared_routes().with_state(state.app.clone()).merge(station), metrics)
+        }
+    };
+    routes
         .fallback(no_such_route)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(guard, guard::enforce))
         .layer(middleware::from_fn_with_state(metrics, count_requests))
@@ -135,7 +191,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
 /// Binds `opts.listen` and serves until `shutdown` resolves. Returns the bound address through
 /// `on_bound` first (port 0 picks a free port: tests and `labeld demo`).
 pub async fn serve(
-    state: Arc<AppState>,
+    served: Served,
     opts: ServerOptions,
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -152,7 +208,7 @@ pub async fn serve(
         }
     }
     on_bound(bound);
-    let app = router(state, &opts, bound);
+    let app = router(served, &opts, bound);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -177,28 +233,35 @@ async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next:
     resp
 }
 
-async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    let mut body = serde_json::json!({
+fn health_body(app: &AppState) -> serde_json::Value {
+    serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": state.started.elapsed().as_secs(),
-    });
-    if let Some(d) = &state.daemon {
-        let extra = jobs::health(d).await;
-        body["printers"] = extra["printers"].clone();
-        body["spool"] = extra["spool"].clone();
-        // Still 200 while the broker is away: the station prints what it has spooled.
-        body["feed"] = serde_json::to_value(d.feed.snapshot()).unwrap_or_default();
-    }
+        "uptime_seconds": app.started.elapsed().as_secs(),
+    })
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(health_body(&state)).into_response()
+}
+
+async fn station_healthz(State(state): State<Arc<StationState>>) -> Response {
+    let mut body = health_body(&state.app);
+    let extra = jobs::health(&state.station).await;
+    body["printers"] = extra["printers"].clone();
+    body["spool"] = extra["spool"].clone();
+    // Still 200 while the broker is away: the station prints what it has spooled.
+    body["feed"] = serde_json::to_value(state.feed.snapshot()).unwrap_or_default();
     axum::Json(body).into_response()
 }
 
 async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
-    let extra = match &state.daemon {
-        Some(d) => jobs::metrics_lines(d).await + &clocks::metrics_lines(d).await,
-        None => String::new(),
-    };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&extra)).into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render("")).into_response()
+}
+
+async fn station_metrics_text(State(state): State<Arc<StationState>>) -> Response {
+    let extra = jobs::metrics_lines(&state.station, &state.feed).await + &clocks::metrics_lines(&state.station).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.app.metrics.render(&extra)).into_response()
 }
 
 async fn openapi() -> Response {

@@ -11,15 +11,15 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, StationState};
 use crate::compose::test_page::{self, TestPage};
 use crate::compose::{self, ComposeError};
-use crate::daemon::Running;
 use crate::lang::{self, Language};
 use crate::order::Order;
 use crate::render;
 use crate::spool::{Kind, SpoolError, StoredContent};
+use crate::station::Station;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,11 +66,7 @@ pub async fn render(
         let started = Instant::now();
         let opts = compose::Options { dpi: q.dpi, printed_at: time::OffsetDateTime::now_utc() };
         // The same rules as printing: with a spool, a tracking number already on another order is a duplicate.
-        let dup: &dyn crate::comply::DuplicateTracking = match &state.daemon {
-            Some(d) => d.spool.as_ref(),
-            None => &crate::comply::NoSpool,
-        };
-        let label = match state.gate.label(&order, dup, &state.fonts, &opts) {
+        let label = match state.gate.label(&order, state.seen.as_ref(), &state.fonts, &opts) {
             Ok(l) => l,
             Err(e) => {
                 state.metrics.labels_refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -128,45 +124,44 @@ fn without_text(e: ComposeError) -> ComposeError {
 /// refused order is a 422 with the report, like `/v1/render`. The image is the label itself, with
 /// the buyer's address on it: it is never cached.
 #[allow(clippy::result_large_err)]
-pub async fn document_preview(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let d = state.daemon.clone().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_spool", "this server previews labels only; it has no spool or printers"))?;
+pub async fn document_preview(State(state): State<Arc<StationState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
-    let png = tokio::task::spawn_blocking(move || stored_preview(&state, &d, id)).await.map_err(ApiError::internal)??;
+    let png = tokio::task::spawn_blocking(move || stored_preview(&state.app, &state.station, id)).await.map_err(ApiError::internal)??;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "no-store")], png).into_response())
 }
 
 // ApiError is what every handler returns; boxing it here alone would gain nothing.
 #[allow(clippy::result_large_err)]
-fn stored_preview(state: &AppState, d: &Running, id: i64) -> Result<Vec<u8>, ApiError> {
+fn stored_preview(state: &AppState, d: &Station, id: i64) -> Result<Vec<u8>, ApiError> {
     let spool_err = |e: SpoolError| match e {
         SpoolError::NoDocument(id) => ApiError::new(StatusCode::NOT_FOUND, "no_such_document", format!("no document {id}")),
         SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
         other => ApiError::internal(other),
     };
-    let doc = d.spool.document(id).map_err(spool_err)?;
+    let doc = d.spool().document(id).map_err(spool_err)?;
     if doc.purged {
         return Err(ApiError::new(StatusCode::GONE, "purged", format!("document {id}: buyer data was purged after the retention period; there is nothing to show")));
     }
     if doc.kind == Kind::Picklist {
         return Err(ApiError::new(StatusCode::CONFLICT, "no_preview", format!("document {id} is a pick list; previews show labels and test pages")));
     }
-    let profile = d.workers.get(&doc.printer).map(|p| p.spec.profile.clone());
+    let profile = d.workers().get(&doc.printer).map(|p| p.spec.profile.clone());
     let dpi = profile.as_ref().map_or(203, |p| p.dpi);
     // The bytes as stored for the printer, decoded: exactly what it was (or will be) sent.
-    if let Some(stored) = d.spool.rendered(id).map_err(spool_err)? {
+    if let Some(stored) = d.spool().rendered(id).map_err(spool_err)? {
         let language: Language = stored.format.parse().map_err(|e: String| ApiError::internal(format!("document {id}: {e}")))?;
         let pages = lang::labels(lang::decode_all(language, dpi, &stored.bytes).map_err(|e| ApiError::internal(format!("document {id}: stored {language} bytes: {e}")))?);
         let first = pages.into_iter().next().ok_or_else(|| ApiError::internal(format!("document {id}: the stored {language} bytes hold no label")))?;
         return Ok(render::png::encode(&first, dpi));
     }
-    match d.spool.content(id).map_err(spool_err)? {
+    match d.spool().content(id).map_err(spool_err)? {
         StoredContent::TestPage => {
             let profile = profile.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_such_printer", format!("printer {:?} is no longer configured", doc.printer)))?;
             Ok(render::png::encode(&test_page::render(&TestPage::for_profile(&profile), &state.fonts), dpi))
         }
         StoredContent::Order(order) => {
             let opts = compose::Options { dpi, printed_at: time::OffsetDateTime::now_utc() };
-            let label = state.gate.label(&order, d.spool.as_ref(), &state.fonts, &opts).map_err(|e| refused(&without_text(e)))?;
+            let label = state.gate.label(&order, d.spool().as_ref(), &state.fonts, &opts).map_err(|e| refused(&without_text(e)))?;
             Ok(render::png::encode(label.raster(), dpi))
         }
         StoredContent::Orders(_) | StoredContent::Purged { .. } => {

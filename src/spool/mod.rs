@@ -154,6 +154,21 @@ impl NewDocument {
         self
     }
 
+    /// The caller's `key` for the order at `index` of a multi-order job: `KEY:index`, so sending the
+    /// same list again is a duplicate document by document.
+    pub fn with_item_key(self, key: &str, index: usize) -> Self {
+        self.with_key(format!("{key}:{index}"))
+    }
+
+    /// The order id and tracking number the document is known by in events, logs and listings: a
+    /// label's; a pick list and a test page have none.
+    pub fn ids(&self) -> (Option<String>, Option<String>) {
+        match (&self.kind, &self.content) {
+            (Kind::Label, Content::Order(o)) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
+            _ => (None, None),
+        }
+    }
+
     fn idempotency_key(&self) -> String {
         if let Some(k) = &self.key {
             return k.clone();
@@ -1006,19 +1021,16 @@ fn prepare(index: usize, d: &NewDocument, deadlines: &crate::deadlines::Deadline
     if key.trim().is_empty() || key.len() > 20_000 {
         return Err(bad("idempotency key must be 1 to 20000 bytes".into()));
     }
-    let (order_id, tracking_number, content) = match (&d.kind, &d.content) {
-        (Kind::Label, Content::Order(o)) => (
-            Some(o.order_id.clone()),
-            Some(o.shipment.tracking_number.clone()),
-            serde_json::to_string(o).map_err(|e| bad(e.to_string()))?,
-        ),
-        (Kind::Picklist, Content::Orders(os)) if !os.is_empty() => (None, None, serde_json::to_string(os).map_err(|e| bad(e.to_string()))?),
+    let content = match (&d.kind, &d.content) {
+        (Kind::Label, Content::Order(o)) => serde_json::to_string(o).map_err(|e| bad(e.to_string()))?,
+        (Kind::Picklist, Content::Orders(os)) if !os.is_empty() => serde_json::to_string(os).map_err(|e| bad(e.to_string()))?,
         (Kind::Picklist, Content::Orders(_)) => return Err(bad("a pick list needs at least one order".into())),
         (Kind::Label, Content::Orders(_)) => return Err(bad("a label prints exactly one order".into())),
         (Kind::Picklist, Content::Order(_)) => return Err(bad("a pick list takes a list of orders".into())),
-        (Kind::TestPage, Content::TestPage) => (None, None, TEST_PAGE_CONTENT.to_string()),
+        (Kind::TestPage, Content::TestPage) => TEST_PAGE_CONTENT.to_string(),
         (Kind::TestPage, _) | (_, Content::TestPage) => return Err(bad("a test page carries no orders".into())),
     };
+    let (order_id, tracking_number) = d.ids();
     let parcel = match &d.content {
         Content::Order(o) => Some(clock::ParcelColumns::of(o, deadlines)),
         _ => None,

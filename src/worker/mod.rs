@@ -36,7 +36,7 @@ use crate::batch::Outcome;
 use crate::compose::test_page::TestPage;
 use crate::compose::{ComposeError, Content, Gate, Target};
 use crate::config::Role;
-use crate::events::{Event, EventBus};
+use crate::events::{Event, EventBus, Subject};
 use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
@@ -166,6 +166,11 @@ impl Workers {
             tasks.push(tokio::spawn(worker.run()));
         }
         Workers { printers: map, tasks: Mutex::new(tasks) }
+    }
+
+    /// No printers: a station whose printers are driven elsewhere.
+    pub fn none() -> Workers {
+        Workers { printers: BTreeMap::new(), tasks: Mutex::new(Vec::new()) }
     }
 
     pub fn get(&self, name: &str) -> Option<&Arc<PrinterHandle>> {
@@ -720,16 +725,7 @@ async fn release(shared: &Shared, doc: &Document) {
 }
 
 fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>) {
-    shared.events.publish(Event::Job {
-        job: doc.job,
-        document: doc.id,
-        printer: doc.printer.clone(),
-        order_id: doc.order_id.clone(),
-        tracking_number: doc.tracking_number.clone(),
-        state,
-        reason,
-        late: doc.late_if(state),
-    });
+    shared.events.publish(Event::job(Subject::of(doc), state, reason, doc.late_if(state)));
     // A settled document moves its batch on: publish the batch's counts after the job event.
     if doc.batch.is_some() && Outcome::of(state) != Outcome::Pending {
         let (spool, events, id) = (shared.spool.clone(), shared.events.clone(), doc.id);

@@ -127,6 +127,35 @@ pub(crate) fn settled(s: &BTreeMap<String, usize>, n: usize) -> bool {
     ["done", "held", "failed", "in_doubt", "cancelled"].iter().map(|k| s.get(*k).copied().unwrap_or(0)).sum::<usize>() == n
 }
 
+/// Every documented route is served by the daemon: not the fallback, not "method not allowed" (a
+/// preview-only server has only the shared ones, tests/it/http.rs).
+#[test]
+fn the_daemon_serves_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, dir.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    for r in labeld::server::ROUTES {
+        // Ids no document has, so nothing is changed.
+        let path = r.path.replace("{id}", "999999").replace("{name}", "none");
+        if path == "/v1/events" {
+            // The stream never ends: its status line is the answer.
+            let mut s = std::net::TcpStream::connect(d.addr).unwrap();
+            write!(s, "GET /v1/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", d.addr).unwrap();
+            let mut line = [0u8; 12];
+            s.read_exact(&mut line).unwrap();
+            assert_eq!(&line, b"HTTP/1.1 200");
+            continue;
+        }
+        let resp = http::request(d.addr, r.method, &path, &[("Content-Type", "application/json")], b"{}");
+        assert_ne!(resp.status, 405, "{} {}", r.method, r.path);
+        if resp.status == 404 {
+            assert_ne!(resp.json()["error"]["code"], "no_such_route", "{} {} is documented but not routed", r.method, r.path);
+        }
+    }
+    let missing = http::get(d.addr, "/v1/nope");
+    assert_eq!((missing.status, missing.json()["error"]["code"].as_str()), (404, Some("no_such_route")));
+}
+
 /// Issue 13 defect 5: a preview applies the rules printing applies, the spool's duplicate rule included.
 #[test]
 fn render_refuses_a_tracking_number_already_printed_for_another_order() {

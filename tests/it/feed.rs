@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use labeld::config::NatsFeedConfig;
 use labeld::events::EventBus;
 use labeld::feed::{self, FeedEvent, Routes, publish};
+use labeld::picklist::BinPattern;
 use labeld::spool::{Filter, Kind, Spool};
 
 const WAREHOUSE: &str = "WH-KUL-01";
@@ -117,6 +118,11 @@ fn open_spool(dir: &Path, name: &str) -> Arc<Spool> {
     Arc::new(Spool::open(&dir.join(format!("{name}.db"))).unwrap())
 }
 
+/// A station on `spool` whose printers are not driven here: `wake` hears which printer has new work.
+fn station(spool: Arc<Spool>, wake: impl Fn(&str) + Send + Sync + 'static) -> Arc<labeld::station::Station> {
+    Arc::new(labeld::station::Station::detached(spool, EventBus::default(), Arc::new(BinPattern::default()), wake))
+}
+
 fn documents(spool: &Spool) -> Vec<labeld::spool::Document> {
     let mut all = Vec::new();
     let mut before = None;
@@ -180,14 +186,14 @@ async fn five_hundred_orders_to_two_stations_land_once_each_with_events() {
     let mut feeds = Vec::new();
     let mut spools = Vec::new();
     let woken = Arc::new(AtomicUsize::new(0));
-    for station in ["pack-01", "pack-02"] {
-        let cfg = station_cfg(&nats, "two", station);
-        let spool = open_spool(tmp.path(), station);
+    for name in ["pack-01", "pack-02"] {
+        let cfg = station_cfg(&nats, "two", name);
+        let spool = open_spool(tmp.path(), name);
         let w = woken.clone();
-        feeds.push((cfg.clone(), feed::start(&cfg, spool.clone(), EventBus::default(), move |p| {
+        feeds.push((cfg.clone(), feed::start(&cfg, station(spool.clone(), move |p| {
             assert_eq!(p, "dock");
             w.fetch_add(1, Ordering::SeqCst);
-        })));
+        }))));
         spools.push(spool);
     }
     for (_, h) in &feeds {
@@ -246,7 +252,7 @@ async fn duplicates_by_message_id_or_key_make_one_document() {
     let other_ids: Vec<_> = messages(&lines).into_iter().map(|(b, k)| (b, format!("retry-{k}"))).collect();
     assert_eq!(publish::publish(&js, &cfg.subject(), other_ids).await.unwrap().stored, 10);
 
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
     wait_for("20 messages handled", Duration::from_secs(30), || h.state().acked >= 20).await;
     assert_eq!(documents(&spool).len(), 10);
     h.shutdown().await;
@@ -279,7 +285,7 @@ async fn poison_messages_are_terminated_with_an_event_and_not_redelivered() {
     publish::publish(&js, &cfg.subject(), poison).await.unwrap();
     publish::publish(&js, &cfg.subject(), messages(&[good])).await.unwrap();
 
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
     wait_for("5 rejections", Duration::from_secs(30), || h.state().terminated >= 5 && h.state().acked >= 1).await;
     // Past the ack wait: a message that was not terminated would be back by now.
     tokio::time::sleep(cfg.ack_wait * 2).await;
@@ -321,7 +327,7 @@ async fn broker_restart_mid_stream_reconnects_and_the_rest_land_once() {
         feed::bind(&js, &cfg).await.unwrap();
         assert_eq!(publish::publish(&js, &cfg.subject(), messages(&lines[..200])).await.unwrap().stored, 200);
     }
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
     wait_for("some documents", Duration::from_secs(30), || documents(&spool).len() >= 20).await;
     nats.kill();
     let at_kill = documents(&spool).len();
@@ -364,7 +370,7 @@ async fn crash_between_spool_commit_and_ack_redelivers_into_one_document() {
     drop(fetched);
 
     // The restarted station gets the same messages again after the ack wait.
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| panic!("a redelivered duplicate must not wake a printer"));
+    let h = feed::start(&cfg, station(spool.clone(), |_| panic!("a redelivered duplicate must not wake a printer")));
     wait_for("20 redelivered", Duration::from_secs(30), || h.state().acked >= 20).await;
     assert_eq!(documents(&spool).len(), 20);
     // An ack is a plain publish the broker handles after the feed has counted it, so ask the broker.
@@ -391,7 +397,7 @@ async fn events_owed_while_the_feed_was_away_are_published_when_it_is_back() {
     let cfg = station_cfg(&nats, "owed", "pack-01");
     let spool = open_spool(tmp.path(), "owed");
     let seen = collect_events(&nats).await;
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
     wait_for("feed connected", Duration::from_secs(30), || h.state().state == "connected").await;
     h.shutdown().await;
 
@@ -410,7 +416,7 @@ async fn events_owed_while_the_feed_was_away_are_published_when_it_is_back() {
     assert_eq!(spool.recover().unwrap().in_doubt, [ids[1]]);
     assert!(events_of(&seen).is_empty(), "nothing was published while the feed was away");
 
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
     let want = |e: &[(String, FeedEvent)]| {
         let has = |name: &str, id: i64| e.iter().any(|(_, e)| e.event == name && e.document == Some(id));
         ids.iter().all(|&id| has("accepted", id)) && has("printed", ids[0]) && has("in_doubt", ids[1])
@@ -477,7 +483,7 @@ fn feed_child() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let spool = open_spool(Path::new(dir), "kill");
-        let _h = feed::start(&cfg, spool, EventBus::default(), |_| {});
+        let _h = feed::start(&cfg, station(spool, |_| {}));
         tokio::time::sleep(Duration::from_secs(120)).await;
     });
 }
@@ -509,7 +515,7 @@ async fn station_sigkill_mid_batch_prints_each_once() {
         let at_kill = documents(&spool).len();
         assert!(at_kill < 300, "round {round}: killed mid-stream ({at_kill} of 300 in)");
     }
-    let h = feed::start(&cfg, spool.clone(), EventBus::default(), |_| {});
+    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
     wait_for("300 documents", Duration::from_secs(90), || documents(&spool).len() >= 300).await;
     let mut consumer = feed::bind(&js, &cfg).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
