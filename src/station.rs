@@ -156,18 +156,12 @@ impl Station {
         let submitted = self.spool.submit(documents)?;
         // Listeners (the packers' page) see a new document at once, also while its printer is paused.
         // A duplicate was announced when it was new, and its printer has it already.
-        let mut woken: Vec<String> = Vec::new();
         for (a, (printer, order_id, tracking_number)) in submitted.documents.iter().zip(subjects) {
             if a.outcome == Outcome::Duplicate {
                 continue;
             }
-            if !woken.contains(&printer) {
-                woken.push(printer.clone());
-            }
+            self.wake(&printer);
             self.events.publish(Event::job(admitted(a, printer, order_id, tracking_number), a.state, None, false));
-        }
-        for p in &woken {
-            self.wake(p);
         }
         Ok(submitted)
     }
