@@ -23,7 +23,8 @@ pub(super) fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError
             // "unknown field `x`, expected one of `a`, `b`" → unknown field "x" (expected a, b)
             let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
             let expected: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-            let field_path = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+            // The path already ends at the unknown field.
+            let field_path = if path.is_empty() { field.to_string() } else { path };
             return ApiError::bad_request("unknown_field", field_path, format!("unknown field {field:?} (expected {})", expected.join(", ")));
         }
         if let Some(rest) = message.strip_prefix("missing field `") {
@@ -65,7 +66,7 @@ mod tests {
         assert!(e.message.starts_with("picklist: invalid type"), "{}", e.message);
         let e = json_body::<Body>(b"{not json").unwrap_err();
         assert_eq!(e.code, "bad_json");
-        let e = json_body::<Body>(b"[1]").unwrap_err();
+        let e = json_body::<Body>(br#""a string""#).unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), ("bad_json", Some("")));
         assert!(json_body::<Body>(br#"{"printer": null}"#).unwrap().printer.is_none());
     }
