@@ -30,6 +30,7 @@ pub mod feed;
 pub mod fields;
 pub mod lang;
 pub mod layout;
+pub mod manifest;
 pub mod marketdoc;
 pub mod order;
 pub mod packaging_support;

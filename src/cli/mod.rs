@@ -10,6 +10,7 @@ mod doctor;
 mod daemon;
 mod input;
 mod link_speed;
+mod manifest;
 mod picklist;
 mod printers;
 mod publish;
@@ -33,6 +34,8 @@ enum Command {
     Picklist(picklist::Args),
     /// Print a shipping batch through the running daemon: pick list, then labels in walking order.
     Batch(batch::Args),
+    /// Fetch a carrier handover manifest (printed parcels, totals, signature lines) from the running daemon.
+    Manifest(manifest::Args),
     /// Check orders against the marketplace label rules (exit 0 printable, 1 refused, 2 unreadable).
     Check(check::Args),
     /// List USB printers and serial ports found, with the matched profile and status.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(a) => render::run(a),
         Command::Picklist(a) => picklist::run(a),
         Command::Batch(a) => batch::run(a),
+        Command::Manifest(a) => manifest::run(a),
         Command::Check(a) => check::run(a),
         Command::Printers(a) => printers::run(a),
         Command::VirtualPrinter(a) => virtual_printer::run(a),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod guard;
 mod jobs;
 mod clocks;
+mod manifests;
 pub mod metrics;
 mod preview;
 #[path = "web/web.rs"]
@@ -60,6 +61,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/v1/documents/{id}/preview.png" },
     Route { method: "GET", path: "/v1/batches/{id}" },
     Route { method: "GET", path: "/v1/due" },
+    Route { method: "GET", path: "/v1/manifests" },
     Route { method: "GET", path: "/v1/printers" },
     Route { method: "GET", path: "/v1/printers/{name}" },
     Route { method: "POST", path: "/v1/printers/{name}/pause" },
@@ -120,6 +122,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/documents/{id}/preview.png", get(preview::document_preview))
         .route("/v1/batches/{id}", get(jobs::batch))
         .route("/v1/due", get(clocks::due))
+        .route("/v1/manifests", get(manifests::manifest))
         .route("/v1/printers", get(jobs::printers))
         .route("/v1/printers/{name}", get(jobs::printer))
         .route("/v1/printers/{name}/pause", post(jobs::pause))

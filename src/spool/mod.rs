@@ -30,11 +30,13 @@ use crate::order::Order;
 
 mod batch;
 mod clock;
+mod handover;
 mod schema;
 mod state;
 
 pub use batch::{BatchMember, BatchSubmitted, NewBatch, StoredBatch};
 pub use clock::{Due, Parcel};
+pub use handover::{HandoverParcel, HandoverScope};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use state::{ALL_STATES, IllegalTransition, State};

@@ -24,6 +24,7 @@ mod layout_props;
 mod limits;
 mod link;
 mod long_text;
+mod manifest;
 mod orders;
 mod packaging;
 mod picklist;

@@ -148,9 +148,10 @@ fn packers_page_in_chromium() {
     );
     let summary: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("drive.js prints one JSON line");
     eprintln!("web: screenshots in {}; page transfer {} bytes", shots.display(), summary["page_transfer_bytes"]);
-    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png"] {
+    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png"] {
         assert!(shots.join(shot).is_file(), "{shot}");
     }
+    manifest_from_the_page(&summary, &[&ok, &held, &late, &doubt_a, &doubt_b]);
 
     // What the printers really got: the label and its reprint on dock-1 (same tracking number,
     // twice, because an operator asked with a reason), never the held or the cancelled order;
@@ -193,6 +194,40 @@ fn packers_page_in_chromium() {
             if path.starts_with("recipient") && text.trim().len() >= 6 {
                 assert!(!logs.contains(text.trim()), "buyer data in the log: {path}");
             }
+        }
+    }
+}
+
+/// The manifest PDF the page downloaded, read from outside: poppler draws it, zbarimg decodes
+/// exactly the J&T pick-up parcels that printed (each once), and its text names no buyer.
+fn manifest_from_the_page(summary: &serde_json::Value, orders: &[&PathBuf]) {
+    for tool in ["pdftoppm", "pdftotext"] {
+        if !common::have(tool) {
+            common::skip("LABELD_REQUIRE_DOC_TOOLS", &format!("{tool} (Debian poppler-utils) is not installed"));
+            return;
+        }
+    }
+    if common::zbar::available("packers_page_in_chromium").is_none() {
+        return;
+    }
+    let pdf = PathBuf::from(summary["manifest_pdf"].as_str().expect("drive.js names the manifest it downloaded"));
+    let pages = tempfile::tempdir().unwrap();
+    let drawn = Command::new("pdftoppm").args(["-r", "300", "-mono", "-png"]).arg(&pdf).arg(pages.path().join("p")).status().unwrap();
+    assert!(drawn.success());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(pages.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let mut decoded = common::zbar::code128(&refs);
+    decoded.sort();
+    let mut want: Vec<String> = summary["manifest_tracking"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    want.sort();
+    assert_eq!(decoded, want, "the manifest's barcodes");
+    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for file in orders {
+        let order = labeld::order::Order::from_json_bytes(&std::fs::read(file).unwrap()).unwrap();
+        for buyer in [&order.recipient.name].into_iter().chain(order.recipient.address.lines.iter()) {
+            assert!(!text.contains(buyer.as_str()), "buyer data on the manifest: {buyer}");
         }
     }
 }

@@ -191,6 +191,37 @@ async function main() {
       throw new Error(`one reprint with the reason: ${JSON.stringify(copies)}`);
     }
 
+    step('the carrier handover manifest: J&T pick-ups printed in the last hour, each once');
+    const anHourAgo = await page.evaluate(() => {
+      const d = new Date(Date.now() - 3600e3);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    });
+    await page.fill('#manifest-carrier', ok.order.shipment.carrier);
+    await page.selectOption('#manifest-handover', 'pickup');
+    await page.fill('#manifest-since', anHourAgo);
+    await page.getByRole('button', { name: 'Manifest' }).click();
+    await page.locator('#manifest-dialog[open]').waitFor();
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#manifest-pages img');
+      return img && img.naturalWidth > 0;
+    });
+    const parcels = await page.locator('#manifest-summary').getAttribute('data-parcels');
+    // The first label and its reprint are one parcel; the one that did not come out is its reprint.
+    if (parcels !== '2') throw new Error(`manifest parcels: ${parcels} (${await page.locator('#manifest-summary').innerText()})`);
+    const sheet = await page.locator('#manifest-dialog').innerText();
+    for (const o of [ok.order, a.order, b.order]) {
+      for (const buyer of [o.recipient.name, o.recipient.phone, ...o.recipient.address.lines]) {
+        if (buyer && buyer.length >= 5 && sheet.includes(buyer)) throw new Error(`buyer data in the manifest dialog: ${buyer}`);
+      }
+    }
+    await page.screenshot({ path: path.join(SHOTS, 'web-manifest.png') });
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#manifest-pdf')]);
+    const manifestPdf = path.join(SHOTS, 'manifest.pdf');
+    await download.saveAs(manifestPdf);
+    await page.click('#manifest-dialog button[type=submit]');
+    await page.locator('#manifest-dialog[open]').waitFor({ state: 'detached' });
+
     step('touch targets are big enough for a gloved finger');
     const small = await page.evaluate(() => [...document.querySelectorAll('button')]
       .filter((b) => b.offsetParent !== null)
@@ -209,7 +240,7 @@ async function main() {
     const weight = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
       .filter((e) => !e.name.includes('/v1/') && !e.name.includes('/healthz') && !e.name.startsWith('blob:'))
       .reduce((n, e) => n + (e.transferSize || 0), 0));
-    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, page_transfer_bytes: weight }) + '\n');
+    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], page_transfer_bytes: weight }) + '\n');
   } finally {
     await context.close();
   }

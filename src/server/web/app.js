@@ -389,6 +389,62 @@ async function streamEvents() {
 let tokenWaiters = [];
 function tokenSaved() { return new Promise((r) => tokenWaiters.push(r)); }
 
+// ---- carrier handover manifest ----
+
+const HANDOVER_WORDS = { pickup: 'PICK UP', dropoff: 'DROP OFF' };
+
+// A datetime-local value (the browser's own time zone) for a moment.
+function localInput(date) {
+  const p = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}T${p(date.getHours())}:${p(date.getMinutes())}`;
+}
+
+async function fetchOk(path) {
+  const resp = await fetch(path, { headers: headers(), cache: 'no-store' });
+  if (resp.status === 401) askForToken();
+  if (!resp.ok) throw new ApiError(resp.status, await resp.json().catch(() => null));
+  return resp;
+}
+
+let manifestUrls = [];
+function dropManifest() {
+  for (const u of manifestUrls) URL.revokeObjectURL(u);
+  manifestUrls = [];
+  $('manifest-pages').replaceChildren();
+  $('manifest-pdf').removeAttribute('href');
+}
+
+async function openManifest() {
+  const carrier = $('manifest-carrier').value.trim();
+  const handover = $('manifest-handover').value;
+  const sinceValue = $('manifest-since').value;
+  if (!carrier) { $('manifest-carrier').focus(); return; }
+  if (!sinceValue) { $('manifest-since').focus(); return; }
+  const since = new Date(sinceValue);
+  const query = new URLSearchParams({ carrier, handover, since: since.toISOString() });
+  dropManifest();
+  // The PDF is what gets printed and signed; the pages show the same layout on screen.
+  const pdf = await fetchOk(`/v1/manifests?${query}&format=pdf`);
+  const parcels = Number(pdf.headers.get('x-manifest-parcels') || 0);
+  const pdfUrl = URL.createObjectURL(await pdf.blob());
+  manifestUrls.push(pdfUrl);
+  const link = $('manifest-pdf');
+  link.href = pdfUrl;
+  link.download = `manifest-${carrier.replace(/[^A-Za-z0-9]+/g, '-')}-${handover}-${sinceValue.slice(0, 10)}.pdf`;
+  $('manifest-title').textContent = `${carrier} · ${HANDOVER_WORDS[handover]}`;
+  $('manifest-summary').textContent = `${parcels} parcel${parcels === 1 ? '' : 's'} printed since ${since.toLocaleString()}`;
+  $('manifest-summary').dataset.parcels = String(parcels);
+  $('manifest-dialog').showModal();
+  let pages = 1;
+  for (let n = 1; n <= pages; n += 1) {
+    const png = await fetchOk(`/v1/manifests?${query}&format=png&page=${n}`);
+    pages = Number(png.headers.get('x-manifest-pages') || 1);
+    const url = URL.createObjectURL(await png.blob());
+    manifestUrls.push(url);
+    $('manifest-pages').append(el('img', { src: url, alt: `Manifest page ${n} of ${pages}` }));
+  }
+}
+
 // ---- dialogs ----
 
 let previewUrl = null;
@@ -438,6 +494,15 @@ function openResolve(d, outcome) {
 }
 
 function setup() {
+  const startOfDay = new Date();
+  startOfDay.setHours(0, 0, 0, 0);
+  $('manifest-since').value = localInput(startOfDay);
+  $('manifest-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const go = $('manifest-go');
+    busy(go, openManifest)();
+  });
+  $('manifest-dialog').addEventListener('close', dropManifest);
   $('resolve-cancel').addEventListener('click', () => $('resolve-dialog').close());
   $('resolve-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
