@@ -31,8 +31,8 @@ fn run(orders: &[Order], gate: &Gate, fonts: &Fonts) -> (usize, usize) {
     for o in pick_order(orders, &pattern) {
         let label = gate.label(o, &seen, fonts, &opts).unwrap();
         seen.record(&o.shipment.tracking_number, &o.order_id);
-        let settings = JobSettings::for_bitmap(203, &label.raster);
-        bytes += lang::encode(Language::Zpl, std::slice::from_ref(&label.raster), &settings).unwrap().len();
+        let settings = JobSettings::for_bitmap(203, label.raster());
+        bytes += lang::encode(Language::Zpl, std::slice::from_ref(label.raster()), &settings).unwrap().len();
     }
     (pdf.len(), bytes)
 }

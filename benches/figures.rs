@@ -72,6 +72,15 @@ impl Kv {
     }
 }
 
+/// The label without the rules and the 2D-code scan: layout, raster and barcode read-back.
+fn bare(order: &Order, template: &Template, fonts: &Fonts, dpi: u32, printed_at: time::OffsetDateTime) -> labeld::bitmap::Bitmap {
+    let fields = labeld::fields::Fields::from_order(order, printed_at);
+    let doc = labeld::layout::layout(template, &fields, fonts, dpi).unwrap();
+    let bmp = labeld::render::raster::paint(&doc, fonts);
+    compose::verify_barcodes(&doc, &bmp).unwrap();
+    bmp
+}
+
 fn main() {
     // `cargo bench` passes --bench; the only option of ours is --kv FILE.
     let args: Vec<String> = std::env::args().collect();
@@ -98,9 +107,9 @@ fn main() {
         kv.put(format!("render_{dpi}_ms"), ms(render.wall));
         kv.put(format!("render_{dpi}_cpu_ms"), ms(render.cpu));
         let label = gate.label(&order, &NoSpool, &fonts, &opts).unwrap();
-        let pages = std::slice::from_ref(&label.raster);
+        let pages = std::slice::from_ref(label.raster());
         for (name, lang, compression) in &variants {
-            let mut settings = JobSettings::for_bitmap(dpi, &label.raster);
+            let mut settings = JobSettings::for_bitmap(dpi, label.raster());
             if let Some(c) = compression {
                 settings.options.set(ZplOptions { encoding: *c });
             }
@@ -109,7 +118,7 @@ fn main() {
             let encode = median(runs, || lang::encode(*lang, pages, &settings).unwrap());
             let both = median(runs, || {
                 let l = gate.label(black_box(&order), &NoSpool, &fonts, &opts).unwrap();
-                lang::encode(*lang, std::slice::from_ref(&l.raster), &settings).unwrap()
+                lang::encode(*lang, std::slice::from_ref(l.raster()), &settings).unwrap()
             });
             let bytes = lang::encode(*lang, pages, &settings).unwrap().len();
             println!("| {dpi} | {name} | {} / {} | {} / {} | {bytes} |", ms(both.wall), ms(both.cpu), ms(encode.wall), ms(encode.cpu));
@@ -119,9 +128,9 @@ fn main() {
         }
         let pdf = median(30, || {
             let l = gate.label(black_box(&order), &NoSpool, &fonts, &opts).unwrap();
-            labeld::render::pdf::paint(&[&l.document], &fonts, "label").unwrap()
+            labeld::render::pdf::paint(&[l.document()], &fonts, "label").unwrap()
         });
-        let pdf_bytes = labeld::render::pdf::paint(&[&label.document], &fonts, "label").unwrap().len();
+        let pdf_bytes = labeld::render::pdf::paint(&[label.document()], &fonts, "label").unwrap().len();
         println!("| {dpi} | pdf | {} / {} | | {pdf_bytes} |", ms(pdf.wall), ms(pdf.cpu));
         kv.put(format!("label_{dpi}_pdf_ms"), ms(pdf.wall));
         kv.put(format!("label_{dpi}_pdf_cpu_ms"), ms(pdf.cpu));
@@ -137,10 +146,10 @@ fn main() {
     for dpi in [203u32, 300] {
         let opts = compose::Options { dpi, printed_at };
         let gated = median(30, || gate.label(&order, &NoSpool, &fonts, &opts).unwrap());
-        let bare = median(30, || compose::label(&order, gate.template(), &fonts, &opts).unwrap());
+        let bare = median(30, || bare(&order, gate.template(), &fonts, dpi, printed_at));
         let layout = median(30, || labeld::layout::layout(gate.template(), &fields, &fonts, dpi).unwrap());
         let rules = median(30, || gate.checker().check_order(&order, &NoSpool));
-        let raster = compose::label(&order, gate.template(), &fonts, &opts).unwrap().raster;
+        let raster = gate.label(&order, &NoSpool, &fonts, &opts).unwrap().into_parts().1;
         let scan = median(30, || gate.checker().check_image("label", &raster));
         let both = |t: Took| format!("{} / {}", ms(t.wall), ms(t.cpu));
         println!("| {dpi} | {} | {} | {} | {} | {} |", both(gated), both(rules), both(bare), both(layout), both(scan));
@@ -167,8 +176,8 @@ fn main() {
         for o in pick_order(&orders, &pattern) {
             let label = gate.label(o, &seen, &fonts, &opts).unwrap();
             seen.record(&o.shipment.tracking_number, &o.order_id);
-            let settings = JobSettings::for_bitmap(203, &label.raster);
-            bytes += lang::encode(Language::Zpl, std::slice::from_ref(&label.raster), &settings).unwrap().len();
+            let settings = JobSettings::for_bitmap(203, label.raster());
+            bytes += lang::encode(Language::Zpl, std::slice::from_ref(label.raster()), &settings).unwrap().len();
         }
         (pdf.len(), bytes)
     };
@@ -177,7 +186,7 @@ fn main() {
         let mut seen = SeenTracking::new();
         let mut docs = Vec::with_capacity(n);
         for o in &orders {
-            docs.push(gate.label(o, &seen, &fonts, &opts).unwrap().document);
+            docs.push(gate.label(o, &seen, &fonts, &opts).unwrap().into_parts().0);
             seen.record(&o.shipment.tracking_number, &o.order_id);
         }
         let refs: Vec<&_> = docs.iter().collect();

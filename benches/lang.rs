@@ -19,10 +19,11 @@ fn reference_order() -> Order {
 fn bench(c: &mut Criterion) {
     let fonts = Fonts::load(&FontConfig::default()).expect("fonts");
     let template = Template::load(labeld::template::DEFAULT).unwrap();
+    let gate = compose::Gate::new(labeld::comply::Checker::new(None), template).unwrap();
     let order = reference_order();
     let printed_at = time::macros::datetime!(2026-11-23 09:30 UTC);
     for dpi in [203, 300] {
-        let raster = compose::label(&order, &template, &fonts, &compose::Options { dpi, printed_at }).unwrap().raster;
+        let raster = gate.label(&order, &labeld::comply::NoSpool, &fonts, &compose::Options { dpi, printed_at }).unwrap().into_parts().1;
         let pages = std::slice::from_ref(&raster);
         let mut variants: Vec<(String, Language, JobSettings)> =
             Language::ALL.iter().map(|&l| (l.to_string(), l, JobSettings::for_bitmap(dpi, &raster))).collect();

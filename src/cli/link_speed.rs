@@ -2,7 +2,8 @@
 //! and `labeld printers`: a serial printer at its factory 9600 baud needs 16 s for a ZPL label and two
 //! minutes for a TSPL one, which a warehouse should hear about before the first batch, not from it.
 
-use labeld::compose::{self, Options};
+use labeld::comply::{Checker, NoSpool};
+use labeld::compose::{Content, Gate, Target};
 use labeld::lang;
 use labeld::order::Order;
 use labeld::printer::profile::Profile;
@@ -19,11 +20,10 @@ const BAUD_RATES: [u32; 4] = [19_200, 38_400, 57_600, 115_200];
 /// The reference label's size in `profile`'s language at its dpi.
 pub fn reference_bytes(profile: &Profile, fonts: &Fonts) -> anyhow::Result<usize> {
     let order = Order::from_json_bytes(include_bytes!("../../examples/order.json"))?;
-    let template = Template::load(template::DEFAULT)?;
-    let opts = Options { dpi: profile.dpi, printed_at: time::OffsetDateTime::UNIX_EPOCH };
-    let label = compose::label(&order, &template, fonts, &opts)?;
-    let settings = profile.job_settings(label.raster.width(), label.raster.height())?;
-    Ok(lang::encode(profile.language, std::slice::from_ref(&label.raster), &settings)?.len())
+    let gate = Gate::new(Checker::new(None), Template::load(template::DEFAULT)?)
+        .map_err(|report| anyhow::anyhow!("the default template breaks the label rules: {}", report.summary()))?;
+    let content = Content::Label { order: &order, seen: &NoSpool, printed_at: time::OffsetDateTime::UNIX_EPOCH };
+    Ok(gate.printer_bytes(content, &Target::profile(profile, profile.language)?, fonts)?.bytes.len())
 }
 
 /// A warning and its fix when `bytes` take longer than [`WARN_SECONDS`] at `speed`; `None` when fast enough.

@@ -3,16 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-
-use labeld::comply::{Checker, Registry, SeenTracking};
-
+use labeld::comply::SeenTracking;
+use labeld::compose::{ComposeError, Content, Target};
 use labeld::picklist::page::{self, Paper};
-use labeld::picklist::{self, BinPattern, PickList, Walk};
+use labeld::picklist::{BinPattern, PickList, Walk};
 use labeld::render;
 
 use super::input::{read_batch, write_output};
-use super::render::{FontArgs, Format, encode_for_printer, parse_time};
+use super::render::{FontArgs, Format, gate, parse_time};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -76,13 +74,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let printed_at = args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc);
-    let batch_id = args.batch_id.clone().unwrap_or_else(|| picklist::batch_id(&orders, printed_at));
-    let registry = match &args.warehouses {
-        Some(path) => Some(Registry::load(path).context("loading the warehouse registry")?),
-        None => None,
-    };
-    let held = picklist::held_orders(&orders, &Checker::new(registry), &SeenTracking::new());
-    let list = PickList::build(&orders, held, &pattern, batch_id, printed_at);
+    let gate = gate(labeld::template::DEFAULT, args.warehouses.as_deref())?;
+    let list = gate.picklist(&orders, &SeenTracking::new(), &pattern, args.batch_id.clone(), printed_at);
     let language = args.format.language();
     let paper = match (args.paper, language) {
         (Some(p), Some(_)) if p != Paper::Thermal100x150 => {
@@ -95,28 +88,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let fonts = args.fonts.load()?;
     let dpi = args.dpi.unwrap_or(paper.default_dpi());
-    let pages = match page::pages(&list, paper, dpi, &fonts) {
-        Ok(p) => p,
+    let laid_out = |list: &PickList| match page::pages(list, paper, dpi, &fonts) {
+        Ok(p) => Ok(p),
         Err(e) => {
             eprintln!("labeld: {}: cannot lay out the pick list [{}] {e}", args.batch.display(), e.rule());
-            return Ok(ExitCode::from(1));
+            Err(ExitCode::from(1))
         }
     };
-    match args.format {
-        Format::Printer(lang) => {
-            let mut bytes = Vec::new();
-            for doc in &pages {
-                let raster = render::raster::paint(doc, &fonts);
-                bytes.extend(encode_for_printer(lang, &raster, None, dpi)?);
+    let pages = match args.format {
+        // Every page in one stream, through the same path a printer's pick list takes.
+        Format::Printer(lang) => match gate.printer_bytes(Content::Picklist(&list), &Target::bare(lang, dpi), &fonts) {
+            Ok(encoded) => {
+                write_output(&args.output, &encoded.bytes)?;
+                encoded.pages
             }
-            write_output(&args.output, &bytes)?;
-        }
+            Err(ComposeError::Picklist(e)) => {
+                eprintln!("labeld: {}: cannot lay out the pick list [{}] {e}", args.batch.display(), e.rule());
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => return Err(e.into()),
+        },
         Format::Pdf => {
+            let pages = match laid_out(&list) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
             let refs: Vec<&_> = pages.iter().collect();
             let pdf = render::pdf::paint(&refs, &fonts, &format!("Pick list {}", list.batch_id))?;
             write_output(&args.output, &pdf)?;
+            pages.len()
         }
         _ => {
+            let pages = match laid_out(&list) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
             if pages.len() > 1 && args.output.as_os_str() == "-" {
                 anyhow::bail!("the pick list has {} pages; PNG needs a file name, not -", pages.len());
             }
@@ -125,8 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let path = if i == 0 { args.output.clone() } else { numbered(&args.output, i + 1) };
                 write_output(&path, &render::png::encode(&raster, dpi))?;
             }
+            pages.len()
         }
-    }
+    };
     eprintln!(
         "labeld: pick list {}: {} orders, {} lines, {} units, {} held, {} page(s)",
         list.batch_id,
@@ -134,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         list.totals.lines,
         list.totals.units,
         list.totals.held,
-        pages.len()
+        pages
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::ValueEnum;
 
 use labeld::comply::{Checker, NoSpool, Registry};
-use labeld::compose::{self, ComposeError, Gate};
-use labeld::lang::{self, JobSettings, Language};
+use labeld::compose::{self, ComposeError, Content, Gate, Target};
+use labeld::lang::Language;
 use labeld::printer::{Profile, Profiles};
 use labeld::order::Order;
 use labeld::render;
@@ -172,18 +172,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dpi = resolve_dpi(profile.as_ref(), args.dpi)?;
     let gate = gate(&args.template, args.warehouses.as_deref())?;
     let fonts = args.fonts.load()?;
-    let opts = compose::Options { dpi, printed_at: args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc) };
-    let label = match gate.label(&order, &NoSpool, &fonts, &opts) {
-        Ok(l) => l,
-        Err(e) => {
-            report_refusal(&args.order, &e);
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let printed_at = args.printed_at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let bytes = match args.format {
-        Format::Png => render::png::encode(&label.raster, dpi),
-        Format::Pdf => render::pdf::paint(&[&label.document], &fonts, &format!("Label {}", order.order_id))?,
-        Format::Printer(lang) => encode_for_printer(lang, &label.raster, profile.as_ref(), dpi)?,
+        Format::Printer(lang) => {
+            let target = target(lang, profile.as_ref(), dpi)?;
+            match gate.printer_bytes(Content::Label { order: &order, seen: &NoSpool, printed_at }, &target, &fonts) {
+                Ok(encoded) => encoded.bytes,
+                Err(e) if e.is_refusal() => {
+                    report_refusal(&args.order, &e);
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        preview => {
+            let label = match gate.label(&order, &NoSpool, &fonts, &compose::Options { dpi, printed_at }) {
+                Ok(l) => l,
+                Err(e) => {
+                    report_refusal(&args.order, &e);
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            match preview {
+                Format::Pdf => render::pdf::paint(&[label.document()], &fonts, &format!("Label {}", order.order_id))?,
+                _ => render::png::encode(label.raster(), dpi),
+            }
+        }
     };
     super::input::write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
@@ -198,18 +212,12 @@ fn resolve_dpi(profile: Option<&Profile>, dpi: Option<u32>) -> anyhow::Result<u3
     })
 }
 
-/// Printer bytes for one raster, with the profile's settings when one is given.
-pub fn encode_for_printer(lang: Language, raster: &labeld::bitmap::Bitmap, profile: Option<&Profile>, dpi: u32) -> anyhow::Result<Vec<u8>> {
-    let settings = match profile {
-        Some(p) => {
-            if p.language != lang {
-                anyhow::bail!("printer profile {} speaks {}, not {lang}", p.name, p.language);
-            }
-            p.job_settings(raster.width(), raster.height())?
-        }
-        None => JobSettings::for_bitmap(dpi, raster),
-    };
-    Ok(lang::encode(lang, std::slice::from_ref(raster), &settings)?)
+/// The printer the CLI writes for: a profile (whose language `lang` must be), else `lang` at `dpi`.
+pub fn target(lang: Language, profile: Option<&Profile>, dpi: u32) -> anyhow::Result<Target<'_>> {
+    Ok(match profile {
+        Some(p) => Target::profile(p, lang)?,
+        None => Target::bare(lang, dpi),
+    })
 }
 
 pub fn report_refusal(source: &std::path::Path, e: &ComposeError) {

@@ -10,7 +10,9 @@ use labeld::marketdoc::{self, DocError, Fit, Media, PageRole};
 use labeld::printer::Profile;
 use labeld::render;
 
-use super::render::{FontArgs, Format, encode_for_printer};
+use labeld::compose::Content;
+
+use super::render::{FontArgs, Format};
 
 pub struct Request<'a> {
     pub source: &'a Path,
@@ -71,20 +73,13 @@ pub fn run(req: Request<'_>) -> anyhow::Result<ExitCode> {
             super::input::write_output(req.output, &render::pdf::paint(&refs, &fonts, &format!("Document {name}"))?)?;
         }
         printer => {
-            // Every page in one stream: the encoders take a list of rasters of the label's size.
+            // Every page in one stream, through the path every printed document takes.
             let lang = printer.language().expect("a printer format");
-            let first = encode_for_printer(lang, rasters[0], req.profile, media.dpi)?;
-            let bytes = if rasters.len() == 1 {
-                first
-            } else {
-                let settings = match req.profile {
-                    Some(p) => p.job_settings(media.width, media.height)?,
-                    None => labeld::lang::JobSettings::for_bitmap(media.dpi, rasters[0]),
-                };
-                let owned: Vec<Bitmap> = rasters.iter().map(|r| (*r).clone()).collect();
-                labeld::lang::encode(lang, &owned, &settings)?
-            };
-            super::input::write_output(req.output, &bytes)?;
+            let target = super::render::target(lang, req.profile, media.dpi)?;
+            let gate = super::render::gate(labeld::template::DEFAULT, None)?;
+            let fonts = req.fonts.load()?;
+            let encoded = gate.printer_bytes(Content::Marketplace { pages: &doc.pages, tracking: req.tracking }, &target, &fonts)?;
+            super::input::write_output(req.output, &encoded.bytes)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,11 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use labeld::lang::test_page;
+use labeld::compose::test_page::{self, TestPage};
+use labeld::compose::{Content, Target};
 use labeld::printer::Profiles;
 use labeld::render;
 
-use super::render::{FontArgs, Format, encode_for_printer};
+use labeld::text::Fonts;
+
+use super::render::{FontArgs, Format, target};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -27,14 +30,19 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let profile = Profiles::builtin().get(&args.printer_profile)?;
     let fonts = args.fonts.load()?;
-    let page = profile.test_page();
-    let raster = test_page::render(&page, &fonts);
+    let page = TestPage::for_profile(&profile);
     let bytes = match args.format {
-        Some(Format::Png) => render::png::encode(&raster, profile.dpi),
+        Some(Format::Png) => render::png::encode(&test_page::render(&page, &fonts), profile.dpi),
         Some(Format::Pdf) => anyhow::bail!("the test page is a raster: choose png or a printer language"),
-        Some(Format::Printer(lang)) => encode_for_printer(lang, &raster, Some(&profile), profile.dpi)?,
-        None => encode_for_printer(profile.language, &raster, Some(&profile), profile.dpi)?,
+        Some(Format::Printer(lang)) => printer_bytes(&page, target(lang, Some(&profile), profile.dpi)?, &fonts)?,
+        None => printer_bytes(&page, target(profile.language, Some(&profile), profile.dpi)?, &fonts)?,
     };
     super::input::write_output(&args.output, &bytes)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The page through the same gate every printed document takes (the test page has no rules to pass).
+fn printer_bytes(page: &TestPage, target: Target<'_>, fonts: &Fonts) -> anyhow::Result<Vec<u8>> {
+    let gate = super::render::gate(labeld::template::DEFAULT, None)?;
+    Ok(gate.printer_bytes(Content::TestPage(page), &target, fonts)?.bytes)
 }

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use crate::bitmap::Bitmap;
 
 pub mod status;
-pub mod test_page;
 
 pub use status::{Details, PrinterState, Status, StatusProtocol};
 

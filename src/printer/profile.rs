@@ -303,12 +303,6 @@ impl Profile {
         (d(self.label_width_mm).min(self.print_width), d(self.label_length_mm).min(self.max_length))
     }
 
-    /// The calibration label for this printer.
-    pub fn test_page(&self) -> crate::lang::test_page::TestPage {
-        let (width, height) = self.label_size();
-        crate::lang::test_page::TestPage { printer: self.model.clone(), language: self.language.to_string(), dpi: self.dpi, width, height }
-    }
-
     /// Whether an IEEE 1284 device id matches this profile's pattern.
     pub fn matches_device_id(&self, device_id: &str) -> bool {
         self.ieee1284.as_deref().is_some_and(|p| glob(p.as_bytes(), device_id.as_bytes()))

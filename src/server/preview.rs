@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::compose::test_page::{self, TestPage};
 use crate::compose::{self, ComposeError};
 use crate::daemon::Running;
 use crate::lang::{self, Language};
@@ -79,10 +80,10 @@ pub async fn render(
         state.metrics.render_seconds.observe(started.elapsed());
         state.metrics.labels_rendered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if q.format == "pdf" {
-            let pdf = render::pdf::paint(&[&label.document], &state.fonts, &format!("Label {}", order.order_id)).map_err(ApiError::internal)?;
+            let pdf = render::pdf::paint(&[label.document()], &state.fonts, &format!("Label {}", order.order_id)).map_err(ApiError::internal)?;
             Ok((pdf, "application/pdf"))
         } else {
-            Ok((render::png::encode(&label.raster, q.dpi), "image/png"))
+            Ok((render::png::encode(label.raster(), q.dpi), "image/png"))
         }
     })
     .await
@@ -161,12 +162,12 @@ fn stored_preview(state: &AppState, d: &Running, id: i64) -> Result<Vec<u8>, Api
     match d.spool.content(id).map_err(spool_err)? {
         StoredContent::TestPage => {
             let profile = profile.ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no_such_printer", format!("printer {:?} is no longer configured", doc.printer)))?;
-            Ok(render::png::encode(&lang::test_page::render(&profile.test_page(), &state.fonts), dpi))
+            Ok(render::png::encode(&test_page::render(&TestPage::for_profile(&profile), &state.fonts), dpi))
         }
         StoredContent::Order(order) => {
             let opts = compose::Options { dpi, printed_at: time::OffsetDateTime::now_utc() };
             let label = state.gate.label(&order, d.spool.as_ref(), &state.fonts, &opts).map_err(|e| refused(&without_text(e)))?;
-            Ok(render::png::encode(&label.raster, dpi))
+            Ok(render::png::encode(label.raster(), dpi))
         }
         StoredContent::Orders(_) | StoredContent::Purged { .. } => {
             Err(ApiError::new(StatusCode::CONFLICT, "no_preview", format!("document {id} has no label to show")))

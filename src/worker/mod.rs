@@ -1,8 +1,8 @@
 //! Print workers: one tokio task per configured printer, moving its documents from the spool to paper.
 //!
-//! For each document: claim it, render it through the [`Gate`] (the spool is the duplicate tracker),
-//! encode it in the printer's language, store the bytes and start sending in one commit, send, then
-//! mark it sent and done. What can go wrong, and what it becomes:
+//! For each document: claim it, get its printer bytes from [`Gate::printer_bytes`] (the spool is the
+//! duplicate tracker), store the bytes and start sending in one commit, send, then mark it sent and
+//! done. The worker keeps the state machine and the link; what bytes a document becomes is compose's. What can go wrong, and what it becomes:
 //!
 //! * a marketplace rule refuses the order → `held`, with the report;
 //! * it cannot be rendered or encoded at all → `failed`;
@@ -33,10 +33,10 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
 use crate::batch::Outcome;
-use crate::compose::{ComposeError, Gate, Options};
+use crate::compose::test_page::TestPage;
+use crate::compose::{ComposeError, Content, Gate, Target};
 use crate::config::Role;
 use crate::events::{Event, EventBus};
-use crate::lang;
 use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
@@ -604,7 +604,8 @@ async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> 
     }
 }
 
-/// Renders one claimed document (blocking: layout, raster, barcode read-back, encoding).
+/// Renders one claimed document (blocking): its printer bytes come from the gate, the one path from a
+/// document to a printer's language; the worker records what became of it.
 fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
     let spool = &shared.spool;
     let fail = |why: String| {
@@ -616,27 +617,31 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         }
         RenderOutcome::Settled
     };
-    let order = match spool.content(doc.id) {
-        Ok(StoredContent::Order(o)) => o,
-        Ok(StoredContent::TestPage) => {
-            return match test_page_bytes(shared, spec) {
-                Ok(bytes) => fits_link(shared, spec, doc, bytes),
-                Err(why) => fail(why),
-            };
+    let target = Target::printer(&spec.name, &spec.profile);
+    let now = OffsetDateTime::now_utc();
+    let encoded = match spool.content(doc.id) {
+        Ok(StoredContent::Order(order)) => {
+            shared.gate.printer_bytes(Content::Label { order: &order, seen: spool.as_ref(), printed_at: now }, &target, &shared.fonts)
         }
+        Ok(StoredContent::TestPage) => shared.gate.printer_bytes(Content::TestPage(&TestPage::for_profile(&spec.profile)), &target, &shared.fonts),
         Ok(StoredContent::Orders(orders)) => {
-            return match render_picklist(shared, spec, &doc, &orders) {
-                Ok(bytes) => fits_link(shared, spec, doc, bytes),
-                Err(why) => fail(why),
+            // The batch it was submitted with; a pick list submitted on its own gets the id of its orders.
+            let batch_id = match spool.batches_of(doc.id) {
+                Ok(ids) => ids.into_iter().next(),
+                Err(e) => return fail(e.to_string()),
             };
+            let list = shared.gate.picklist(&orders, spool.as_ref(), &shared.bins, batch_id, now);
+            let encoded = shared.gate.printer_bytes(Content::Picklist(&list), &target, &shared.fonts);
+            if let Ok(e) = &encoded {
+                tracing::info!(printer = spec.name, document = doc.id, pages = e.pages, held = list.totals.held, "pick list rendered");
+            }
+            encoded
         }
         Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
         Err(e) => return fail(e.to_string()),
     };
-    let profile = &spec.profile;
-    let opts = Options { dpi: profile.dpi, printed_at: OffsetDateTime::now_utc() };
-    let label = match shared.gate.label(&order, spool.as_ref(), &shared.fonts, &opts) {
-        Ok(l) => l,
+    match encoded {
+        Ok(encoded) => fits_link(shared, spec, doc, encoded.bytes),
         Err(ComposeError::Refused(report)) => {
             let rules: Vec<String> = report.refusals.iter().map(|r| format!("{}@{}", r.rule.id(), r.path)).collect();
             let reason = rules.join(", ");
@@ -647,18 +652,9 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
                 Ok(()) => publish(shared, &doc, State::Held, Some(reason)),
                 Err(e) => tracing::error!(document = doc.id, error = %e, "recording a hold"),
             }
-            return RenderOutcome::Settled;
+            RenderOutcome::Settled
         }
-        // Layout and read-back errors name fields, not their text.
-        Err(e) => return fail(e.to_string()),
-    };
-    let (w, h) = (label.raster.width(), label.raster.height());
-    let settings = match profile.job_settings(w, h) {
-        Ok(s) => s,
-        Err(e) => return fail(e.to_string()),
-    };
-    match lang::encode(profile.language, std::slice::from_ref(&label.raster), &settings) {
-        Ok(bytes) => fits_link(shared, spec, doc, bytes),
+        // Layout, read-back, size and encoding errors name fields and figures, not their text.
         Err(e) => fail(e.to_string()),
     }
 }
@@ -703,50 +699,6 @@ pub fn link_too_slow_message(spec: &PrinterSpec, bytes: usize, seconds: f64) -> 
         "{bytes} bytes at {} take {seconds:.1} s, over this printer's max_label_seconds of {}; {fix}",
         spec.speed, spec.max_label_seconds
     )
-}
-
-/// The printer's calibration page, drawn from its profile, in its language. It carries no order
-/// text, so there is nothing for the marketplace rules to check; it goes through the same queue,
-/// encoder and link as labels, so its bytes never interleave with a label's.
-fn test_page_bytes(shared: &Shared, spec: &PrinterSpec) -> Result<Vec<u8>, String> {
-    let profile = &spec.profile;
-    let raster = lang::test_page::render(&profile.test_page(), &shared.fonts);
-    let settings = profile.job_settings(raster.width(), raster.height()).map_err(|e| e.to_string())?;
-    lang::encode(profile.language, std::slice::from_ref(&raster), &settings).map_err(|e| e.to_string())
-}
-
-/// Renders a pick list for this printer: 100×150 mm thermal pages at the printer's dpi, in its
-/// language. It passes the rules the way `labeld picklist` does: orders a rule refuses are listed as
-/// held (rule and field only) and not picked. Pick lists are internal documents: the batch id's QR
-/// code is allowed on them and they carry no buyer data. The error names what stands in the way.
-fn render_picklist(shared: &Shared, spec: &PrinterSpec, doc: &Document, orders: &[crate::order::Order]) -> Result<Vec<u8>, String> {
-    use crate::picklist::page::{self, Paper};
-    use crate::picklist::{self, PickList};
-    let profile = &spec.profile;
-    let now = OffsetDateTime::now_utc();
-    // The batch it was submitted with; a pick list submitted on its own gets the id of its orders.
-    let batch_id = match shared.spool.batches_of(doc.id) {
-        Ok(ids) if !ids.is_empty() => ids[0].clone(),
-        Ok(_) => picklist::batch_id(orders, now),
-        Err(e) => return Err(e.to_string()),
-    };
-    let held = picklist::held_orders(orders, shared.gate.checker(), shared.spool.as_ref());
-    let pattern = (*shared.bins).clone();
-    let list = PickList::build(orders, held, &pattern, batch_id, now);
-    let pages = page::pages(&list, Paper::Thermal100x150, profile.dpi, &shared.fonts)
-        .map_err(|e| format!("cannot lay out the pick list [{}]: {e}", e.rule()))?;
-    let rasters: Vec<crate::bitmap::Bitmap> = pages.iter().map(|d| crate::render::raster::paint(d, &shared.fonts)).collect();
-    let (w, h) = rasters.iter().fold((0, 0), |(w, h), r| (w.max(r.width()), h.max(r.height())));
-    // A receipt-width printer (ESC/POS 80 mm) cannot take a 100 mm page: say so rather than clip.
-    let settings = profile.job_settings(w, h).map_err(|e| {
-        format!(
-            "printer {} ({}, {}) cannot print 100×150 mm pick list pages: {e}; give pick lists a 4-inch label printer (role = \"picklist\")",
-            spec.name, profile.name, profile.language
-        )
-    })?;
-    let bytes = lang::encode(profile.language, &rasters, &settings).map_err(|e| format!("pick list in {}: {e}", profile.language))?;
-    tracing::info!(printer = spec.name, document = doc.id, pages = rasters.len(), held = list.totals.held, "pick list rendered");
-    Ok(bytes)
 }
 
 /// Lets go of a claimed document that was rendered but not sent (rendering → queued).

@@ -458,7 +458,7 @@ fn test_print_goes_through_the_queue_in_order_and_previews_show_what_was_sent() 
     assert_eq!(http::post_json(d.addr, &format!("/v1/documents/{second_tp}/cancel"), b"").json()["state"], "cancelled");
     // Before it prints, the preview is the page drawn from the profile.
     let profile = Profiles::builtin().get("zebra-zd421-203").unwrap();
-    let expected = labeld::lang::test_page::render(&profile.test_page(), common::fonts());
+    let expected = labeld::compose::test_page::render(&labeld::compose::test_page::TestPage::for_profile(&profile), common::fonts());
     let early = http::get(d.addr, &format!("/v1/documents/{tp_doc}/preview.png"));
     assert_eq!(early.status, 200, "{}", early.text());
     assert_eq!(early.header("cache-control"), Some("no-store"));

@@ -13,7 +13,7 @@ fn fixture_rasters(dpi: u32) -> Vec<(String, Bitmap)> {
         .into_iter()
         .map(|(name, order)| {
             let label = common::render(&order, dpi).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, label.raster)
+            (name, label.into_parts().1)
         })
         .collect()
 }
@@ -91,7 +91,7 @@ fn zpl_costs_no_more_than_base64_of_the_rasters_zlib_stream() {
     use std::io::Write;
     for dpi in [203, 300] {
         let order = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap().1;
-        let raster = common::render(&order, dpi).unwrap().raster;
+        let raster = common::render(&order, dpi).unwrap().into_parts().1;
         let bytes = lang::encode(Language::Zpl, std::slice::from_ref(&raster), &JobSettings::for_bitmap(dpi, &raster)).unwrap();
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         z.write_all(raster.data()).unwrap();
@@ -105,7 +105,7 @@ fn zpl_costs_no_more_than_base64_of_the_rasters_zlib_stream() {
 #[test]
 fn reference_label_fits_12_kb_as_a_png_object() {
     let order = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap().1;
-    let raster = common::render(&order, 203).unwrap().raster;
+    let raster = common::render(&order, 203).unwrap().into_parts().1;
     let mut s = JobSettings::for_bitmap(203, &raster);
     s.options.set(ZplOptions { encoding: Encoding::Png });
     let bytes = lang::encode(Language::Zpl, std::slice::from_ref(&raster), &s).unwrap();

@@ -4,21 +4,24 @@
 use crate::common;
 
 use labeld::barcode::verify::read_code128;
-use labeld::lang::{self, JobSettings, Language, test_page};
+use labeld::compose::test_page::{self, TestPage};
+use labeld::compose::{Content, Gate, Target};
+use labeld::lang::{self, JobSettings, Language};
 use labeld::printer::Profiles;
 
 #[test]
 fn every_profile_prints_a_test_page_that_round_trips_and_scans() {
+    let gate = Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap();
     for profile in Profiles::builtin().all() {
-        let page = profile.test_page();
+        let page = TestPage::for_profile(&profile);
         let raster = test_page::render(&page, common::fonts());
         assert_eq!((raster.width(), raster.height()), profile.label_size(), "{}", profile.name);
         let (x, y, w, h) = test_page::barcode_area(&page);
         let crop = raster.crop(x, y.saturating_sub(4), w, h + 8);
         assert_eq!(read_code128(&crop), Some(test_page::barcode_data(profile.dpi)), "{}: the Code 128 sample must scan", profile.name);
 
-        let settings = profile.job_settings(raster.width(), raster.height()).unwrap();
-        let bytes = lang::encode(profile.language, std::slice::from_ref(&raster), &settings).unwrap();
+        // What a worker sends for a test page: the gate's printer bytes for this printer.
+        let bytes = gate.printer_bytes(Content::TestPage(&page), &Target::printer("dock", &profile), common::fonts()).unwrap().bytes;
         let back = lang::labels(lang::decode_all(profile.language, profile.dpi, &bytes).unwrap());
         assert_eq!(back.len(), 1, "{}", profile.name);
         assert!(lang::same_raster(&raster, &back[0]), "{}: test page differs after {}", profile.name, profile.language);
@@ -28,7 +31,7 @@ fn every_profile_prints_a_test_page_that_round_trips_and_scans() {
 #[test]
 fn the_test_page_encodes_in_every_language() {
     let profile = Profiles::builtin().get("zebra-zd421-300").unwrap();
-    let raster = test_page::render(&profile.test_page(), common::fonts());
+    let raster = test_page::render(&TestPage::for_profile(&profile), common::fonts());
     for lang in Language::ALL {
         let s = JobSettings::for_bitmap(profile.dpi, &raster);
         let bytes = lang::encode(lang, std::slice::from_ref(&raster), &s).unwrap();

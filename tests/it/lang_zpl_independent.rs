@@ -52,19 +52,19 @@ fn zebrash_renders_our_zpl_and_the_tracking_barcode_scans() {
     let mut checked = 0;
     for dpi in [203, 300] {
         let labels: Vec<_> = common::fixture_orders().into_iter().map(|(name, order)| (name, common::render(&order, dpi).unwrap())).collect();
-        let (width, height) = (labels[0].1.raster.width(), labels[0].1.raster.height());
+        let (width, height) = (labels[0].1.raster().width(), labels[0].1.raster().height());
         for compression in [Encoding::Z64, Encoding::Acs] {
             let zpls: Vec<Vec<u8>> = labels
                 .iter()
                 .map(|(_, l)| {
-                    let mut settings = JobSettings::for_bitmap(dpi, &l.raster);
+                    let mut settings = JobSettings::for_bitmap(dpi, l.raster());
                     settings.options.set(ZplOptions { encoding: compression });
-                    lang::encode(Language::Zpl, std::slice::from_ref(&l.raster), &settings).unwrap()
+                    lang::encode(Language::Zpl, std::slice::from_ref(l.raster()), &settings).unwrap()
                 })
                 .collect();
             let pngs = zebrash(&dir, &zpls, width, height, dpi);
             for ((name, label), png_bytes) in labels.iter().zip(pngs) {
-                let raster = &label.raster;
+                let raster = label.raster();
                 let rendered = png::decode(&png_bytes).unwrap();
                 // Zebrash sizes its canvas from millimetres; compare the label's area.
                 let w = raster.width().min(rendered.width());
@@ -72,7 +72,7 @@ fn zebrash_renders_our_zpl_and_the_tracking_barcode_scans() {
                 assert!(w + 16 >= raster.width() && h + 16 >= raster.height(), "{name}: rendered {}×{}", rendered.width(), rendered.height());
                 let same = (0..h).all(|y| (0..w).all(|x| rendered.get(x, y) == raster.get(x, y)));
                 assert!(same, "{name} @ {dpi} dpi ({compression:?}): Zebrash's raster differs from ours");
-                for b in label.document.barcodes() {
+                for b in label.document().barcodes() {
                     let r = b.bounds();
                     let crop = rendered.crop(r.x.max(0) as u32, (r.y - 4).max(0) as u32, r.w as u32, r.h as u32 + 8);
                     assert_eq!(read_code128(&crop).as_deref(), Some(b.data.as_str()), "{name} @ {dpi} dpi ({compression:?}): barcode from Zebrash's PNG");

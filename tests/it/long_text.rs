@@ -37,7 +37,7 @@ fn long_names_and_addresses_render_without_collisions() {
     for (name, order) in long_orders() {
         for dpi in DPIS {
             let label = common::render(&order, dpi).unwrap_or_else(|e| panic!("{name}@{dpi}: {e}"));
-            let doc = &label.document;
+            let doc = label.document();
             assert!(collisions(doc).is_empty(), "{name}@{dpi}: {:?}", collisions(doc));
             let run = doc.texts().find(|t| t.element == "recipient-name").expect("recipient name printed");
             assert_eq!(run.text, order.recipient.name, "{name}: the name is printed whole, never cut");
@@ -56,7 +56,7 @@ fn long_names_and_addresses_render_without_collisions() {
 fn the_78_character_name_takes_two_lines() {
     let (_, order) = long_orders().into_iter().find(|(n, _)| n == "my-long-name-binti").unwrap();
     let label = common::render(&order, 203).unwrap();
-    let run = label.document.texts().find(|t| t.element == "recipient-name").unwrap();
+    let run = label.document().texts().find(|t| t.element == "recipient-name").unwrap();
     // Two lines of glyphs: their baselines take two distinct values.
     let mut baselines: Vec<i64> = run.glyphs.iter().map(|g| g.y as i64).collect();
     baselines.sort();
@@ -72,7 +72,7 @@ fn long_labels_scan_with_an_independent_decoder() {
         for dpi in DPIS {
             let label = common::render(&order, dpi).unwrap();
             let path = dir.path().join(format!("{name}-{dpi}.png"));
-            std::fs::write(&path, labeld::render::png::encode(&label.raster, dpi)).unwrap();
+            std::fs::write(&path, labeld::render::png::encode(label.raster(), dpi)).unwrap();
             let mut read = common::zbar::code128(&[&path]);
             read.sort();
             let mut want = vec![order.shipment.tracking_number.clone(), order.order_id.clone()];
@@ -168,7 +168,7 @@ fn six_address_lines_fit_and_a_seventh_is_refused_by_field() {
     ];
     order.recipient.address.district = Some("Kecamatan Kebon Jeruk".into());
     let label = common::render(&order, 203).unwrap_or_else(|e| panic!("six lines: {e}"));
-    let run = label.document.texts().find(|t| t.element == "recipient-address").unwrap();
+    let run = label.document().texts().find(|t| t.element == "recipient-address").unwrap();
     let mut baselines: Vec<i64> = run.glyphs.iter().map(|g| g.y as i64).collect();
     baselines.sort();
     baselines.dedup();

@@ -20,7 +20,7 @@ fn every_fixture_renders_scans_and_keeps_its_layout() {
     for (name, order) in common::fixture_orders() {
         for dpi in DPIS {
             let label = common::render(&order, dpi).unwrap_or_else(|e| panic!("{name} at {dpi} dpi: {e}"));
-            let doc = &label.document;
+            let doc = label.document();
             // 100×150 mm at this resolution.
             assert_eq!(doc.width as i32, labeld::document::mm_to_dots(100.0, dpi));
             assert_eq!(doc.height as i32, labeld::document::mm_to_dots(150.0, dpi));
@@ -37,7 +37,7 @@ fn every_fixture_renders_scans_and_keeps_its_layout() {
             assert!(texts.iter().any(|t| t.replace(' ', "") == order.shipment.tracking_number), "{name}: {texts:?}");
             assert!(texts.contains(&order.recipient.name.as_str()), "{name}: recipient name missing");
             // The last-line 2D scan of the finished raster stays one cheap pass: bars and text wake no detector.
-            let woken = labeld::barcode::verify::detectors_woken(&label.raster);
+            let woken = labeld::barcode::verify::detectors_woken(label.raster());
             assert!(woken.is_empty(), "{name}@{dpi}: a clean label woke 2D detectors {woken:?}");
             // The recipient's phone is masked by default.
             if let Some(phone) = &order.recipient.phone {
@@ -51,7 +51,7 @@ fn every_fixture_renders_scans_and_keeps_its_layout() {
 fn handover_and_cod_are_shown() {
     for (name, order) in common::fixture_orders() {
         let label = common::render(&order, 203).unwrap();
-        let texts: Vec<String> = label.document.texts().map(|t| t.text.clone()).collect();
+        let texts: Vec<String> = label.document().texts().map(|t| t.text.clone()).collect();
         assert!(texts.iter().any(|t| t == order.shipment.handover.label_text()), "{name}: {texts:?}");
         match &order.shipment.cod {
             Some(cod) => assert!(texts.iter().any(|t| t.contains(&cod.amount) && t.starts_with("COD")), "{name}: {texts:?}"),
@@ -64,8 +64,8 @@ fn handover_and_cod_are_shown() {
 fn nothing_is_drawn_outside_the_elements() {
     for (name, order) in common::fixture_orders() {
         let label = common::render(&order, 203).unwrap();
-        let areas: Vec<Rect> = label.document.elements.iter().map(Element::bounds).collect();
-        let r = &label.raster;
+        let areas: Vec<Rect> = label.document().elements.iter().map(Element::bounds).collect();
+        let r = label.raster();
         for y in 0..r.height() {
             for x in 0..r.width() {
                 if r.get(x, y) {
@@ -81,8 +81,8 @@ fn nothing_is_drawn_outside_the_elements() {
 fn png_is_the_raster_at_its_real_size() {
     let (_, order) = &common::fixture_orders()[0];
     let label = common::render(order, 203).unwrap();
-    let png = render::png::encode(&label.raster, 203);
-    assert_eq!(render::png::decode(&png).unwrap(), label.raster);
+    let png = render::png::encode(label.raster(), 203);
+    assert_eq!(&render::png::decode(&png).unwrap(), label.raster());
     // pHYs: 203 dpi = 7992 dots per metre.
     let decoder = png::Decoder::new(std::io::Cursor::new(&png));
     let reader = decoder.read_info().unwrap();
@@ -101,7 +101,7 @@ fn golden_images_match() {
         for dpi in DPIS {
             let label = common::render(&order, dpi).unwrap();
             let path = dir.join(format!("{name}-{dpi}.png"));
-            let png = render::png::encode(&label.raster, dpi);
+            let png = render::png::encode(label.raster(), dpi);
             if update {
                 std::fs::write(&path, &png).unwrap();
                 continue;
@@ -111,10 +111,10 @@ fn golden_images_match() {
                 continue;
             };
             let expected = render::png::decode(&expected).unwrap();
-            if expected != label.raster {
-                let differing = (0..expected.height().min(label.raster.height()))
-                    .flat_map(|y| (0..expected.width().min(label.raster.width())).map(move |x| (x, y)))
-                    .filter(|&(x, y)| expected.get(x, y) != label.raster.get(x, y))
+            if &expected != label.raster() {
+                let differing = (0..expected.height().min(label.raster().height()))
+                    .flat_map(|y| (0..expected.width().min(label.raster().width())).map(move |x| (x, y)))
+                    .filter(|&(x, y)| expected.get(x, y) != label.raster().get(x, y))
                     .count();
                 std::fs::create_dir_all(&diff_dir).unwrap();
                 let actual = diff_dir.join(format!("{name}-{dpi}.png"));
@@ -130,7 +130,7 @@ fn golden_images_match() {
 fn pdf_has_vector_text_and_subset_fonts() {
     for (name, order) in common::fixture_orders() {
         let label = common::render(&order, 203).unwrap();
-        let pdf = render::pdf::paint(&[&label.document], common::fonts(), "t").unwrap();
+        let pdf = render::pdf::paint(&[label.document()], common::fonts(), "t").unwrap();
         assert!(pdf.starts_with(b"%PDF-"), "{name}");
         // Subset fonts keep a label PDF small even with a CJK face.
         assert!(pdf.len() < 400_000, "{name}: PDF is {} bytes", pdf.len());

@@ -20,7 +20,7 @@ fn raster() -> &'static Bitmap {
     static R: OnceLock<Bitmap> = OnceLock::new();
     R.get_or_init(|| {
         let (_, order) = common::fixture_orders().into_iter().next().expect("a fixture order");
-        common::render(&order, DPI).expect("fixture renders").raster
+        common::render(&order, DPI).expect("fixture renders").into_parts().1
     })
 }
 
@@ -80,7 +80,7 @@ fn fixture_rasters() -> &'static [(String, Bitmap)] {
         common::fixture_orders()
             .into_iter()
             .map(|(name, order)| {
-                let raster = common::render(&order, DPI).unwrap_or_else(|e| panic!("{name}: {e}")).raster;
+                let raster = common::render(&order, DPI).unwrap_or_else(|e| panic!("{name}: {e}")).into_parts().1;
                 (name, raster)
             })
             .collect()

@@ -170,7 +170,7 @@ fn packers_page_in_chromium() {
     let desk_saved = desk.saved();
     assert_eq!(desk_saved.len(), 1, "{desk_saved:?}");
     let profile = Profiles::builtin().get("tsc-te200").unwrap();
-    let expected = labeld::lang::test_page::render(&profile.test_page(), common::fonts());
+    let expected = labeld::compose::test_page::render(&labeld::compose::test_page::TestPage::for_profile(&profile), common::fonts());
     let got = labeld::render::png::decode(&std::fs::read(&desk_saved[0]).unwrap()).unwrap();
     assert!(labeld::lang::same_raster(&expected, &got), "desk-2 printed the test page");
 

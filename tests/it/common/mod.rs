@@ -8,7 +8,7 @@ pub mod zbar;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use labeld::compose::{self, Label};
+use labeld::compose::{self, Gate, Label};
 use labeld::order::Order;
 use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
@@ -62,6 +62,13 @@ pub fn fixed_time() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-23 09:30 UTC)
 }
 
+/// The gate every print takes, with the default template and no warehouse registry.
+pub fn gate() -> &'static Gate {
+    static G: OnceLock<Gate> = OnceLock::new();
+    G.get_or_init(|| Gate::new(labeld::comply::Checker::new(None), template().clone()).expect("the default template passes the rules"))
+}
+
+/// A label as the daemon prints it (no other order has its tracking number), at the golden images' print time.
 pub fn render(order: &Order, dpi: u32) -> Result<Label, compose::ComposeError> {
-    compose::label(order, template(), fonts(), &compose::Options { dpi, printed_at: fixed_time() })
+    gate().label(order, &labeld::comply::NoSpool, fonts(), &compose::Options { dpi, printed_at: fixed_time() })
 }

@@ -3,11 +3,13 @@
 //! It shows the printer's name and resolution, a darkness ramp (ordered-dither patches from 1/8 to solid),
 //! a 1 mm grid with rulers along the top and left edges, a Code 128 sample that must scan, a solid bar that
 //! shows dead head elements as white streaks, and edge marks in the corners and at the middle of each edge
-//! that show whether the label is registered on the media.
+//! that show whether the label is registered on the media. It carries no order text, so no marketplace
+//! rule has anything to check; it is printed through [`super::Gate::printer_bytes`] like every document.
 
 use crate::barcode::code128;
 use crate::bitmap::Bitmap;
 use crate::document::mm_to_dots;
+use crate::printer::profile::Profile;
 use crate::text::{Fonts, TextStyle, Weight};
 
 /// What the page is for.
@@ -20,6 +22,14 @@ pub struct TestPage {
     pub dpi: u32,
     pub width: u32,
     pub height: u32,
+}
+
+impl TestPage {
+    /// The calibration label for a printer: its model, language and loaded label size.
+    pub fn for_profile(profile: &Profile) -> TestPage {
+        let (width, height) = profile.label_size();
+        TestPage { printer: profile.model.clone(), language: profile.language.to_string(), dpi: profile.dpi, width, height }
+    }
 }
 
 /// The data of the Code 128 sample.
