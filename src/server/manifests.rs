@@ -35,6 +35,8 @@ struct Ask {
 enum Format {
     Pdf,
     Png,
+    /// The parcels as data, for the page's handover scan.
+    Json,
     Printer(Language),
 }
 
@@ -91,11 +93,12 @@ fn read(pairs: &[(String, String)], now: OffsetDateTime) -> Result<Ask, ApiError
     let format = match one.get("format").copied().unwrap_or("pdf") {
         "pdf" => Format::Pdf,
         "png" => Format::Png,
+        "json" => Format::Json,
         other => match other.parse::<Language>() {
             Ok(l) => Format::Printer(l),
             Err(_) => {
                 let langs: Vec<&str> = Language::ALL.iter().map(|l| l.name()).collect();
-                return Err(bad("format", format!("format={other:?}: use pdf, png or a printer language ({})", langs.join(", "))));
+                return Err(bad("format", format!("format={other:?}: use pdf, png, json or a printer language ({})", langs.join(", "))));
             }
         },
     };
@@ -120,6 +123,10 @@ fn read(pairs: &[(String, String)], now: OffsetDateTime) -> Result<Ask, ApiError
         None => 1,
     };
     Ok(Ask { carriers, handover, scope, format, paper, dpi, page })
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// `GET /v1/manifests?carrier=…&handover=pickup|dropoff&since=…[&until=…]|batch=…[&format=…]`.
@@ -154,6 +161,15 @@ pub async fn manifest(
                 Ok((all.swap_remove(ask.page - 1), "image/png", Some(pages), parcels))
             }
             Format::Printer(l) => Ok((manifest::printer_bytes(&m, l, ask.dpi, fonts).map_err(laid)?, "application/octet-stream", None, parcels)),
+            Format::Json => {
+                let sections: Vec<serde_json::Value> = m
+                    .sections
+                    .iter()
+                    .map(|s| serde_json::json!({"carrier": s.carrier, "parcels": s.parcels, "totals": {"parcels": s.totals.parcels, "orders": s.totals.orders, "weight_g": s.totals.weight_g, "without_weight": s.totals.without_weight}}))
+                    .collect();
+                let body = serde_json::json!({"handover": m.handover, "generated_at": rfc3339(m.generated_at), "sections": sections});
+                Ok((body.to_string().into_bytes(), "application/json", None, parcels))
+            }
         }
     })
     .await
@@ -166,6 +182,69 @@ pub async fn manifest(
     }
     h.insert(HeaderName::from_static("x-manifest-parcels"), HeaderValue::from(parcels));
     Ok(resp)
+}
+
+/// The most scans one handover may report.
+const MAX_SCANS: usize = 5000;
+
+/// `POST /v1/handovers` `{carrier, handover, since, until | batch, scanned: [...], by}`: closes a
+/// handover. The manifest is read again from the spool with the same parameters (send `until`, the
+/// moment the manifest was fetched, so a label printed meanwhile is not counted missing); scanned
+/// parcels are ticked off and every parcel's labels get an audit row saying who closed it, when, and
+/// whether it was scanned. The answer lists what was handed over, missing, scanned twice and unknown.
+pub async fn close(State(state): State<Arc<AppState>>, bytes: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>) -> Result<Response, ApiError> {
+    let bytes = super::preview::body(bytes)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid", "", format!("the body is not JSON: {e}")))?;
+    let obj = v.as_object().ok_or_else(|| ApiError::bad_request("invalid", "", "the body must be a JSON object"))?;
+    let mut pairs = Vec::new();
+    let mut scanned = Vec::new();
+    let mut by = None;
+    for (k, val) in obj {
+        match (k.as_str(), val) {
+            ("scanned", serde_json::Value::Array(items)) => {
+                if items.len() > MAX_SCANS {
+                    return Err(ApiError::bad_request("invalid", "scanned", format!("at most {MAX_SCANS} scans in one handover")));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let s = item.as_str().ok_or_else(|| ApiError::bad_request("invalid", format!("scanned[{i}]"), "a scan is the text the scanner read"))?;
+                    scanned.push(s.to_string());
+                }
+            }
+            ("scanned", _) => return Err(ApiError::bad_request("invalid", "scanned", "scanned must be a list of the texts the scanner read")),
+            ("by", serde_json::Value::String(s)) => by = Some(s.clone()),
+            ("by", _) => return Err(ApiError::bad_request("invalid", "by", "by must be the name of who hands over")),
+            ("carrier" | "handover" | "since" | "until" | "batch", serde_json::Value::String(s)) => pairs.push((k.clone(), s.clone())),
+            ("carrier" | "handover" | "since" | "until" | "batch", _) => return Err(ApiError::bad_request("invalid", k.clone(), format!("{k} must be a string"))),
+            (other, _) => {
+                return Err(ApiError::bad_request("invalid", other.to_string(), format!("unknown field {other:?} (expected carrier, handover, since, until, batch, scanned, by)")));
+            }
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let ask = read(&pairs, now)?;
+    if ask.carriers.len() != 1 {
+        return Err(ApiError::bad_request("invalid", "carrier", "a handover is with one carrier"));
+    }
+    let by = by.ok_or_else(|| ApiError::bad_request("invalid", "by", "by is missing: the name of who hands over"))?;
+    let d = daemon(&state)?;
+    let carrier = ask.carriers[0].clone();
+    let closed = super::jobs::blocking(move || {
+        if let HandoverScope::Batch(id) = &ask.scope {
+            if d.spool.batch(id)?.is_none() {
+                return Err(crate::spool::SpoolError::Invalid(format!("batch: no batch {id:?}")));
+            }
+        }
+        d.spool.close_handover(&carrier, ask.handover, &ask.scope, &scanned, &by, now)
+    })
+    .await
+    .map_err(|mut e| {
+        if e.status == StatusCode::BAD_REQUEST && e.field.is_none() {
+            e.field = e.message.split(':').next().map(str::to_string);
+        }
+        e
+    })?;
+    tracing::info!(carrier = closed.carrier, handed_over = closed.handed_over.len(), missing = closed.missing.len(), unknown = closed.unknown.len(), "handover closed");
+    Ok((StatusCode::CREATED, axum::Json(closed)).into_response())
 }
 
 #[cfg(test)]

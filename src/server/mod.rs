@@ -62,6 +62,7 @@ pub const ROUTES: &[Route] = &[
     Route { method: "GET", path: "/v1/batches/{id}" },
     Route { method: "GET", path: "/v1/due" },
     Route { method: "GET", path: "/v1/manifests" },
+    Route { method: "POST", path: "/v1/handovers" },
     Route { method: "GET", path: "/v1/printers" },
     Route { method: "GET", path: "/v1/printers/{name}" },
     Route { method: "POST", path: "/v1/printers/{name}/pause" },
@@ -123,6 +124,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/batches/{id}", get(jobs::batch))
         .route("/v1/due", get(clocks::due))
         .route("/v1/manifests", get(manifests::manifest))
+        .route("/v1/handovers", post(manifests::close))
         .route("/v1/printers", get(jobs::printers))
         .route("/v1/printers/{name}", get(jobs::printer))
         .route("/v1/printers/{name}/pause", post(jobs::pause))

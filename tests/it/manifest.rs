@@ -261,6 +261,26 @@ fn the_daemon_serves_manifests_over_http_and_the_cli_fetches_them() {
     let none = http::get(d.addr, "/v1/manifests?carrier=UPS&handover=pickup&batch=NO-SUCH");
     assert_eq!((none.status, none.json()["error"]["field"].as_str()), (404, Some("batch")));
 
+    // Closing the handover over HTTP: each bad field named, then the parcel ticked off.
+    let close = |body: serde_json::Value| http::post_json(d.addr, "/v1/handovers", body.to_string().as_bytes());
+    let good = serde_json::json!({"carrier": "J&T Express", "handover": "pickup", "since": since, "scanned": [jnt.shipment.tracking_number, "X1"], "by": "Siti"});
+    for (field, bad) in [("by", serde_json::json!(null)), ("scanned", serde_json::json!("X1")), ("handover", serde_json::json!("van")), ("buyer", serde_json::json!("x"))] {
+        let mut body = good.clone();
+        if bad.is_null() {
+            body.as_object_mut().unwrap().remove(field);
+        } else {
+            body[field] = bad;
+        }
+        let resp = close(body);
+        assert_eq!((resp.status, resp.json()["error"]["field"].as_str()), (400, Some(field)), "{}", resp.text());
+    }
+    let closed = close(good);
+    assert_eq!(closed.status, 201, "{}", closed.text());
+    let v = closed.json();
+    assert_eq!((v["handed_over"][0].as_str(), v["unknown"][0].as_str(), v["by"].as_str()), (Some(jnt.shipment.tracking_number.as_str()), Some("X1"), Some("Siti")));
+    let json = http::get(d.addr, &format!("{base}&format=json")).json();
+    assert!(json["sections"][0]["parcels"][0]["handed_over_at"].is_string(), "{json}");
+
     // The CLI writes what the API serves, and names a bad parameter the daemon refused.
     let file = out.path().join("jnt.zpl");
     let cli = std::process::Command::new(env!("CARGO_BIN_EXE_labeld"))
@@ -283,4 +303,49 @@ fn the_daemon_serves_manifests_over_http_and_the_cli_fetches_them() {
     assert_eq!(refused.status.code(), Some(2), "{err}");
     assert!(err.contains("[batch]") && err.contains("NO-SUCH"), "{err}");
     assert!(!out.path().join("x.pdf").exists());
+}
+
+/// Closing a handover ticks off what was scanned (once), and writes who, when and what was missing
+/// into the audit log of each parcel's labels; scans twice or not on the manifest are reported.
+#[test]
+fn closing_a_handover_records_who_when_and_what_was_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, want) = warehouse_day(dir.path());
+    let now = OffsetDateTime::now_utc();
+    let scope = HandoverScope::Window { since: now - time::Duration::hours(1), until: now + time::Duration::hours(1) };
+    let want: Vec<String> = want.into_iter().collect();
+    let scanned = vec![want[0].clone(), format!(" {} ", want[1]), want[0].clone(), "NOT-OURS-1".to_string()];
+    assert!(matches!(spool.close_handover("J&T Express", Handover::Pickup, &scope, &scanned, "  ", now), Err(labeld::spool::SpoolError::Invalid(m)) if m.starts_with("by:")));
+    let closed = spool.close_handover("j&t express", Handover::Pickup, &scope, &scanned, "Siti (packer) to Ali (J&T)", now).unwrap();
+    assert_eq!(closed.carrier, "J&T Express");
+    let mut handed = closed.handed_over.clone();
+    handed.sort();
+    assert_eq!(handed, want[..2]);
+    assert_eq!(closed.missing.iter().map(|m| m.tracking_number.as_str()).collect::<Vec<_>>(), [want[2].as_str()]);
+    assert_eq!((closed.scanned_twice.clone(), closed.unknown.clone()), (vec![want[0].clone()], vec!["NOT-OURS-1".to_string()]));
+
+    let labels_of = |tracking: &str| {
+        spool
+            .list(&labeld::spool::Filter { tracking_number: Some(tracking.to_string()), ..Default::default() })
+            .unwrap()
+            .into_iter()
+            .filter(|d| matches!(d.state, labeld::spool::State::Sent | labeld::spool::State::Done))
+            .collect::<Vec<_>>()
+    };
+    for t in &want[..2] {
+        for d in labels_of(t) {
+            assert!(d.handed_over_at.is_some(), "{t}");
+            let h = spool.history(d.id).unwrap();
+            let row = h.iter().find(|a| a.action == "handover").unwrap_or_else(|| panic!("{t}: {h:?}"));
+            assert!(row.detail.as_deref().unwrap().contains("Siti (packer) to Ali (J&T)"), "{row:?}");
+        }
+    }
+    let missing = labels_of(&want[2]);
+    assert!(missing.iter().all(|d| d.handed_over_at.is_none()));
+    let h = spool.history(missing[0].id).unwrap();
+    assert!(h.iter().any(|a| a.action == "handover_missing" && a.detail.as_deref().unwrap().contains("still in the warehouse")), "{h:?}");
+    // The manifest now shows them as handed over; a second close does not move the first tick.
+    let first = spool.document(labels_of(&want[0])[0].id).unwrap().handed_over_at;
+    spool.close_handover("J&T Express", Handover::Pickup, &scope, &want, "later", now + time::Duration::minutes(5)).unwrap();
+    assert_eq!(spool.document(labels_of(&want[0])[0].id).unwrap().handed_over_at, first);
 }

@@ -152,6 +152,7 @@ fn packers_page_in_chromium() {
         assert!(shots.join(shot).is_file(), "{shot}");
     }
     manifest_from_the_page(&summary, &[&ok, &held, &late, &doubt_a, &doubt_b]);
+    handover_in_the_audit_log(&work.path().join("spool.db"), &summary);
 
     // What the printers really got: the label and its reprint on dock-1 (same tracking number,
     // twice, because an operator asked with a reason), never the held or the cancelled order;
@@ -229,5 +230,29 @@ fn manifest_from_the_page(summary: &serde_json::Value, orders: &[&PathBuf]) {
         for buyer in [&order.recipient.name].into_iter().chain(order.recipient.address.lines.iter()) {
             assert!(!text.contains(buyer.as_str()), "buyer data on the manifest: {buyer}");
         }
+    }
+}
+
+/// The handover closed on the page is in the spool: the scanned parcel ticked off with who closed
+/// it, the one not scanned recorded as missing.
+fn handover_in_the_audit_log(spool: &Path, summary: &serde_json::Value) {
+    let spool = labeld::spool::Spool::open(spool).unwrap();
+    let labels = |tracking: &str| {
+        let filter = labeld::spool::Filter { tracking_number: Some(tracking.to_string()), ..Default::default() };
+        let docs = spool.list(&filter).unwrap();
+        docs.into_iter().filter(|d| matches!(d.state, labeld::spool::State::Done | labeld::spool::State::Sent)).collect::<Vec<_>>()
+    };
+    let handed = labels(summary["handed_over"].as_str().unwrap());
+    assert!(!handed.is_empty());
+    for d in &handed {
+        assert!(d.handed_over_at.is_some(), "{d:?}");
+        let h = spool.history(d.id).unwrap();
+        assert!(h.iter().any(|a| a.action == "handover" && a.detail.as_deref().is_some_and(|t| t.contains("Siti (packer) to Ali (J&T driver)"))), "{h:?}");
+    }
+    let missing = labels(summary["missing"].as_str().unwrap());
+    assert_eq!(missing.len(), 2, "the label and its reprint");
+    for d in &missing {
+        assert!(d.handed_over_at.is_none());
+        assert!(spool.history(d.id).unwrap().iter().any(|a| a.action == "handover_missing"), "{}", d.id);
     }
 }

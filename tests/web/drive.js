@@ -63,9 +63,21 @@ async function main() {
   try {
     // Switch off the page's slow safety-net poll, so every live change below must come over SSE.
     await context.addInitScript(() => { window.setInterval = () => 0; });
+    // Hear the page: each tone it starts is recorded by its pitch.
+    await context.addInitScript(() => {
+      const start = OscillatorNode.prototype.start;
+      OscillatorNode.prototype.start = function (...args) {
+        (window.__tones = window.__tones || []).push(this.frequency.value);
+        return start.apply(this, args);
+      };
+    });
     const page = await context.newPage();
     const problems = [];
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    // The page's first requests are refused until it has the token (expected, and reported late by
+    // the console); any 401 after that is a failure, named by its request.
+    let tokenGiven = false;
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`); });
+    page.on('response', (r) => { if (r.status() === 401 && tokenGiven) problems.push(`401 after the token: ${r.request().method()} ${r.url()}`); });
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('requestfailed', (r) => { if (!r.url().endsWith('/v1/events')) problems.push(`request failed: ${r.url()}`); });
     let navigations = 0;
@@ -77,6 +89,7 @@ async function main() {
     await page.locator('#token-form').waitFor({ state: 'visible' });
     await page.fill('#token', TOKEN);
     await page.click('#token-form button[type=submit]');
+    tokenGiven = true;
     await page.locator('body[data-live="yes"]').waitFor();
     // The 401s that made the page ask were expected; from here on, any browser error is a failure.
     problems.length = 0;
@@ -219,6 +232,41 @@ async function main() {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#manifest-pdf')]);
     const manifestPdf = path.join(SHOTS, 'manifest.pdf');
     await download.saveAs(manifestPdf);
+
+    step('handover scan: keystrokes as a keyboard-wedge scanner sends them tick parcels off; twice and unknown are flagged');
+    await page.getByRole('button', { name: 'Scan handover' }).click();
+    await page.locator('#scan-panel:not([hidden])').waitFor();
+    await page.locator('#scan-total', { hasText: '2' }).waitFor();
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    if (focused !== 'scan-input') throw new Error(`the scan field has no focus: ${focused}`);
+    // A scanner types fast and ends with Enter; nothing clicks the field first.
+    const scanner = async (code) => page.keyboard.type(code + '\n', { delay: 4 });
+    await scanner(b.tracking);
+    await page.locator('#scan-panel[data-last="ok"]').waitFor();
+    await page.locator('#scan-done', { hasText: '1' }).waitFor();
+    await page.locator(`#scan-ticked li[data-tracking="${b.tracking}"]`).waitFor();
+    // A tap somewhere else on the sheet does not take the focus away from the scanner.
+    await page.click('#scan-status');
+    await scanner(b.tracking);
+    await page.locator('#scan-panel[data-last="twice"]').waitFor();
+    await page.locator(`#scan-flags li[data-flag="twice"]:has-text("${b.tracking}")`).waitFor();
+    await scanner('ZZ999999999XX');
+    await page.locator('#scan-panel[data-last="unknown"]').waitFor();
+    await page.locator('#scan-flags li[data-flag="unknown"]:has-text("ZZ999999999XX")').waitFor();
+    await page.locator(`#scan-missing li[data-tracking="${ok.tracking}"]`).waitFor();
+    const tones = await page.evaluate(() => window.__tones || []);
+    if (JSON.stringify(tones.map((t) => (t > 1000 ? 'ok' : 'problem'))) !== JSON.stringify(['ok', 'problem', 'problem'])) {
+      throw new Error(`one tone per scan, high for ok, low for a problem: ${JSON.stringify(tones)}`);
+    }
+    await page.screenshot({ path: path.join(SHOTS, 'web-handover-scan.png') });
+    await page.click('#scan-close');
+    if (await page.locator('#scan-result[data-closed="yes"]').count()) throw new Error('closed without a name');
+    await page.fill('#scan-by', 'Siti (packer) to Ali (J&T driver)');
+    await page.click('#scan-close');
+    const result = page.locator('#scan-result[data-closed="yes"]');
+    await result.waitFor();
+    const resultText = await result.innerText();
+    if (!resultText.includes('1 handed over, 1 missing') || !resultText.includes(ok.tracking)) throw new Error(`handover result: ${resultText}`);
     await page.click('#manifest-dialog button[type=submit]');
     await page.locator('#manifest-dialog[open]').waitFor({ state: 'detached' });
 
@@ -240,7 +288,7 @@ async function main() {
     const weight = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
       .filter((e) => !e.name.includes('/v1/') && !e.name.includes('/healthz') && !e.name.startsWith('blob:'))
       .reduce((n, e) => n + (e.transferSize || 0), 0));
-    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], page_transfer_bytes: weight }) + '\n');
+    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], handed_over: b.tracking, missing: ok.tracking, page_transfer_bytes: weight }) + '\n');
   } finally {
     await context.close();
   }

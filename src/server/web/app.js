@@ -406,12 +406,102 @@ async function fetchOk(path) {
   return resp;
 }
 
+// What the open manifest was asked with: closing the handover asks the daemon with the same.
+let manifestAsk = null;
+
+// ---- handover scan: a keyboard-wedge scanner types the tracking number and Enter ----
+
+let scan = null; // { parcels: Map tracking -> parcel, ticked: Set, scanned: [] }
+let audio = null;
+
+// A short high tone for a parcel ticked off, a long low one for a problem.
+function beep(ok) {
+  try {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = ok ? 'sine' : 'square';
+    osc.frequency.value = ok ? 1320 : 220;
+    gain.gain.value = 0.25;
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + (ok ? 0.08 : 0.45));
+  } catch (e) { /* no sound device: the colour still says it */ }
+}
+
+function drawScan() {
+  const rows = (list) => list.map((p) => el('li', { 'data-tracking': p.tracking_number },
+    el('span', { class: 'tracking' }, p.tracking_number), el('span', { class: 'order' }, p.order_id)));
+  const all = [...scan.parcels.values()];
+  $('scan-missing').replaceChildren(...rows(all.filter((p) => !scan.ticked.has(p.tracking_number))));
+  $('scan-ticked').replaceChildren(...rows(all.filter((p) => scan.ticked.has(p.tracking_number))));
+  $('scan-done').textContent = String(scan.ticked.size);
+  $('scan-total').textContent = String(scan.parcels.size);
+}
+
+function onScan(text) {
+  const code = text.trim();
+  if (!code || !scan) return;
+  scan.scanned.push(code);
+  const panel = $('scan-panel');
+  const parcel = scan.parcels.get(code);
+  let last;
+  if (parcel && !scan.ticked.has(code)) {
+    scan.ticked.add(code);
+    last = 'ok';
+    $('scan-status').textContent = `✓ ${code} · order ${parcel.order_id}`;
+  } else {
+    last = parcel ? 'twice' : 'unknown';
+    const words = parcel ? 'scanned twice' : 'not on this manifest';
+    $('scan-status').textContent = `✗ ${code}: ${words}`;
+    $('scan-flags').prepend(el('li', { 'data-flag': last }, el('span', { class: 'tracking' }, code), words));
+  }
+  panel.dataset.last = last;
+  beep(last === 'ok');
+  drawScan();
+}
+
+async function startScan() {
+  const data = await api('GET', `/v1/manifests?${manifestAsk.query}&format=json`);
+  const parcels = new Map();
+  for (const section of data.sections) for (const p of section.parcels) parcels.set(p.tracking_number, p);
+  scan = { parcels, ticked: new Set(), scanned: [] };
+  $('scan-flags').replaceChildren();
+  $('scan-result').hidden = true;
+  $('scan-status').textContent = 'Ready: scan the first parcel.';
+  $('scan-panel').dataset.last = '';
+  $('scan-panel').hidden = false;
+  $('manifest-pages').hidden = true;
+  drawScan();
+  $('scan-input').focus();
+}
+
+async function closeHandover() {
+  const by = $('scan-by').value.trim();
+  if (!by) { $('scan-by').focus(); return; }
+  const body = Object.assign({}, manifestAsk.params, { scanned: scan.scanned, by });
+  const done = await api('POST', '/v1/handovers', body);
+  const missing = done.missing.map((m) => `  ${m.tracking_number} (order ${m.order_id})`);
+  const result = $('scan-result');
+  result.textContent = `Recorded: ${done.handed_over.length} handed over, ${done.missing.length} missing, by ${done.by}`
+    + (missing.length ? '\nMissing, still here:\n' + missing.join('\n') : '');
+  result.dataset.closed = 'yes';
+  result.dataset.handedOver = String(done.handed_over.length);
+  result.dataset.missing = String(done.missing.length);
+  result.hidden = false;
+  scan = null;
+  scheduleRefresh(0);
+}
+
 let manifestUrls = [];
 function dropManifest() {
   for (const u of manifestUrls) URL.revokeObjectURL(u);
   manifestUrls = [];
   $('manifest-pages').replaceChildren();
+  $('manifest-pages').hidden = false;
   $('manifest-pdf').removeAttribute('href');
+  $('scan-panel').hidden = true;
+  scan = null;
 }
 
 async function openManifest() {
@@ -421,8 +511,11 @@ async function openManifest() {
   if (!carrier) { $('manifest-carrier').focus(); return; }
   if (!sinceValue) { $('manifest-since').focus(); return; }
   const since = new Date(sinceValue);
-  const query = new URLSearchParams({ carrier, handover, since: since.toISOString() });
+  // Until now, written down: the scan and its closing look at the same parcels.
+  const params = { carrier, handover, since: since.toISOString(), until: new Date().toISOString() };
+  const query = new URLSearchParams(params);
   dropManifest();
+  manifestAsk = { params, query: query.toString() };
   // The PDF is what gets printed and signed; the pages show the same layout on screen.
   const pdf = await fetchOk(`/v1/manifests?${query}&format=pdf`);
   const parcels = Number(pdf.headers.get('x-manifest-parcels') || 0);
@@ -503,6 +596,32 @@ function setup() {
     busy(go, openManifest)();
   });
   $('manifest-dialog').addEventListener('close', dropManifest);
+  $('scan-start').addEventListener('click', busy($('scan-start'), startScan));
+  $('scan-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    onScan($('scan-input').value);
+    $('scan-input').value = '';
+  });
+  // The scan field keeps focus while scanning, so a scan never lands elsewhere; only the name
+  // field and the close button may take it.
+  // A tap on the panel's text does not move the focus at all; a key typed while it is elsewhere
+  // (not in the name field) goes to the scan field.
+  $('scan-panel').addEventListener('mousedown', (ev) => {
+    if (!ev.target.closest('input, button, a, select')) ev.preventDefault();
+  });
+  document.addEventListener('keydown', (ev) => {
+    const at = document.activeElement;
+    if (scan && !$('scan-panel').hidden && at !== $('scan-input') && at !== $('scan-by')) $('scan-input').focus();
+  }, true);
+  $('scan-input').addEventListener('blur', (ev) => {
+    const to = ev.relatedTarget;
+    if (!scan || (to && (to.id === 'scan-by' || to.id === 'scan-close' || to.closest('.sheet-head')))) return;
+    setTimeout(() => { if (scan && !$('scan-panel').hidden) $('scan-input').focus(); }, 0);
+  });
+  $('scan-close-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    busy($('scan-close'), closeHandover)();
+  });
   $('resolve-cancel').addEventListener('click', () => $('resolve-dialog').close());
   $('resolve-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
