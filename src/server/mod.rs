@@ -9,6 +9,7 @@
 //! [`ROUTES`] is the one list of endpoints: the router is checked against it and so is the OpenAPI
 //! document served at `/v1/openapi.json` (tests/it/http.rs), so the two cannot drift apart.
 
+pub mod connections;
 pub mod error;
 pub mod guard;
 mod jobs;
@@ -135,6 +136,8 @@ pub struct ServerOptions {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub token: Option<String>,
+    /// Connection cap, timeouts and the cap on event streams.
+    pub limits: connections::Limits,
 }
 
 /// The routes every server has, `/healthz` and `/metrics` aside (a station's say more).
@@ -152,6 +155,7 @@ fn shared_routes() -> Router<Arc<AppState>> {
 /// 404 `no_such_route` there, like any unknown path.
 pub fn router(served: Served, opts: &ServerOptions, bound: SocketAddr) -> Router {
     let guard = Arc::new(Guard::new(bound, &opts.allowed_hosts, &opts.allowed_origins, opts.token.clone()));
+    let event_streams = Arc::new(connections::EventStreams::new(opts.limits.max_event_streams));
     let (routes, metrics) = match served {
         Served::Preview(app) => {
             let metrics = app.metrics.clone();
@@ -178,7 +182,7 @@ pub fn router(served: Served, opts: &ServerOptions, bound: SocketAddr) -> Router
                 .route("/v1/printers/{name}/pause", post(jobs::pause))
                 .route("/v1/printers/{name}/resume", post(jobs::resume))
                 .route("/v1/printers/{name}/test-print", post(jobs::test_print))
-                .route("/v1/events", get(jobs::events))
+                .route("/v1/events", get(jobs::events).layer(middleware::from_fn_with_state(event_streams, connections::limit_event_streams)))
                 .with_state(state.clone());
             (shared_routes().with_state(state.app.clone()).merge(station), metrics)
         }
@@ -216,12 +220,12 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let servers = listeners.into_iter().map(|l| {
-        let mut stop = stop_rx.clone();
-        let app = app.clone();
-        async move { axum::serve(l, app).with_graceful_shutdown(async move { let _ = stop.wait_for(|s| *s).await; }).await }
-    });
-    futures_util::future::try_join_all(servers).await.map(|_| ())
+    let open = Arc::new(tokio::sync::Semaphore::new(opts.limits.max_connections));
+    let servers = listeners.into_iter().map(|l| connections::accept(l, app.clone(), opts.limits, open.clone(), stop_rx.clone()));
+    futures_util::future::join_all(servers).await;
+    // Stopped accepting; every connection finishes the request in hand.
+    connections::drained(&open, opts.limits).await;
+    Ok(())
 }
 
 async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
