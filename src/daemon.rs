@@ -175,6 +175,7 @@ pub async fn run(
         allowed_hosts: s.allowed_hosts.clone(),
         allowed_origins: s.allowed_origins.clone(),
         token: s.token.as_ref().map(|t| t.expose().to_string()),
+        limits: s.limits,
     };
     let (server_stop_tx, server_stop_rx) = tokio::sync::oneshot::channel::<()>();
     // systemd (Type=notify) learns the daemon is ready once the API listens.

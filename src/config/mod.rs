@@ -10,6 +10,10 @@
 //! ```toml
 //! [server]
 //! listen = "127.0.0.1:8631"
+//! max_connections = 256             # one more is answered 503
+//! header_timeout = "10s"            # a request's head, else 408 (body_timeout "30s" for its body)
+//! idle_timeout = "60s"              # a kept-alive connection with no request is closed
+//! max_event_streams = 32            # open GET /v1/events streams; one more is answered 429
 //!
 //! [spool]
 //! path = "/var/lib/labeld/spool.db"
@@ -89,6 +93,8 @@ pub struct Server {
     pub allowed_hosts: Vec<String>,
     /// Browser origins accepted (`https://wms.example.com`). Empty: same-origin only.
     pub allowed_origins: Vec<String>,
+    /// `max_connections`, `header_timeout`, `body_timeout`, `idle_timeout`, `max_event_streams`.
+    pub limits: crate::server::connections::Limits,
 }
 
 /// The API token. Its `Debug` hides the value so a logged config does not leak it.
@@ -339,6 +345,7 @@ impl Default for Server {
             token: None,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
+            limits: Default::default(),
         }
     }
 }
@@ -403,9 +410,31 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
     }
     let allowed_hosts = checked_list(&mut r, "allowed_hosts", sink, &mut ok, check_host);
     let allowed_origins = checked_list(&mut r, "allowed_origins", sink, &mut ok, check_origin);
+    let mut limits = crate::server::connections::Limits::default();
+    if let Some((n, _)) = r.integer("max_connections", 1..=65_535, sink) {
+        limits.max_connections = n as usize;
+    }
+    if let Some((n, _)) = r.integer("max_event_streams", 1..=65_535, sink) {
+        limits.max_event_streams = n as usize;
+    }
+    for (key, slot) in [
+        ("header_timeout", &mut limits.header_timeout),
+        ("body_timeout", &mut limits.body_timeout),
+        ("idle_timeout", &mut limits.idle_timeout),
+    ] {
+        if let Some((text, span)) = r.string(key, sink) {
+            match parse_duration(&text) {
+                Ok(d) => *slot = d,
+                Err(problem) => {
+                    sink.report(&span, r.msg(key, problem));
+                    ok = false;
+                }
+            }
+        }
+    }
     r.finish(sink);
     let (listen, _) = listen?;
-    ok.then_some(Server { listen, localhost, token, allowed_hosts, allowed_origins })
+    ok.then_some(Server { listen, localhost, token, allowed_hosts, allowed_origins, limits })
 }
 
 /// `IP:PORT`, or `localhost:PORT` (then 127.0.0.1, and true: bind `[::1]` as well).
@@ -768,5 +797,22 @@ mod tests {
         assert!(parse_duration("7 days").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("-1d").is_err());
+    }
+
+    #[test]
+    fn connection_limits_default_and_can_be_set() {
+        let parse = |server: &str| Config::parse(&format!("[server]\n{server}"), Path::new("/etc/labeld/labeld.toml"), &AnyDriver);
+        let defaults = parse("").unwrap().server.limits;
+        assert_eq!(defaults, crate::server::connections::Limits::default());
+        assert_eq!((defaults.max_connections, defaults.max_event_streams), (256, 32));
+        assert_eq!((defaults.header_timeout, defaults.body_timeout, defaults.idle_timeout), (Duration::from_secs(10), Duration::from_secs(30), Duration::from_secs(60)));
+        let set = parse("max_connections = 64\nheader_timeout = \"5s\"\nbody_timeout = \"1m\"\nidle_timeout = \"2m\"\nmax_event_streams = 4")
+            .unwrap()
+            .server
+            .limits;
+        assert_eq!((set.max_connections, set.max_event_streams), (64, 4));
+        assert_eq!((set.header_timeout, set.body_timeout, set.idle_timeout), (Duration::from_secs(5), Duration::from_secs(60), Duration::from_secs(120)));
+        let bad = parse("max_connections = 0\nidle_timeout = \"soon\"").unwrap_err().to_string();
+        assert!(bad.contains("max_connections") && bad.contains("idle_timeout"), "{bad}");
     }
 }

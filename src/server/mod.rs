@@ -7,6 +7,7 @@
 //! [`ROUTES`] is the one list of endpoints: the router is checked against it and so is the OpenAPI
 //! document served at `/v1/openapi.json` (tests/it/http.rs), so the two cannot drift apart.
 
+pub mod connections;
 pub mod error;
 pub mod guard;
 mod jobs;
@@ -96,11 +97,14 @@ pub struct ServerOptions {
     pub allowed_hosts: Vec<String>,
     pub allowed_origins: Vec<String>,
     pub token: Option<String>,
+    /// Connection cap, timeouts and the cap on event streams.
+    pub limits: connections::Limits,
 }
 
 pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> Router {
     let guard = Arc::new(Guard::new(bound, &opts.allowed_hosts, &opts.allowed_origins, opts.token.clone()));
     let metrics = state.metrics.clone();
+    let event_streams = Arc::new(connections::EventStreams::new(opts.limits.max_event_streams));
     Router::new()
         .route("/", get(web::index))
         .route("/app.js", get(web::app_js))
@@ -126,7 +130,7 @@ pub fn router(state: Arc<AppState>, opts: &ServerOptions, bound: SocketAddr) -> 
         .route("/v1/printers/{name}/pause", post(jobs::pause))
         .route("/v1/printers/{name}/resume", post(jobs::resume))
         .route("/v1/printers/{name}/test-print", post(jobs::test_print))
-        .route("/v1/events", get(jobs::events))
+        .route("/v1/events", get(jobs::events).layer(middleware::from_fn_with_state(event_streams, connections::limit_event_streams)))
         .fallback(no_such_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -160,12 +164,12 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let servers = listeners.into_iter().map(|l| {
-        let mut stop = stop_rx.clone();
-        let app = app.clone();
-        async move { axum::serve(l, app).with_graceful_shutdown(async move { let _ = stop.wait_for(|s| *s).await; }).await }
-    });
-    futures_util::future::try_join_all(servers).await.map(|_| ())
+    let open = Arc::new(tokio::sync::Semaphore::new(opts.limits.max_connections));
+    let servers = listeners.into_iter().map(|l| connections::accept(l, app.clone(), opts.limits, open.clone(), stop_rx.clone()));
+    futures_util::future::join_all(servers).await;
+    // Stopped accepting; every connection finishes the request in hand.
+    connections::drained(&open, opts.limits).await;
+    Ok(())
 }
 
 async fn count_requests(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {

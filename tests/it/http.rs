@@ -28,6 +28,7 @@ fn start_on(token: Option<&str>, also_ipv6_loopback: bool) -> SocketAddr {
         allowed_hosts: vec![],
         allowed_origins: vec!["https://seller.example".into()],
         token: token.map(String::from),
+        limits: Default::default(),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

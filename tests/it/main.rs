@@ -11,6 +11,7 @@ mod cli_render;
 mod comply_corpus;
 mod comply_independent;
 mod config;
+mod connections;
 mod daemon;
 mod docs;
 mod feed;
