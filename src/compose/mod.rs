@@ -62,6 +62,7 @@ pub enum What {
     Picklist,
     TestPage,
     Marketplace,
+    Manifest,
 }
 
 impl fmt::Display for What {
@@ -71,6 +72,7 @@ impl fmt::Display for What {
             What::Picklist => "pick list",
             What::TestPage => "test page",
             What::Marketplace => "marketplace document",
+            What::Manifest => "handover manifest",
         })
     }
 }
@@ -87,6 +89,9 @@ pub enum ComposeError {
     /// The pick list's pages cannot be laid out.
     #[error("cannot lay out the pick list [{rule}]: {0}", rule = .0.rule())]
     Picklist(LayoutError),
+    /// The handover manifest's pages cannot be laid out.
+    #[error("cannot lay out the manifest [{rule}]: {0}", rule = .0.rule())]
+    Manifest(LayoutError),
     /// A marketplace document whose barcodes prove it is not this parcel's printable label.
     #[error("[{}] {}", .0.rule(), .0.message())]
     Document(marketdoc::prove::Held),
@@ -135,7 +140,7 @@ pub struct Options {
 }
 
 /// What a printer is asked to print. Every document labeld sends is one of these; each becomes printer
-/// bytes in [`Gate::printer_bytes`] and nowhere else. (Carrier manifests join here as a variant.)
+/// bytes in [`Gate::printer_bytes`] and nowhere else.
 pub enum Content<'a> {
     /// A shipping label: the rules, the layout, the read-back. `seen` says whether another order already
     /// has the tracking number (the spool in the daemon).
@@ -147,6 +152,9 @@ pub enum Content<'a> {
     /// A marketplace's own label document, drawn for the printer's media (`marketdoc::render`): printed as
     /// made, once a page proves to carry the tracking number (`tracking`; any 1D code when `None`).
     Marketplace { pages: &'a [marketdoc::Page], tracking: Option<&'a str> },
+    /// A carrier handover manifest, on 100×150 mm thermal pages at the printer's dpi. It carries no
+    /// order text, only order ids and tracking numbers, so no rule has anything to check.
+    Manifest(&'a crate::manifest::Manifest),
 }
 
 impl Content<'_> {
@@ -156,6 +164,7 @@ impl Content<'_> {
             Content::Picklist(_) => What::Picklist,
             Content::TestPage(_) => What::TestPage,
             Content::Marketplace { .. } => What::Marketplace,
+            Content::Manifest(_) => What::Manifest,
         }
     }
 }
@@ -294,6 +303,11 @@ impl Gate {
                 .map(|d| raster::paint(d, fonts))
                 .collect(),
             Content::TestPage(page) => vec![test_page::render(page, fonts)],
+            Content::Manifest(m) => crate::manifest::page::pages(m, Paper::Thermal100x150, target.dpi, fonts)
+                .map_err(ComposeError::Manifest)?
+                .iter()
+                .map(|d| raster::paint(d, fonts))
+                .collect(),
             Content::Marketplace { pages, tracking } => {
                 if let Some(held) = marketdoc::prove::prove(pages, tracking).held {
                     return Err(ComposeError::Document(held));

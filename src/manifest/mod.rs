@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
-use crate::lang::{self, JobSettings, Language};
+use crate::compose::{ComposeError, Content, Gate, Target};
+use crate::lang::Language;
 use crate::order::Handover;
 use crate::spool::{HandoverParcel, HandoverScope, Spool, SpoolError};
 use crate::text::Fonts;
@@ -89,8 +90,6 @@ pub enum ManifestError {
     Layout(#[from] crate::layout::LayoutError),
     #[error("manifest PDF: {0}")]
     Pdf(#[from] crate::render::pdf::PdfError),
-    #[error("manifest in {0}: {1}")]
-    Encode(Language, lang::EncodeError),
 }
 
 /// The manifest as one PDF on `paper` (A4 or Letter; 100×150 works too).
@@ -107,13 +106,10 @@ pub fn png_pages(manifest: &Manifest, paper: Paper, dpi: u32, fonts: &Fonts) -> 
     Ok(pages.iter().map(|d| crate::render::png::encode(&crate::render::raster::paint(d, fonts), dpi)).collect())
 }
 
-/// The manifest as 100×150 mm pages in a printer language at `dpi`, the way a pick list reaches a
-/// thermal printer: the page rasters, encoded together as one job.
-pub fn printer_bytes(manifest: &Manifest, language: Language, dpi: u32, fonts: &Fonts) -> Result<Vec<u8>, ManifestError> {
-    let pages = page::pages(manifest, Paper::Thermal100x150, dpi, fonts)?;
-    let rasters: Vec<crate::bitmap::Bitmap> = pages.iter().map(|d| crate::render::raster::paint(d, fonts)).collect();
-    let (w, h) = rasters.iter().fold((0, 0), |(w, h), r| (w.max(r.width()), h.max(r.height())));
-    lang::encode(language, &rasters, &JobSettings::new(dpi, w, h)).map_err(|e| ManifestError::Encode(language, e))
+/// The manifest as 100×150 mm pages in a printer language at `dpi`, through the one path every
+/// document takes to printer bytes ([`Gate::printer_bytes`]).
+pub fn printer_bytes(gate: &Gate, manifest: &Manifest, language: Language, dpi: u32, fonts: &Fonts) -> Result<Vec<u8>, ComposeError> {
+    Ok(gate.printer_bytes(Content::Manifest(manifest), &Target::bare(language, dpi), fonts)?.bytes)
 }
 
 /// "0.45 kg": grams as kilograms with two decimals.

@@ -159,7 +159,11 @@ pub async fn manifest(
                 }
                 Ok((all.swap_remove(ask.page - 1), "image/png", Some(pages), parcels))
             }
-            Format::Printer(l) => Ok((manifest::printer_bytes(&m, l, ask.dpi, fonts).map_err(laid)?, "application/octet-stream", None, parcels)),
+            Format::Printer(l) => {
+                let bytes = manifest::printer_bytes(&state.app.gate, &m, l, ask.dpi, fonts)
+                    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "manifest_layout", e.to_string()))?;
+                Ok((bytes, "application/octet-stream", None, parcels))
+            }
             Format::Json => {
                 let sections: Vec<serde_json::Value> = m
                     .sections

@@ -160,8 +160,9 @@ fn thermal_pages_in_every_printer_language_carry_the_same_barcodes() {
     let dir = tempfile::tempdir().unwrap();
     let (spool, want) = warehouse_day(dir.path());
     let m = today(&spool);
+    let gate = labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap();
     for language in Language::ALL {
-        let bytes = manifest::printer_bytes(&m, language, 203, common::fonts()).unwrap();
+        let bytes = manifest::printer_bytes(&gate, &m, language, 203, common::fonts()).unwrap();
         let mut dec = lang::decoder(language, 203);
         let mut got = dec.push(&bytes).unwrap();
         got.extend(dec.finish().unwrap());
