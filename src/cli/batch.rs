@@ -260,17 +260,11 @@ struct Api {
 
 impl Api {
     fn new(base: &str, token: Option<String>) -> Api {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(5)))
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
-        Api { base: base.trim_end_matches('/').to_string(), token, agent }
+        Api { base: base.trim_end_matches('/').to_string(), token, agent: super::daemon_client::agent() }
     }
 
     fn bearer(&self) -> Option<String> {
-        self.token.as_ref().map(|t| format!("Bearer {t}"))
+        super::daemon_client::bearer(self.token.as_deref())
     }
 
     /// One request; the answer's status and JSON body. Err is a transport problem, as a sentence.

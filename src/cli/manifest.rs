@@ -88,15 +88,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let base = args.server.trim_end_matches('/');
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into();
-    let mut req = agent.get(format!("{base}/v1/manifests")).query_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-    if let Some(t) = &args.token {
-        req = req.header("Authorization", format!("Bearer {t}"));
+    let mut req = super::daemon_client::agent().get(format!("{base}/v1/manifests")).query_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+    if let Some(t) = super::daemon_client::bearer(args.token.as_deref()) {
+        req = req.header("Authorization", t);
     }
     let mut resp = match req.call() {
         Ok(r) => r,

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod batch;
 mod check;
+mod daemon_client;
 mod doctor;
 mod daemon;
 mod input;
