@@ -56,6 +56,14 @@ pub enum Handover {
 }
 
 impl Handover {
+    /// The name in orders, the API and the spool (its serde form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handover::Pickup => "pickup",
+            Handover::Dropoff => "dropoff",
+        }
+    }
+
     /// The words printed on the label.
     pub fn label_text(self) -> &'static str {
         match self {

@@ -45,10 +45,7 @@ impl ParcelColumns {
             ship_by_ms: deadlines.ship_by(o).map(to_ms),
             handover_by_ms: deadlines.handover_by(o).map(to_ms),
             carrier: s.carrier.clone(),
-            handover: match s.handover {
-                crate::order::Handover::Pickup => "pickup",
-                crate::order::Handover::Dropoff => "dropoff",
-            },
+            handover: s.handover.as_str(),
             package_index: s.package.index,
             package_count: s.package.count,
             weight_g: s.package.weight_g,

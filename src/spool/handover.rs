@@ -65,13 +65,6 @@ pub struct HandoverClosed {
 /// The longest name a handover is closed under.
 pub const MAX_BY: usize = 200;
 
-fn mode(handover: Handover) -> &'static str {
-    match handover {
-        Handover::Pickup => "pickup",
-        Handover::Dropoff => "dropoff",
-    }
-}
-
 impl Spool {
     /// Every parcel of `carrier` (compared without regard to ASCII case and outer spaces) with
     /// handover mode `handover` in `scope` whose label printed (`sent` or `done`; a label in doubt
@@ -151,7 +144,7 @@ impl Spool {
 }
 
 fn parcels_in(conn: &Connection, carrier: &str, handover: Handover, scope: &HandoverScope) -> Result<Vec<HandoverParcel>, SpoolError> {
-    let mut args: Vec<Value> = vec![Value::Text(carrier.trim().to_string()), Value::Text(mode(handover).into())];
+    let mut args: Vec<Value> = vec![Value::Text(carrier.trim().to_string()), Value::Text(handover.as_str().into())];
     let (filter, having) = match scope {
         HandoverScope::Window { since, until } => {
             args.push(Value::Integer(to_ms(*since)));
