@@ -17,7 +17,7 @@ use crate::events::{Event, EventBus, Subject};
 use crate::order::Order;
 use crate::bins::BinPattern;
 use crate::spool::{
-    Admission, DocId, Document, JobId, Kind, NewDocument, Outcome, Resolution, Resolved, Spool, SpoolError, State, Submitted, BatchSubmitted,
+    Admission, DocId, Record, JobId, Kind, NewDocument, Outcome, Resolution, Resolved, Spool, SpoolError, State, Submitted, BatchSubmitted,
 };
 use crate::worker::{PrinterHandle, Workers};
 
@@ -242,7 +242,7 @@ impl Station {
 
     /// Withdraws one document (not the rest of its job) that has not started sending, or drops an
     /// in-doubt one an operator has decided not to reprint.
-    pub fn cancel_document(&self, id: DocId) -> Result<Document, SpoolError> {
+    pub fn cancel_document(&self, id: DocId) -> Result<Record, SpoolError> {
         self.spool.cancel(id)?;
         let doc = self.spool.document(id)?;
         self.announce(&doc);
@@ -250,7 +250,7 @@ impl Station {
     }
 
     /// A copy of a document, on its printer or `printer`, for a stated reason.
-    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Document, StationError> {
+    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Record, StationError> {
         if let Some(p) = printer {
             self.printer("printer", p)?;
         }
@@ -279,7 +279,7 @@ impl Station {
     }
 
     /// Tells listeners about a change made by a person.
-    fn announce(&self, doc: &Document) {
+    fn announce(&self, doc: &Record) {
         self.events.publish(Event::job(Subject::of(doc), doc.state, None, doc.late));
     }
 }
