@@ -64,7 +64,7 @@ fn main() {
         let mut cfg = NatsFeedConfig::new(vec![url.clone()], "WH-KUL-01", "pack-01");
         cfg.stream = format!("BENCH_{round}");
         cfg.subject = format!("bench{round}.<warehouse>.<station>");
-        cfg.routes = Routes { printers: vec![("dock".into(), Kind::Label)] };
+        cfg.routes = Routes { printers: vec![("dock".into(), Kind::Label)], ..Routes::default() };
         let spool = Arc::new(Spool::open(&store.path().join(format!("spool-{round}.db"))).unwrap());
         let (published, into_spool, redelivered) = rt.block_on(async {
             let js = jetstream::new(async_nats::connect(url.as_str()).await.unwrap());

@@ -82,6 +82,7 @@ impl Setup {
                     speed,
                     max_label_seconds: p.max_label_seconds,
                     status_channel,
+                    fit: p.fit,
                 })
             })
             .collect()
@@ -115,7 +116,7 @@ pub async fn run(
     let bins = Arc::new(setup.config.bins.clone());
     let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone(), connect: setup.connect.clone() };
     let workers = Workers::start(shared, specs, stop_rx.clone());
-    let station = Arc::new(Station::new(spool.clone(), workers, events.clone(), bins));
+    let station = Arc::new(Station::new(spool.clone(), workers, events.clone(), bins).with_documents(setup.config.documents.clone()));
     let monitor = match &setup.config.feed_nats {
         Some(cfg) => crate::feed::Monitor::new(cfg, Some(events.clone())),
         None => crate::feed::Monitor::disabled(),

@@ -33,6 +33,10 @@
 //! max_label_seconds = 60           # a label that would take longer on this link is held as link_too_slow
 //! # link_bytes_per_second = 10000  # for links without a baud rate (TCP, USB, a device file)
 //! # status = "none"                # the link carries no status answers (a device file, EPL2 over TCP)
+//! # fit = "scale"                  # shrink marketplace pages too large for the media (default: refuse)
+//!
+//! [documents]                      # marketplace label documents: see config/documents.rs
+//! allowed_hosts = ["open-api.tiktokglobalshop.com"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -44,6 +48,7 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 mod deadlines;
+mod documents;
 mod feed;
 mod problems;
 
@@ -80,6 +85,8 @@ pub struct Config {
     pub lexicon: std::sync::Arc<crate::comply::Lexicon>,
     /// `[deadlines]`: the print and handover clocks.
     pub deadlines: crate::deadlines::Deadlines,
+    /// `[documents]`: marketplace document jobs (allowed URL hosts, size and time limits, the slips printer).
+    pub documents: crate::marketdoc::intake::Settings,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +172,8 @@ pub struct Printer {
     pub link_bytes_per_second: Option<u32>,
     /// `false` when `status = "none"`: the link carries no status answers, so labels go blind.
     pub status_channel: bool,
+    /// `fit = "scale"`: a marketplace page too large for the media is shrunk to fit instead of refused.
+    pub fit: crate::marketdoc::Fit,
 }
 
 /// How long a label may take on its link unless `max_label_seconds` says otherwise: a 15 KB ZPL label at
@@ -262,7 +271,16 @@ impl Config {
         let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
         let lexicon = read_comply(top.table("comply", &mut sink), base, &mut sink);
         let deadlines = deadlines::read_deadlines(top.table("deadlines", &mut sink), &mut sink);
+        let documents_at = top.table("documents", &mut sink);
+        let documents_span = documents_at.as_ref().map(|(_, s)| s.clone()).unwrap_or(0..0);
+        let documents = documents::read_documents(documents_at, &mut sink);
+        if let Some(slips) = documents.as_ref().and_then(|d| d.slips.as_deref()) {
+            if !printers.iter().any(|p| p.name == slips) {
+                sink.report(&documents_span, format!("documents: slips: no printer named \"{}\" is configured", slips.escape_debug()));
+            }
+        }
         let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
+            f.routes.documents = documents.clone().unwrap_or_default();
             f.routes.printers = printers
                 .iter()
                 .map(|p| (p.name.clone(), if p.role == Role::Picklist { crate::spool::Kind::Picklist } else { crate::spool::Kind::Label }))
@@ -275,9 +293,9 @@ impl Config {
         }
         let mut problems = sink.into_problems();
         problems.extend(extra);
-        match (problems.is_empty(), server, spool, bins, lexicon, deadlines) {
-            (true, Some(server), Some(spool), Some(bins), Some(lexicon), Some(deadlines)) => {
-                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, lexicon, deadlines })
+        match (problems.is_empty(), server, spool, bins, lexicon, deadlines, documents) {
+            (true, Some(server), Some(spool), Some(bins), Some(lexicon), Some(deadlines), Some(documents)) => {
+                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, lexicon, deadlines, documents })
             }
             _ => Err(ConfigError { problems }),
         }
@@ -775,9 +793,20 @@ fn read_printers(
                 }
             },
         };
+        let fit = match r.string("fit", sink) {
+            None => crate::marketdoc::Fit::Refuse,
+            Some((s, span)) => match s.as_str() {
+                "refuse" => crate::marketdoc::Fit::Refuse,
+                "scale" => crate::marketdoc::Fit::Scale,
+                _ => {
+                    sink.report(&span, r.msg("fit", format!("\"{}\" must be \"refuse\" or \"scale\" (shrink document pages too large for the media)", s.escape_debug())));
+                    crate::marketdoc::Fit::Refuse
+                }
+            },
+        };
         r.finish(sink);
         if let (Some(name), Some((driver, driver_at)), Some(uri), Some(role)) = (name, driver, uri, role) {
-            out.push(Printer { name, driver, uri, role, driver_at, max_label_seconds, link_bytes_per_second, status_channel });
+            out.push(Printer { name, driver, uri, role, driver_at, max_label_seconds, link_bytes_per_second, status_channel, fit });
         }
     }
     out

@@ -12,6 +12,7 @@
 //! Nothing is ever added to the marketplace's page, and no content rule looks at its marks.
 
 pub mod grey;
+pub mod intake;
 pub mod pdf;
 pub mod place;
 pub mod png;

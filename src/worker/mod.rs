@@ -68,6 +68,8 @@ pub struct PrinterSpec {
     /// False when the profile or config says the link carries no status answers: then, and only
     /// then, labels are sent without a status check.
     pub status_channel: bool,
+    /// Whether a marketplace page too large for the media is shrunk (`fit = "scale"`) or refused.
+    pub fit: crate::marketdoc::Fit,
 }
 
 /// What the API shows about a printer.
@@ -642,6 +644,26 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
             }
             encoded
         }
+        Ok(StoredContent::Document(d)) => {
+            let media = crate::marketdoc::Media::of_profile(&spec.profile);
+            let drawn = match crate::marketdoc::render(&d.file.bytes, &media, spec.fit) {
+                Ok(drawn) => drawn,
+                // Checked at submit; a reader that changed its mind since is a failure, not a hold.
+                Err(crate::marketdoc::DocError::Unreadable(u)) => return fail(format!("unreadable document: {u}")),
+                Err(e) => return hold(shared, spec, &doc, e.rule(), &e.to_string(), None),
+            };
+            let pages: Vec<serde_json::Value> = document_pages(&drawn.pages, &d.tracking_number);
+            let content = Content::Marketplace { pages: &drawn.pages, tracking: Some(&d.tracking_number), order_id: Some(&d.order_id), seen: spool.as_ref() };
+            match shared.gate.printer_bytes(content, &target, &shared.fonts) {
+                Err(ComposeError::Document(held)) => return hold(shared, spec, &doc, held.rule(), held.message(), Some(pages)),
+                Ok(e) => {
+                    tracing::info!(printer = spec.name, document = doc.id, order_id = d.order_id, tracking = d.tracking_number,
+                        pages = %serde_json::Value::Array(pages), "marketplace document proven");
+                    Ok(e)
+                }
+                other => other,
+            }
+        }
         Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
         Err(e) => return fail(e.to_string()),
     };
@@ -662,6 +684,30 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         // Layout, read-back, size and encoding errors name fields and figures, not their text.
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// What each page of a marketplace document is and how it was placed, for a hold's report and the log:
+/// its role, the factor, turned or trimmed, and how many barcodes read back (not what they say).
+fn document_pages(pages: &[crate::marketdoc::Page], tracking: &str) -> Vec<serde_json::Value> {
+    let verdict = crate::marketdoc::prove::prove(pages, Some(tracking));
+    pages
+        .iter()
+        .zip(verdict.roles)
+        .map(|(p, role)| serde_json::json!({ "role": role, "placement": p.placement, "barcodes": p.codes.len() }))
+        .collect()
+}
+
+/// Holds a marketplace document that may not print as it is (`reason` is the rule id), with the
+/// pages it was judged on.
+fn hold(shared: &Shared, spec: &PrinterSpec, doc: &Document, reason: &str, message: &str, pages: Option<Vec<serde_json::Value>>) -> RenderOutcome {
+    tracing::info!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
+        tracking = doc.tracking_number.as_deref().unwrap_or(""), reason, "document held");
+    let report = serde_json::json!({ "refusals": [], "hold": { "reason": reason, "message": message, "pages": pages } });
+    match shared.spool.mark_held(doc.id, &report) {
+        Ok(()) => publish(shared, doc, State::Held, Some(format!("{reason}: {message}"))),
+        Err(e) => tracing::error!(document = doc.id, error = %e, "recording a hold"),
+    }
+    RenderOutcome::Settled
 }
 
 /// The rendered document, unless the link is too slow to carry it within the printer's

@@ -90,7 +90,7 @@ fn station_cfg(nats: &Nats, tag: &str, station: &str) -> NatsFeedConfig {
     cfg.subject = format!("{tag}.<warehouse>.<station>");
     cfg.max_in_flight = 50;
     cfg.ack_wait = Duration::from_secs(2);
-    cfg.routes = Routes { printers: vec![("dock".into(), Kind::Label), ("desk".into(), Kind::Picklist)] };
+    cfg.routes = Routes { printers: vec![("dock".into(), Kind::Label), ("desk".into(), Kind::Picklist)], ..Routes::default() };
     cfg
 }
 
