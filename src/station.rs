@@ -74,6 +74,17 @@ pub struct Batch {
     pub batch_id: Option<String>,
 }
 
+/// A batch of marketplace documents: walking order by the bins of each parcel's items, chunks of 50.
+#[derive(Debug, Clone)]
+pub struct DocumentBatch {
+    pub printer: Option<String>,
+    /// Each document with the bins its items are picked from (empty: no walking order for it).
+    pub documents: Vec<(DocumentJob, Vec<Option<String>>)>,
+    pub key: Option<String>,
+    /// Given, or derived from the order ids.
+    pub batch_id: Option<String>,
+}
+
 /// Whether a batch has a pick list, and where it prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Picklist {
@@ -274,6 +285,31 @@ impl Station {
             self.events.publish(Progress::of(&b).event());
         }
         Ok(AcceptedBatch { printer: name, picklist_printer: picklist_printer.map(|p| p.spec.name.clone()), submitted })
+    }
+
+    /// A batch of marketplace documents in one commit; every file is read (or fetched) and checked
+    /// first, so one bad document stores none. Errors name `documents[i]`.
+    pub fn submit_document_batch(&self, request: DocumentBatch) -> Result<AcceptedBatch, StationError> {
+        let printer = self.printer_or_role(request.printer.as_deref(), Role::Label)?.spec.name.clone();
+        let batch_id = request.batch_id.unwrap_or_else(|| {
+            crate::picklist::batch_id_of(request.documents.iter().map(|(d, _)| d.order_id.as_str()).collect(), time::OffsetDateTime::now_utc())
+        });
+        let mut documents = Vec::with_capacity(request.documents.len());
+        for (i, (job, bins)) in request.documents.into_iter().enumerate() {
+            let doc = self.take_document(&printer, job.order_id, job.tracking_number, &job.document, &format!("documents[{i}].document"))?;
+            let doc = match job.key {
+                Some(k) => doc.with_key(k),
+                None => doc,
+            };
+            documents.push((doc, bins));
+        }
+        let plan = batch::plan_documents(batch_id, documents, &printer, &self.bins, request.key.as_deref());
+        let submitted = self.spool.submit_batch(plan)?;
+        self.wake(&printer);
+        if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
+            self.events.publish(Progress::of(&b).event());
+        }
+        Ok(AcceptedBatch { printer, picklist_printer: None, submitted })
     }
 
     /// Cancels every document of a job that has not started sending. `None`: no such job.

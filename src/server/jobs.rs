@@ -95,6 +95,31 @@ struct SubmitBody {
     order_id: Option<String>,
     tracking_number: Option<String>,
     document: Option<DocumentBody>,
+    /// A batch of marketplace documents.
+    documents: Option<Vec<DocumentItem>>,
+}
+
+/// One document of a batch: the parcel, its file, and optionally its items' bins (walking order).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentItem {
+    order_id: String,
+    tracking_number: String,
+    document: DocumentBody,
+    key: Option<String>,
+    #[serde(default)]
+    items: Vec<ItemBin>,
+}
+
+/// Where a parcel's item is picked from: only the bin orders the batch.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemBin {
+    #[allow(dead_code)]
+    sku: Option<String>,
+    #[allow(dead_code)]
+    qty: Option<u32>,
+    bin: Option<String>,
 }
 
 /// A marketplace document's file: `content_type` and either `data` (base64) or `url`.
@@ -126,6 +151,71 @@ fn required_id(value: Option<String>, field: &str) -> Result<String, ApiError> {
         Some(_) => Err(ApiError::bad_request("invalid", field, format!("{field} must be 1 to 200 printable characters"))),
         None => Err(ApiError::bad_request("missing", field, format!("{field} is required for a document job"))),
     }
+}
+
+/// `POST /v1/jobs` with `"documents": [...]`: a shipping batch of marketplace documents, in walking
+/// order when items with bins are given, in chunks of 50.
+async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Option<String>) -> Result<Response, ApiError> {
+    for (k, given) in [
+        ("order", req.order.is_some()),
+        ("orders", req.orders.is_some()),
+        ("order_id", req.order_id.is_some()),
+        ("tracking_number", req.tracking_number.is_some()),
+        ("document", req.document.is_some()),
+        ("picklist", req.picklist.is_some()),
+        ("picklist_printer", req.picklist_printer.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::bad_request("invalid", k, format!("{k} does not apply to a batch of documents (each item carries its own)")));
+        }
+    }
+    let list = req.documents.unwrap_or_default();
+    if list.is_empty() {
+        return Err(ApiError::bad_request("invalid", "documents", "documents is empty"));
+    }
+    if list.len() > MAX_BATCH {
+        return Err(ApiError::bad_request("invalid", "documents", format!("at most {MAX_BATCH} documents per batch, got {}", list.len())));
+    }
+    if let Some(id) = &req.batch_id {
+        if !valid_batch_id(id) {
+            return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
+        }
+    }
+    let mut documents = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        let at = format!("documents[{i}]");
+        let order_id = required_id(Some(item.order_id), &format!("{at}.order_id"))?;
+        let tracking_number = required_id(Some(item.tracking_number), &format!("{at}.tracking_number"))?;
+        let document = item.document.incoming(&format!("{at}.document"))?;
+        let bins = item.items.into_iter().map(|b| b.bin).collect();
+        documents.push((station::DocumentJob { printer: None, order_id, tracking_number, document, key: item.key }, bins));
+    }
+    let batch = station::DocumentBatch { printer: req.printer, documents, key, batch_id: req.batch_id };
+    let accepted = on_station(&state.station, move |s| s.submit_document_batch(batch)).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(batch_answer(accepted))).into_response())
+}
+
+/// The answer to a batch submit: its id, chunks and one admission per document with its chunk.
+fn batch_answer(accepted: station::AcceptedBatch) -> Value {
+    let submitted = accepted.submitted;
+    let documents: Vec<Value> = submitted
+        .documents
+        .iter()
+        .map(|(chunk, a)| {
+            let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+            v["chunk"] = json!(chunk);
+            v
+        })
+        .collect();
+    json!({
+        "job": submitted.job,
+        "printer": accepted.printer,
+        "batch": submitted.batch,
+        "outcome": submitted.outcome,
+        "chunks": submitted.chunks,
+        "picklist_printer": accepted.picklist_printer,
+        "documents": documents,
+    })
 }
 
 /// `POST /v1/jobs` with `"kind": "document"`: one marketplace label document.
@@ -166,10 +256,18 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
         Some(s) if !s.trim().is_empty() && s.len() <= 200 => Some(s),
         Some(_) => return Err(ApiError::bad_request("invalid", "key", "key must be a non-empty string of at most 200 characters")),
     };
+    if req.documents.is_some() && matches!(req.kind.as_deref(), None | Some("document")) {
+        return submit_document_batch(&state, req, key).await;
+    }
     if kind == Kind::Document {
         return submit_document(&state, req, key).await;
     }
-    for (k, given) in [("order_id", req.order_id.is_some()), ("tracking_number", req.tracking_number.is_some()), ("document", req.document.is_some())] {
+    for (k, given) in [
+        ("order_id", req.order_id.is_some()),
+        ("tracking_number", req.tracking_number.is_some()),
+        ("document", req.document.is_some()),
+        ("documents", req.documents.is_some()),
+    ] {
         if given {
             return Err(ApiError::bad_request("invalid", k, format!("{k} belongs to a document job (\"kind\": \"document\"); a label's order carries its own")));
         }
@@ -213,29 +311,7 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
     }
     let batch = station::Batch { printer: req.printer, orders, key, picklist, batch_id: req.batch_id };
     let accepted = on_station(&state.station, move |s| s.submit_batch(batch)).await?;
-    let submitted = accepted.submitted;
-    let documents: Vec<Value> = submitted
-        .documents
-        .iter()
-        .map(|(chunk, a)| {
-            let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
-            v["chunk"] = json!(chunk);
-            v
-        })
-        .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "job": submitted.job,
-            "printer": accepted.printer,
-            "batch": submitted.batch,
-            "outcome": submitted.outcome,
-            "chunks": submitted.chunks,
-            "picklist_printer": accepted.picklist_printer,
-            "documents": documents,
-        })),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(batch_answer(accepted))).into_response())
 }
 
 fn valid_batch_id(s: &str) -> bool {
