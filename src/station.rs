@@ -261,7 +261,7 @@ impl Station {
     /// file sits in the request, for errors.
     pub fn take_document(&self, printer: &str, order_id: String, tracking_number: String, incoming: &Incoming, prefix: &str) -> Result<NewDocument, StationError> {
         let file = intake::take(incoming, prefix, &self.documents)?;
-        Ok(NewDocument::document(printer, MarketDocument { order_id, tracking_number, file }))
+        Ok(NewDocument::document(printer, MarketDocument { order_id, tracking_number, file, part: crate::marketdoc::Part::Whole }))
     }
 
     /// A shipping batch in one commit (see [`batch::plan`]); listeners get its starting point (some

@@ -101,6 +101,9 @@ pub enum ComposeError {
     /// The printer language refuses the pages or settings (nothing was written).
     #[error("{}", encode_failed(*.what, .language, .source))]
     Encode { what: What, language: Language, source: EncodeError },
+    /// The packing slips of a document were asked for, and it has none.
+    #[error("the document has no packing-slip pages")]
+    NoSlips,
     /// Asked for a language the printer's profile does not speak.
     #[error("printer profile {profile} speaks {speaks}, not {asked}")]
     WrongLanguage { profile: String, speaks: Language, asked: Language },
@@ -152,7 +155,9 @@ pub enum Content<'a> {
     /// A marketplace's own label document, drawn for the printer's media (`marketdoc::render`): printed as
     /// made, once a page proves to carry the tracking number (`tracking`; any 1D code when `None`). With an
     /// `order_id`, a tracking number `seen` on another order's label or document is a duplicate.
-    Marketplace { pages: &'a [marketdoc::Page], tracking: Option<&'a str>, order_id: Option<&'a str>, seen: &'a dyn DuplicateTracking },
+    /// `part` picks the pages: all, the label pages only, or the packing slips only (printed as made, no
+    /// proof: a slip carries no tracking barcode).
+    Marketplace { pages: &'a [marketdoc::Page], tracking: Option<&'a str>, order_id: Option<&'a str>, seen: &'a dyn DuplicateTracking, part: marketdoc::Part },
     /// A carrier handover manifest, on 100×150 mm thermal pages at the printer's dpi. It carries no
     /// order text, only order ids and tracking numbers, so no rule has anything to check.
     Manifest(&'a crate::manifest::Manifest),
@@ -309,14 +314,26 @@ impl Gate {
                 .iter()
                 .map(|d| raster::paint(d, fonts))
                 .collect(),
-            Content::Marketplace { pages, tracking, order_id, seen } => {
-                if let (Some(tn), Some(order_id)) = (tracking, order_id) {
-                    duplicate_document(tn, order_id, seen)?;
+            Content::Marketplace { pages, tracking, order_id, seen, part } => {
+                let verdict = marketdoc::prove::prove(pages, tracking);
+                if part != marketdoc::Part::Slips {
+                    if let (Some(tn), Some(order_id)) = (tracking, order_id) {
+                        duplicate_document(tn, order_id, seen)?;
+                    }
+                    if let Some(held) = verdict.held {
+                        return Err(ComposeError::Document(held));
+                    }
                 }
-                if let Some(held) = marketdoc::prove::prove(pages, tracking).held {
-                    return Err(ComposeError::Document(held));
+                let wanted = |role: marketdoc::PageRole| match part {
+                    marketdoc::Part::Whole => true,
+                    marketdoc::Part::Labels => role == marketdoc::PageRole::Label,
+                    marketdoc::Part::Slips => role == marketdoc::PageRole::Slip,
+                };
+                let chosen: Vec<Bitmap> = pages.iter().zip(&verdict.roles).filter(|(_, r)| wanted(**r)).map(|(p, _)| p.raster.clone()).collect();
+                if chosen.is_empty() {
+                    return Err(ComposeError::NoSlips);
                 }
-                pages.iter().map(|p| p.raster.clone()).collect()
+                chosen
             }
         };
         let (width, height) = pages.iter().fold((0, 0), |(w, h), p| (w.max(p.width()), h.max(p.height())));

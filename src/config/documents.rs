@@ -45,3 +45,33 @@ pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, sink: &m
     r.finish(sink);
     ok.then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::{AnyDriver, Config};
+
+    fn parse(extra: &str) -> Result<Config, String> {
+        let text = format!("[[printer]]\nname = \"dock-1\"\ndriver = \"x\"\nuri = \"tcp://127.0.0.1:9100\"\n\n{extra}");
+        Config::parse(&text, Path::new("/etc/labeld/labeld.toml"), &AnyDriver).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn documents_settings_default_and_are_checked_with_their_place() {
+        let d = parse("").unwrap().documents;
+        assert_eq!((d.allowed_hosts.len(), d.max_bytes, d.fetch_timeout, d.slips), (0, 4 << 20, Duration::from_secs(10), None));
+        let d = parse("[documents]\nallowed_hosts = [\"Docs.Example.com\", \"127.0.0.1:8080\"]\nmax_bytes = 100000\nfetch_timeout = \"3s\"\nslips = \"dock-1\"")
+            .unwrap()
+            .documents;
+        assert_eq!(d.allowed_hosts, ["docs.example.com", "127.0.0.1:8080"]);
+        assert_eq!((d.max_bytes, d.fetch_timeout, d.slips.as_deref()), (100_000, Duration::from_secs(3), Some("dock-1")));
+        let bad = parse("[documents]\nallowed_hosts = [\"https://x.example/\"]\nfetch_timeout = \"soon\"\nslips = \"nowhere\"\ncolour = 1").unwrap_err();
+        for part in ["allowed_hosts[0]", "fetch_timeout", "slips: no printer named \"nowhere\"", "colour"] {
+            assert!(bad.contains(part), "{part}: {bad}");
+        }
+        let fit = parse("").unwrap().printers[0].fit;
+        assert_eq!(fit, crate::marketdoc::Fit::Refuse);
+    }
+}

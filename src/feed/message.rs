@@ -81,7 +81,7 @@ fn parse_document(body: &[u8], routes: &Routes) -> Result<NewDocument, (Rejectio
             None => return Err((Rejection::Refused("role: this station has no label printer".into()), order_id)),
         },
     };
-    let doc = NewDocument::document(printer, MarketDocument { order_id: m.order_id.trim().into(), tracking_number: m.tracking_number.trim().into(), file });
+    let doc = NewDocument::document(printer, MarketDocument { order_id: m.order_id.trim().into(), tracking_number: m.tracking_number.trim().into(), file, part: crate::marketdoc::Part::Whole });
     match m.key {
         Some(k) if !k.trim().is_empty() => Ok(doc.with_key(k)),
         Some(_) => Err(invalid("key: must not be empty".into())),

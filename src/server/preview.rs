@@ -172,7 +172,9 @@ fn stored_preview(state: &AppState, d: &Station, id: i64) -> Result<Vec<u8>, Api
             let drawn = crate::marketdoc::render(&m.file.bytes, &media, fit)
                 .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.rule(), format!("document {id}: {e}")))?;
             let verdict = crate::marketdoc::prove::prove(&drawn.pages, Some(&m.tracking_number));
-            let shown = verdict.roles.iter().position(|r| *r == crate::marketdoc::PageRole::Label).unwrap_or(0);
+            // A slips document shows its first slip.
+            let first = if m.part == crate::marketdoc::Part::Slips { crate::marketdoc::PageRole::Slip } else { crate::marketdoc::PageRole::Label };
+            let shown = verdict.roles.iter().position(|r| *r == first).unwrap_or(0);
             Ok(render::png::encode(&drawn.pages[shown].raster, dpi))
         }
         StoredContent::Orders(_) | StoredContent::Purged { .. } => {

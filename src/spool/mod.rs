@@ -136,6 +136,8 @@ pub struct MarketDocument {
     pub order_id: String,
     pub tracking_number: String,
     pub file: DocumentFile,
+    /// The pages this document prints: all, or its slips on the slips printer.
+    pub part: crate::marketdoc::Part,
 }
 
 /// A document's bytes as received (decoded from base64 or fetched once), named by their SHA-256.
@@ -172,6 +174,8 @@ struct DocumentRecord {
     content_type: String,
     sha256: String,
     bytes: usize,
+    #[serde(default)]
+    part: crate::marketdoc::Part,
 }
 
 /// What a test page stores as its content: a marker, since the page is drawn from the profile.
@@ -900,7 +904,7 @@ impl Spool {
                 return Err(corrupt(&format!("the stored document file no longer matches its SHA-256 {}", record.sha256)));
             }
             let file = DocumentFile { content_type: record.content_type, bytes: std::sync::Arc::new(bytes), sha256: record.sha256, source_host: host };
-            return Ok(StoredContent::Document(Box::new(MarketDocument { order_id: record.order_id, tracking_number: record.tracking_number, file })));
+            return Ok(StoredContent::Document(Box::new(MarketDocument { order_id: record.order_id, tracking_number: record.tracking_number, file, part: record.part })));
         }
         if content.trim_start().starts_with('[') {
             let orders: Vec<Order> = serde_json::from_str(&content).map_err(|e| corrupt(&e))?;
@@ -1128,6 +1132,7 @@ fn prepare(index: usize, d: &NewDocument, deadlines: &crate::deadlines::Deadline
                 content_type: d.file.content_type.clone(),
                 sha256: d.file.sha256.clone(),
                 bytes: d.file.bytes.len(),
+                part: d.part,
             };
             serde_json::to_string(&record).map_err(|e| bad(e.to_string()))?
         }

@@ -37,6 +37,7 @@ use crate::compose::test_page::TestPage;
 use crate::compose::{ComposeError, Content, Gate, Target};
 use crate::config::Role;
 use crate::events::{Event, EventBus, Subject};
+use crate::marketdoc::Part;
 use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
@@ -147,6 +148,10 @@ pub struct Shared {
     pub bins: Arc<crate::picklist::BinPattern>,
     /// Opens printer links.
     pub connect: Connector,
+    /// `[documents] slips`: the printer marketplace packing slips go to, when not the job's own.
+    pub slips: Option<String>,
+    /// Every printer's handle, filled by [`Workers::start`]: a worker wakes the slips printer.
+    pub peers: Arc<BTreeMap<String, Arc<PrinterHandle>>>,
 }
 
 /// All workers, by printer name.
@@ -158,12 +163,12 @@ pub struct Workers {
 impl Workers {
     /// Starts one worker per printer on the current runtime. They stop, after finishing the label
     /// being sent, when `stop` becomes true.
-    pub fn start(shared: Shared, printers: Vec<PrinterSpec>, stop: watch::Receiver<bool>) -> Workers {
-        let mut map = BTreeMap::new();
+    pub fn start(mut shared: Shared, printers: Vec<PrinterSpec>, stop: watch::Receiver<bool>) -> Workers {
+        let map: BTreeMap<String, Arc<PrinterHandle>> =
+            printers.into_iter().map(|spec| (spec.name.clone(), Arc::new(PrinterHandle::new(spec)))).collect();
+        shared.peers = Arc::new(map.clone());
         let mut tasks = Vec::new();
-        for spec in printers {
-            let handle = Arc::new(PrinterHandle::new(spec));
-            map.insert(handle.spec.name.clone(), handle.clone());
+        for handle in map.values().cloned() {
             let worker = Worker { shared: shared.clone(), handle, stop: stop.clone(), link: Mutex::new(None), last_state: None, answered: false };
             tasks.push(tokio::spawn(worker.run()));
         }
@@ -653,12 +658,25 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
                 Err(e) => return hold(shared, spec, &doc, e.rule(), &e.to_string(), None),
             };
             let pages: Vec<serde_json::Value> = document_pages(&drawn.pages, &d.tracking_number);
-            let content = Content::Marketplace { pages: &drawn.pages, tracking: Some(&d.tracking_number), order_id: Some(&d.order_id), seen: spool.as_ref() };
+            // Packing slips go to the slips printer, when it is another one: this printer gets the labels.
+            let slips_elsewhere = shared.slips.as_deref().filter(|s| *s != spec.name && d.part == Part::Whole);
+            let has_slips = crate::marketdoc::prove::prove(&drawn.pages, Some(&d.tracking_number)).roles.contains(&crate::marketdoc::PageRole::Slip);
+            let part = match slips_elsewhere {
+                Some(_) if has_slips => Part::Labels,
+                _ => d.part,
+            };
+            let content =
+                Content::Marketplace { pages: &drawn.pages, tracking: Some(&d.tracking_number), order_id: Some(&d.order_id), seen: spool.as_ref(), part };
             match shared.gate.printer_bytes(content, &target, &shared.fonts) {
                 Err(ComposeError::Document(held)) => return hold(shared, spec, &doc, held.rule(), held.message(), Some(pages)),
                 Ok(e) => {
                     tracing::info!(printer = spec.name, document = doc.id, order_id = d.order_id, tracking = d.tracking_number,
                         pages = %serde_json::Value::Array(pages), "marketplace document proven");
+                    if let (Part::Labels, Some(slips)) = (part, slips_elsewhere) {
+                        if let Err(e) = queue_slips(shared, &doc, &d, slips) {
+                            return fail(format!("cannot queue the packing slips on {slips}: {e}"));
+                        }
+                    }
                     Ok(e)
                 }
                 other => other,
@@ -684,6 +702,22 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         // Layout, read-back, size and encoding errors name fields and figures, not their text.
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// The packing slips of a proven document, as their own document on the slips printer (keyed after
+/// the label's, so rendering the label again queues them once), and that printer woken.
+fn queue_slips(shared: &Shared, doc: &Document, d: &crate::spool::MarketDocument, slips: &str) -> Result<(), SpoolError> {
+    let part = crate::spool::MarketDocument { part: Part::Slips, ..d.clone() };
+    let slip = crate::spool::NewDocument::document(slips, part).with_key(format!("{}#slips", doc.key));
+    let submitted = shared.spool.submit(vec![slip])?;
+    if let Some(a) = submitted.documents.first().filter(|a| a.outcome != crate::spool::Outcome::Duplicate) {
+        let subject = Subject { job: a.job, document: a.document, printer: slips.to_string(), order_id: doc.order_id.clone(), tracking_number: doc.tracking_number.clone() };
+        shared.events.publish(Event::job(subject, a.state, None, false));
+    }
+    if let Some(p) = shared.peers.get(slips) {
+        p.wake();
+    }
+    Ok(())
 }
 
 /// What each page of a marketplace document is and how it was placed, for a hold's report and the log:

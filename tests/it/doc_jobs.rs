@@ -275,7 +275,7 @@ fn a_stored_document_survives_a_restart_bit_for_bit_and_purge_drops_it() {
     let id = {
         let spool = Spool::open(&path).unwrap();
         let file = DocumentFile::new("application/pdf", bytes.clone(), None);
-        let doc = MarketDocument { order_id: "R-1".into(), tracking_number: "TT7788990011ID".into(), file };
+        let doc = MarketDocument { order_id: "R-1".into(), tracking_number: "TT7788990011ID".into(), file, part: labeld::marketdoc::Part::Whole };
         spool.submit(vec![NewDocument::document("dock-1", doc)]).unwrap().documents[0].document
         // Dropped without a clean close, as after a kill.
     };
@@ -377,4 +377,35 @@ fn labeld_batch_prints_a_document_batch_in_walking_order_and_a_bad_item_is_named
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(printer.saved().len(), pages);
+}
+
+#[test]
+fn packing_slips_print_on_the_slips_printer_and_labels_on_the_jobs_printer() {
+    let zbar = common::zbar::available("packing_slips_print_on_the_slips_printer").is_some();
+    let (dock_dir, desk_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dock = vp(Language::Zpl, dock_dir.path(), &[]);
+    let desk = vp(Language::Zpl, desk_dir.path(), &[]);
+    let d = start_with(
+        &[("dock-1", "zebra-zd421-203", dock.addr()), ("desk-2", "zebra-zd421-203", desk.addr())],
+        "\n[documents]\nslips = \"desk-2\"\n",
+    );
+    let resp = post(d.addr, &job("SLIP-1", "TT7788990011ID", "application/pdf", &b64(&fixture("label-slip.pdf"))));
+    assert_eq!(resp.status, 202, "{}", resp.text());
+    let id = resp.json()["documents"][0]["document"].as_i64().unwrap();
+    wait_state(d.addr, id, "done");
+    assert_eq!(dock.wait_for_saved(1, Duration::from_secs(30)), 1);
+    assert_eq!(desk.wait_for_saved(1, Duration::from_secs(30)), 1);
+    let slip_doc = http::get(d.addr, "/v1/jobs?printer=desk-2").json()["documents"][0].clone();
+    assert_eq!((slip_doc["kind"].as_str(), slip_doc["key"].as_str()), (Some("document"), Some("document:SLIP-1:TT7788990011ID#slips")), "{slip_doc}");
+    wait_state(d.addr, slip_doc["id"].as_i64().unwrap(), "done");
+    if zbar {
+        assert!(read_back(&dock.saved()).contains(&"TT7788990011ID".to_string()), "the label page went to the job's printer");
+        assert!(!read_back(&desk.saved()).contains(&"TT7788990011ID".to_string()), "the slip printer got the label page");
+    }
+    // A document without slips prints whole on its own printer; nothing more goes to the slips printer.
+    let resp = post(d.addr, &job("SLIP-2", "JX2345678901VN", "application/pdf", &b64(&fixture("a6-label.pdf"))));
+    wait_state(d.addr, resp.json()["documents"][0]["document"].as_i64().unwrap(), "done");
+    assert_eq!(dock.wait_for_saved(2, Duration::from_secs(30)), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(desk.saved().len(), 1);
 }
