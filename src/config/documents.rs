@@ -15,7 +15,8 @@ use toml::de::DeTable;
 use super::problems::{Sink, TableReader};
 use crate::marketdoc::intake::Settings;
 
-pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, sink: &mut Sink) -> Option<Settings> {
+/// `printers`: the configured printer names, which `slips` must be one of.
+pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, printers: &[&str], sink: &mut Sink) -> Option<Settings> {
     let Some((table, span)) = section else { return Some(Settings::default()) };
     let mut r = TableReader::new(table, span, "documents: ");
     let mut out = Settings::default();
@@ -41,7 +42,14 @@ pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, sink: &m
             }
         }
     }
-    out.slips = r.string("slips", sink).map(|(s, _)| s);
+    if let Some((slips, at)) = r.string("slips", sink) {
+        if printers.contains(&slips.as_str()) {
+            out.slips = Some(slips);
+        } else {
+            sink.report(&at, r.msg("slips", format!("no printer named \"{}\" is configured", slips.escape_debug())));
+            ok = false;
+        }
+    }
     r.finish(sink);
     ok.then_some(out)
 }

@@ -271,14 +271,8 @@ impl Config {
         let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
         let lexicon = read_comply(top.table("comply", &mut sink), base, &mut sink);
         let deadlines = deadlines::read_deadlines(top.table("deadlines", &mut sink), &mut sink);
-        let documents_at = top.table("documents", &mut sink);
-        let documents_span = documents_at.as_ref().map(|(_, s)| s.clone()).unwrap_or(0..0);
-        let documents = documents::read_documents(documents_at, &mut sink);
-        if let Some(slips) = documents.as_ref().and_then(|d| d.slips.as_deref()) {
-            if !printers.iter().any(|p| p.name == slips) {
-                sink.report(&documents_span, format!("documents: slips: no printer named \"{}\" is configured", slips.escape_debug()));
-            }
-        }
+        let printer_names: Vec<&str> = printers.iter().map(|p| p.name.as_str()).collect();
+        let documents = documents::read_documents(top.table("documents", &mut sink), &printer_names, &mut sink);
         let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
             f.routes.documents = documents.clone().unwrap_or_default();
             f.routes.printers = printers
