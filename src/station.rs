@@ -16,7 +16,7 @@ use crate::config::Role;
 use crate::events::{Event, EventBus, Subject};
 use crate::marketdoc::intake::{self, Incoming, Rejected};
 use crate::order::Order;
-use crate::picklist::BinPattern;
+use crate::bins::BinPattern;
 use crate::spool::{
     Admission, BatchSubmitted, DocId, Document, JobId, Kind, MarketDocument, NewDocument, Outcome, Resolution, Resolved, Spool, SpoolError, State,
     Submitted,
@@ -260,7 +260,8 @@ impl Station {
     /// A document's file read and checked into a spool document for `printer`; `prefix` is where the
     /// file sits in the request, for errors.
     pub fn take_document(&self, printer: &str, order_id: String, tracking_number: String, incoming: &Incoming, prefix: &str) -> Result<NewDocument, StationError> {
-        let file = intake::take(incoming, prefix, &self.documents)?;
+        let taken = intake::take(incoming, prefix, &self.documents)?;
+        let file = crate::spool::DocumentFile::new(taken.content_type, taken.bytes, taken.source_host);
         Ok(NewDocument::document(printer, MarketDocument { order_id, tracking_number, file, part: crate::marketdoc::Part::Whole }))
     }
 
@@ -282,7 +283,7 @@ impl Station {
             self.wake(&p.spec.name);
         }
         if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
-            self.events.publish(Progress::of(&b).event());
+            self.events.publish(Event::batch(&Progress::of(&b)));
         }
         Ok(AcceptedBatch { printer: name, picklist_printer: picklist_printer.map(|p| p.spec.name.clone()), submitted })
     }
@@ -307,7 +308,7 @@ impl Station {
         let submitted = self.spool.submit_batch(plan)?;
         self.wake(&printer);
         if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
-            self.events.publish(Progress::of(&b).event());
+            self.events.publish(Event::batch(&Progress::of(&b)));
         }
         Ok(AcceptedBatch { printer, picklist_printer: None, submitted })
     }

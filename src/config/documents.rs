@@ -12,14 +12,40 @@ use std::ops::Range;
 
 use toml::de::DeTable;
 
+use std::time::Duration;
+
 use super::problems::{Sink, TableReader};
-use crate::marketdoc::intake::Settings;
+
+/// `[documents]` in labeld.toml.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Documents {
+    /// Hosts a `url` may name (`host` or `host:port`, lower case); empty: no URL is fetched.
+    pub allowed_hosts: Vec<String>,
+    /// Largest document accepted, as bytes of the file (not of its base64).
+    pub max_bytes: usize,
+    /// How long one fetch may take, from connecting to the last byte.
+    pub fetch_timeout: Duration,
+    /// The printer packing-slip pages print on; `None`: the document's own printer.
+    pub slips: Option<String>,
+}
+
+/// Marketplace documents are tens of kilobytes; 4 MiB leaves room for an image label at 300 dpi.
+pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
+/// What `max_bytes` may be set to at most: the document reader's own limit (`marketdoc::limits`).
+pub const MAX_MAX_BYTES: usize = 16 << 20;
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for Documents {
+    fn default() -> Documents {
+        Documents { allowed_hosts: Vec::new(), max_bytes: DEFAULT_MAX_BYTES, fetch_timeout: DEFAULT_FETCH_TIMEOUT, slips: None }
+    }
+}
 
 /// `printers`: the configured printer names, which `slips` must be one of.
-pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, printers: &[&str], sink: &mut Sink) -> Option<Settings> {
-    let Some((table, span)) = section else { return Some(Settings::default()) };
+pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, printers: &[&str], sink: &mut Sink) -> Option<Documents> {
+    let Some((table, span)) = section else { return Some(Documents::default()) };
     let mut r = TableReader::new(table, span, "documents: ");
-    let mut out = Settings::default();
+    let mut out = Documents::default();
     let mut ok = true;
     for (i, (host, at)) in r.string_list("allowed_hosts", sink).unwrap_or_default().into_iter().enumerate() {
         let bare = host.trim();
@@ -30,7 +56,7 @@ pub(super) fn read_documents(section: Option<(&DeTable, Range<usize>)>, printers
             out.allowed_hosts.push(bare.to_ascii_lowercase());
         }
     }
-    if let Some((n, _)) = r.integer("max_bytes", 1024..=(crate::marketdoc::limits::MAX_BYTES as u64), sink) {
+    if let Some((n, _)) = r.integer("max_bytes", 1024..=(MAX_MAX_BYTES as u64), sink) {
         out.max_bytes = n as usize;
     }
     if let Some((text, at)) = r.string("fetch_timeout", sink) {
@@ -79,7 +105,7 @@ mod tests {
         for part in ["allowed_hosts[0]", "fetch_timeout", "slips: no printer named \"nowhere\"", "colour"] {
             assert!(bad.contains(part), "{part}: {bad}");
         }
-        let fit = parse("").unwrap().printers[0].fit;
-        assert_eq!(fit, crate::marketdoc::Fit::Refuse);
+        assert!(!parse("").unwrap().printers[0].fit_scale);
+        assert!(parse("[documents]").unwrap().documents.allowed_hosts.is_empty());
     }
 }

@@ -22,12 +22,11 @@ use crate::marketdoc::intake::{self, Incoming, Source};
 use crate::order::Order;
 use crate::spool::{Kind, MarketDocument, NewDocument};
 
-/// Where the station's printers are, by name and role, and how it takes marketplace documents.
+/// Where the station's printers are, by name and what they print: derived from the configured
+/// printers by the daemon, never read from the feed's own config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Routes {
     pub printers: Vec<(String, Kind)>,
-    /// `[documents]`: allowed URL hosts and limits.
-    pub documents: intake::Settings,
 }
 
 /// A marketplace document message.
@@ -52,7 +51,7 @@ struct DocumentFile {
 }
 
 /// Reads a document message (blocking: a `url` is fetched). Rejections name fields, never values.
-fn parse_document(body: &[u8], routes: &Routes) -> Result<NewDocument, (Rejection, Option<String>)> {
+fn parse_document(body: &[u8], routes: &Routes, documents: &intake::Settings) -> Result<NewDocument, (Rejection, Option<String>)> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let m: DocumentMessage = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -72,7 +71,8 @@ fn parse_document(body: &[u8], routes: &Routes) -> Result<NewDocument, (Rejectio
         _ => return Err(invalid("document: give data (base64) or url, one of them".into())),
     };
     let incoming = Incoming { content_type: m.document.content_type, source };
-    let file = intake::take(&incoming, "document", &routes.documents).map_err(|r| invalid(r.to_string()))?;
+    let taken = intake::take(&incoming, "document", documents).map_err(|r| invalid(r.to_string()))?;
+    let file = crate::spool::DocumentFile::new(taken.content_type, taken.bytes, taken.source_host);
     let printer = match m.printer {
         Some(p) if routes.printers.iter().any(|(n, _)| *n == p) => p,
         Some(_) => return Err((Rejection::Refused("printer: not a printer of this station".into()), order_id)),
@@ -90,6 +90,13 @@ fn parse_document(body: &[u8], routes: &Routes) -> Result<NewDocument, (Rejectio
 }
 
 impl Routes {
+    /// The printers in config order, so "the first printer with the role" means the same here as in
+    /// `labeld.toml`.
+    pub fn of(printers: &[crate::config::Printer]) -> Routes {
+        let kind = |role| if role == crate::config::Role::Picklist { Kind::Picklist } else { Kind::Label };
+        Routes { printers: printers.iter().map(|p| (p.name.clone(), kind(p.role))).collect() }
+    }
+
     fn by_role(&self, kind: Kind) -> Option<&str> {
         self.printers.iter().find(|(_, k)| *k == kind).map(|(n, _)| n.as_str())
     }
@@ -121,13 +128,19 @@ impl Rejection {
 /// Reads a message body into a spool document for this station. A rejection carries the order id
 /// when one was readable, for the event.
 pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocument, (Rejection, Option<String>)> {
+    parse_with(body, warehouse, routes, &intake::Settings::default())
+}
+
+/// [`parse`], taking marketplace documents with the station's `[documents]` settings (blocking: a
+/// document's `url` is fetched).
+pub fn parse_with(body: &[u8], warehouse: &str, routes: &Routes, documents: &intake::Settings) -> Result<NewDocument, (Rejection, Option<String>)> {
     let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| (Rejection::Invalid(format!("not JSON (line {}, column {})", e.line(), e.column())), None))?;
     let Some(obj) = value.as_object_mut() else {
         return Err((Rejection::Invalid("not a JSON object".into()), None));
     };
     if obj.get("kind").and_then(|k| k.as_str()) == Some(Kind::Document.as_str()) {
-        return parse_document(body, routes);
+        return parse_document(body, routes, documents);
     }
     let order_id = obj.get("order_id").and_then(|v| v.as_str()).map(str::to_owned);
     let take_str = |obj: &mut serde_json::Map<String, serde_json::Value>, k: &str| match obj.remove(k) {
@@ -190,7 +203,7 @@ mod tests {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/orders/my-jnt-cod.json")).unwrap();
         let mut order: serde_json::Value = serde_json::from_str(&text).unwrap();
         order["label_note"] = "Handle with care. ".repeat(200).into();
-        let routes = Routes { printers: vec![("zebra-1".into(), Kind::Label)], ..Routes::default() };
+        let routes = Routes { printers: vec![("zebra-1".into(), Kind::Label)] };
         let (rejection, _) = parse(order.to_string().as_bytes(), "", &routes).unwrap_err();
         assert_eq!(rejection, Rejection::Invalid("label_note: 3,600 characters, at most 2,000".into()));
         // Other problems still name only the path: their text may quote the value.
@@ -198,5 +211,16 @@ mod tests {
         order["recipient"]["address"]["country"] = "Malaysia".into();
         let (rejection, _) = parse(order.to_string().as_bytes(), "", &routes).unwrap_err();
         assert_eq!(rejection, Rejection::Invalid("bad order at recipient.address.country".into()));
+    }
+
+    #[test]
+    fn routes_are_the_configured_printers_in_config_order() {
+        let text = "[[printer]]\nname = \"dock\"\ndriver = \"zebra\"\nuri = \"tcp://10.0.0.9:9100\"\nrole = \"label\"\n\n\
+                    [[printer]]\nname = \"desk\"\ndriver = \"escpos\"\nuri = \"tcp://10.0.0.10:9100\"\nrole = \"picklist\"\n\n\
+                    [[printer]]\nname = \"bench\"\ndriver = \"zebra\"\nuri = \"tcp://10.0.0.11:9100\"\n";
+        let config = crate::config::Config::parse(text, std::path::Path::new("labeld.toml"), &crate::config::AnyDriver).unwrap();
+        let routes = Routes::of(&config.printers);
+        assert_eq!(routes.printers, vec![("dock".into(), Kind::Label), ("desk".into(), Kind::Picklist), ("bench".into(), Kind::Label)]);
+        assert_eq!(routes.by_role(Kind::Label), Some("dock"));
     }
 }

@@ -89,21 +89,22 @@ impl Drop for FeedHandle {
 
 /// Starts the feed on the current tokio runtime: fetched jobs go in through `station`, which stores
 /// them, tells listeners and wakes their printers.
-pub fn start(cfg: &NatsFeedConfig, station: Arc<Station>) -> FeedHandle {
+pub fn start(cfg: &NatsFeedConfig, routes: Routes, station: Arc<Station>) -> FeedHandle {
     let monitor = Monitor::new(cfg, Some(station.events().clone()));
-    start_with(monitor, cfg, station)
+    start_with(monitor, cfg, routes, station)
 }
 
 /// [`start`] reporting into `monitor` (made before the feed, for whoever shows its state).
-pub fn start_with(monitor: Monitor, cfg: &NatsFeedConfig, station: Arc<Station>) -> FeedHandle {
+pub fn start_with(monitor: Monitor, cfg: &NatsFeedConfig, routes: Routes, station: Arc<Station>) -> FeedHandle {
     let (stop, stop_rx) = watch::channel(false);
-    let feed = Feed { cfg: cfg.clone(), station, monitor: monitor.clone() };
+    let feed = Feed { cfg: cfg.clone(), routes, station, monitor: monitor.clone() };
     let task = tokio::spawn(feed.run(stop_rx));
     FeedHandle { monitor, stop, task: Some(task) }
 }
 
 struct Feed {
     cfg: NatsFeedConfig,
+    routes: Routes,
     station: Arc<Station>,
     monitor: Monitor,
 }
@@ -269,8 +270,9 @@ impl Feed {
         let mut good = Vec::new();
         for m in messages {
             // Off the reactor: a marketplace document is read and checked, and its URL fetched.
-            let (payload, warehouse, routes) = (m.payload.clone(), self.cfg.warehouse.clone(), self.cfg.routes.clone());
-            let parsed = tokio::task::spawn_blocking(move || parse(&payload, &warehouse, &routes))
+            let (payload, warehouse, routes) = (m.payload.clone(), self.cfg.warehouse.clone(), self.routes.clone());
+            let documents = self.station.documents().clone();
+            let parsed = tokio::task::spawn_blocking(move || message::parse_with(&payload, &warehouse, &routes, &documents))
                 .await
                 .unwrap_or_else(|e| Err((Rejection::Invalid(format!("reading the message failed: {e}")), None)));
             match parsed {

@@ -5,34 +5,21 @@
 //! A problem names the request field it is about (`document.url`, `documents[3].data`).
 
 use std::io::Read;
-use std::time::Duration;
 
 use base64::Engine;
 
 use super::{Kind, Unreadable, limits, pdf, png};
-use crate::spool::DocumentFile;
 
-/// `[documents]` in labeld.toml.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// Hosts a `url` may name (`host` or `host:port`); empty: no URL is fetched.
-    pub allowed_hosts: Vec<String>,
-    /// Largest document accepted, as bytes of the file (not of its base64).
-    pub max_bytes: usize,
-    /// How long one fetch may take, from connecting to the last byte.
-    pub fetch_timeout: Duration,
-    /// The printer packing-slip pages print on; `None`: the document's own printer.
-    pub slips: Option<String>,
-}
+/// `[documents]`: allowed URL hosts and the size and time limits.
+pub use crate::config::Documents as Settings;
 
-/// Marketplace documents are tens of kilobytes; 4 MiB leaves room for an image label at 300 dpi.
-pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
-pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings { allowed_hosts: Vec::new(), max_bytes: DEFAULT_MAX_BYTES, fetch_timeout: DEFAULT_FETCH_TIMEOUT, slips: None }
-    }
+/// A document's file as accepted: its checked type, its bytes, and where it was fetched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub content_type: &'static str,
+    pub bytes: Vec<u8>,
+    /// The host it was fetched from, when it came as a URL.
+    pub source_host: Option<String>,
 }
 
 /// Where a document's bytes are.
@@ -64,7 +51,7 @@ pub struct Rejected {
 
 /// Reads, fetches and checks `incoming`; `prefix` is where it sits in the request (`document`,
 /// `documents[2]`). The result is what the spool stores.
-pub fn take(incoming: &Incoming, prefix: &str, settings: &Settings) -> Result<DocumentFile, Rejected> {
+pub fn take(incoming: &Incoming, prefix: &str, settings: &Settings) -> Result<Taken, Rejected> {
     let reject = |field: &str, code, message: String| Rejected { field: format!("{prefix}.{field}"), code, message };
     let declared = Kind::from_content_type(&incoming.content_type).ok_or_else(|| {
         reject("content_type", "invalid", format!("{:?} is not application/pdf or image/png", incoming.content_type))
@@ -96,7 +83,7 @@ pub fn take(incoming: &Incoming, prefix: &str, settings: &Settings) -> Result<Do
         None => return Err(reject(field, "document_unreadable", Unreadable::NotADocument.to_string())),
     }
     readable(&bytes, declared).map_err(|e| reject(field, "document_unreadable", e.to_string()))?;
-    Ok(DocumentFile::new(declared.content_type(), bytes, host))
+    Ok(Taken { content_type: declared.content_type(), bytes, source_host: host })
 }
 
 /// The reader's limits, without drawing a page: what would make the document unprintable whatever the
@@ -171,6 +158,11 @@ fn fetch(url: &str, settings: &Settings) -> Result<(Vec<u8>, String), (&'static 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_bytes_may_not_exceed_what_the_reader_takes() {
+        assert_eq!(crate::config::MAX_DOCUMENT_BYTES, limits::MAX_BYTES);
+    }
 
     #[test]
     fn hosts_match_by_name_or_name_and_port() {
