@@ -12,9 +12,10 @@
 //!
 //! * `:Z64:` data is the strip deflated in zlib format, Base64-encoded, followed by `:` and the CRC-16 of
 //!   the Base64 text (polynomial 0x1021, initial value 0: CRC-16/XMODEM), in four hex digits.
-//! * ACS (for firmware older than x.14) is ASCII hex with Zebra's compression: `G`–`Y` repeat the next hex
-//!   digit 1–19 times, `g`–`z` 20–400 times (summed when combined), `,` fills the rest of the row with 0,
-//!   `!` with 1, and `:` repeats the previous row.
+//! * ACS (every ZPL II printer; the default takes it for a field where it is shorter than `:Z64:`) is ASCII
+//!   hex with Zebra's compression: `G`–`Y` repeat the next hex digit 1–19 times, `g`–`z` 20–400 times
+//!   (summed when combined), `,` fills the rest of the row with 0, `!` with 1, and `:` repeats the previous
+//!   row.
 //!
 //! The decoder interprets formats: `^XA`/`^XZ`, `^LH`, `^FO`/`^FT`, `^GF` (A: hex, ACS, `:B64:`, `:Z64:`;
 //! B: binary), `^GB` boxes, `^PW`, `^LL`, `^PQ`, `^CC`/`^CT` prefix changes, and the status queries
