@@ -74,6 +74,8 @@ fn packers_page_in_chromium() {
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();
+    // Marketplace label documents.
+    let market = vp(Language::Zpl, &work.path().join("dock-5"));
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = work.path().join("labeld.toml");
@@ -84,11 +86,13 @@ fn packers_page_in_chromium() {
              [[printer]]\nname = \"dock-1\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
              [[printer]]\nname = \"desk-2\"\ndriver = \"tsc-te200\"\nuri = \"tcp://{}\"\n\n\
              [[printer]]\nname = \"dock-3\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
-             [[printer]]\nname = \"dock-4\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
+             [[printer]]\nname = \"dock-4\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
+             [[printer]]\nname = \"dock-5\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
             dock.addr(),
             desk.addr(),
             ribbon.addr(),
-            drop.addr()
+            drop.addr(),
+            market.addr()
         ),
     )
     .unwrap();
@@ -132,6 +136,9 @@ fn packers_page_in_chromium() {
         .env("ORDER_LATE", &late)
         .env("ORDER_DOUBT_A", &doubt_a)
         .env("ORDER_DOUBT_B", &doubt_b)
+        .env("DOC_OK", common::fixtures().join("docs/a6-label.pdf"))
+        .env("DOC_OK_TRACKING", "JX2345678901VN")
+        .env("DOC_WRONG", common::fixtures().join("docs/a6-wide.pdf"))
         .env("SHOT_DIR", &shots)
         .env("CHROMIUM", CHROMIUM)
         .env("PROFILE_DIR", &profile_dir)
@@ -148,7 +155,7 @@ fn packers_page_in_chromium() {
     );
     let summary: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("drive.js prints one JSON line");
     eprintln!("web: screenshots in {}; page transfer {} bytes", shots.display(), summary["page_transfer_bytes"]);
-    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png"] {
+    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png", "web-document.png"] {
         assert!(shots.join(shot).is_file(), "{shot}");
     }
     manifest_from_the_page(&summary, &[&ok, &held, &late, &doubt_a, &doubt_b]);
@@ -174,6 +181,12 @@ fn packers_page_in_chromium() {
     let expected = labeld::compose::test_page::render(&labeld::compose::test_page::TestPage::for_profile(&profile), common::fonts());
     let got = labeld::render::png::decode(&std::fs::read(&desk_saved[0]).unwrap()).unwrap();
     assert!(labeld::lang::same_raster(&expected, &got), "desk-2 printed the test page");
+
+    // The marketplace document printed once on dock-5, its tracking barcode read back; the held one never.
+    let market_saved = market.saved();
+    assert_eq!(market_saved.len(), 1, "{market_saved:?}");
+    let raster = labeld::render::png::decode(&std::fs::read(&market_saved[0]).unwrap()).unwrap();
+    assert!(labeld::barcode::verify::read_1d_codes(&raster).iter().any(|c| c.text == "JX2345678901VN"));
 
     // In doubt, resolved on the page: "came out" printed nothing more on dock-3; "did not come out"
     // printed the label on dock-4 once (the first, cut-off copy was discarded by the printer).
