@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::order::Order;
 use crate::picklist::{self, BinPattern};
 use crate::events::Event;
-use crate::spool::{DocId, Kind, NewBatch, NewDocument, Spool, SpoolError, State, StoredBatch};
+use crate::spool::{DocId, Kind, NewBatch, NewDocument, Release, Spool, SpoolError, State, StoredBatch};
 
 /// Labels per print batch: the marketplace allows at most 50.
 pub const PRINT_BATCH: usize = 50;
@@ -27,6 +27,7 @@ pub fn plan(
     picklist_printer: Option<&str>,
     pattern: &BinPattern,
     key: Option<&str>,
+    release: Release,
 ) -> NewBatch {
     let picklist = picklist_printer.map(|p| NewDocument::picklist(p, orders.clone()).with_key(format!("picklist:{id}")));
     let order = picklist::pick_order_indices(&orders, pattern);
@@ -41,7 +42,7 @@ pub fn plan(
             }
         })
         .collect();
-    NewBatch { id, printer: printer.to_string(), picklist, labels, chunk_size: PRINT_BATCH }
+    NewBatch { id, printer: printer.to_string(), picklist, labels, chunk_size: PRINT_BATCH, release }
 }
 
 /// What became of one document, in the words `labeld batch` prints.
@@ -279,7 +280,7 @@ mod tests {
     fn labels_follow_the_walk_and_fill_chunks_of_fifty() {
         // 120 orders whose bins run backwards: the walk reverses them.
         let orders: Vec<Order> = (0..120).map(|i| order(&format!("{i:04}"), &format!("A-{:02}-01", 120 - i))).collect();
-        let plan = plan("B1".into(), orders, "dock", Some("office"), &BinPattern::default(), Some("k"));
+        let plan = plan("B1".into(), orders, "dock", Some("office"), &BinPattern::default(), Some("k"), Release::AtOnce);
         assert_eq!(plan.picklist.as_ref().unwrap().printer, "office");
         assert_eq!(plan.labels.len(), 120);
         let first = match &plan.labels[0].content {
