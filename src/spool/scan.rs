@@ -239,12 +239,26 @@ impl Spool {
         let rendered = self.rendered(id)?.ok_or_else(|| SpoolError::Invalid(format!("document {id} was released without printer bytes")))?;
         Ok(Some((self.document(id)?, rendered)))
     }
+
+    /// A worker lets go of a label it took with [`Spool::take_released`] without sending it (its
+    /// printer failed on the label before, or it is stopping): released again, for the next take.
+    /// A document that is not a scanned, ready label is left as it is.
+    pub fn return_released(&self, id: DocId) -> Result<(), SpoolError> {
+        self.write(|tx| {
+            tx.prepare_cached("UPDATE documents SET scan = 'released' WHERE id = ?1 AND state = 'ready' AND scanned_ms IS NOT NULL")?
+                .execute([id])?;
+            Ok(())
+        })
+    }
 }
 
 /// What a scan does to one of the order's labels, inside the scan's commit.
 fn release_one(tx: &Transaction, id: DocId, bench: Option<&str>, reuses_bytes: &dyn Fn(&str, &str) -> bool, now: i64) -> Result<ScanResult, SpoolError> {
-    let (state, scan, printer): (String, Option<String>, String) =
-        tx.query_row("SELECT state, scan, printer FROM documents WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (state, scan, printer, scanned): (String, Option<String>, String, bool) = tx.query_row(
+        "SELECT state, scan, printer, scanned_ms IS NOT NULL FROM documents WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     let state = parse_state(&state)?;
     let to = bench.unwrap_or(&printer).to_string();
     let detail = format!("released by a scan at {to}");
@@ -278,6 +292,8 @@ fn release_one(tx: &Transaction, id: DocId, bench: Option<&str>, reuses_bytes: &
         (Some(ScanState::Awaiting), State::Rendering) => Ok(ScanResult::Checking),
         (_, State::Sending | State::Sent | State::Done) => Ok(ScanResult::AlreadyPrinted),
         (_, State::Held | State::Failed | State::InDoubt | State::Cancelled) => Ok(ScanResult::NotPrintable),
+        // Scanned before, and on its way to the printer.
+        (None, State::Queued | State::Rendering | State::Ready) if scanned => Ok(ScanResult::AlreadyScanned),
         (None, State::Queued | State::Rendering | State::Ready) => Ok(ScanResult::NotWaiting),
     }
 }
@@ -311,5 +327,58 @@ fn words(
         }
         ScanResult::NotWaiting => format!("Order {order} is not waiting for a scan: it prints on its own"),
         ScanResult::Unknown => format!("Nothing matches {code}: no order with this id, and no waiting single-item order with this SKU"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::{NewBatch, NewDocument};
+
+    fn order(id: &str, sku: &str, ship_by: &str) -> crate::order::Order {
+        crate::order::Order::from_json_value(serde_json::json!({
+            "order_id": id, "ship_by": ship_by,
+            "shipment": {"carrier": "J&T Express", "handover": "pickup", "tracking_number": format!("T-{id}"), "package": {"index": 1, "count": 1}},
+            "sender": {"name": "Acme", "address": {"lines": ["Lot 7"], "city": "Shah Alam", "region": "Selangor", "postal_code": "40200", "country": "MY"}},
+            "recipient": {"name": "B", "phone": "+60 12-345 6789", "address": {"lines": ["1 Jalan"], "city": "PJ", "region": "Selangor", "postal_code": "47300", "country": "MY"}},
+            "items": [{"sku": sku, "name": "Thing", "qty": 1}],
+        }))
+        .unwrap()
+    }
+
+    /// Parked labels wait; a scan releases the most urgent one-item order of a SKU; one taker gets
+    /// it; a worker that lets go of it gives it back; and every later scan says it is on its way.
+    #[test]
+    fn a_scan_releases_one_label_to_exactly_one_taker() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(&dir.path().join("s.db")).unwrap();
+        let labels = vec![
+            NewDocument::label("dock", order("LATER", "SKU-1", "2026-12-22T00:00:00Z")),
+            NewDocument::label("dock", order("SOONER", "SKU-1", "2026-12-21T00:00:00Z")),
+        ];
+        let batch = NewBatch { id: "B".into(), printer: "dock".into(), picklist: None, labels, chunk_size: 50, release: Release::OnScan };
+        spool.submit_batch(batch).unwrap();
+        while let Some(d) = spool.claim_next("dock").unwrap() {
+            assert_eq!(d.scan, Some(ScanState::Awaiting));
+            assert!(spool.park(d.id, b"^XA^XZ", "zpl").unwrap());
+        }
+        assert!(spool.take_released("dock").unwrap().is_none(), "nothing is released before a scan");
+        let same = |_: &str, _: &str| true;
+        let a = spool.scan("SKU-1", None, &same).unwrap();
+        assert_eq!((a.result, a.matched, a.order_id.as_deref(), a.still_waiting), (ScanResult::Printing, Some(ScanMatch::Sku), Some("SOONER"), 1));
+        let (doc, bytes) = spool.take_released("dock").unwrap().expect("released");
+        assert_eq!((doc.order_id.as_deref(), bytes.bytes.as_slice()), (Some("SOONER"), &b"^XA^XZ"[..]));
+        assert!(spool.take_released("dock").unwrap().is_none(), "one taker only");
+        assert_eq!(spool.scan("SOONER", None, &same).unwrap().result, ScanResult::AlreadyScanned);
+        spool.return_released(doc.id).unwrap();
+        assert_eq!(spool.take_released("dock").unwrap().unwrap().0.id, doc.id);
+        assert_eq!(spool.scan("", None, &same).unwrap_err().to_string(), "code must be 1 to 100 printable characters");
+        assert_eq!(spool.scan("NOPE", None, &same).unwrap().result, ScanResult::Unknown);
+        // A bench printer of another kind: the label goes back to the queue there, no byte sent.
+        let other = |_: &str, _: &str| false;
+        let b = spool.scan("LATER", Some("bench"), &other).unwrap();
+        assert_eq!((b.result, b.documents[0].state, b.documents[0].printer.as_str()), (ScanResult::Printing, State::Queued, "bench"));
+        assert!(spool.rendered(b.documents[0].id).unwrap().is_none());
+        assert!(spool.integrity_check().unwrap().is_empty());
     }
 }

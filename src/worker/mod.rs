@@ -738,14 +738,16 @@ async fn release(shared: &Shared, doc: &Document) {
     let id = doc.id;
     let state = blocking(move || spool.document(id).map(|d| d.state)).await;
     let spool = shared.spool.clone();
-    let res = match state {
+    let (res, now) = match state {
         // Rendered ahead, still only claimed: back to the queue.
-        Ok(State::Rendering) => blocking(move || spool.requeue(id)).await,
+        Ok(State::Rendering) => (blocking(move || spool.requeue(id)).await, State::Queued),
+        // Taken after a packer's scan: released again, so the next take (or run) sends it.
+        Ok(State::Ready) if doc.scanned_at.is_some() => (blocking(move || spool.return_released(id)).await, State::Ready),
         // Ready (a retried send) stays ready for the next run.
-        _ => Ok(()),
+        _ => (Ok(()), State::Queued),
     };
     match res {
-        Ok(()) => publish(shared, doc, State::Queued, None),
+        Ok(()) => publish(shared, doc, now, None),
         Err(e) => tracing::error!(document = id, error = %e, "releasing a document"),
     }
 }
