@@ -180,9 +180,8 @@ impl Spool {
             Some(o) => self.times_printed(o)?,
             None => 0,
         };
-        let printer = (result == ScanResult::Printing)
-            .then(|| documents.iter().zip(&per_doc).find(|(_, (_, r))| *r == ScanResult::Printing).map(|(d, _)| d.printer.clone()))
-            .flatten();
+        // Where the released labels print (each was moved to the bench's printer, if one was named).
+        let printer = per_doc.iter().zip(&documents).find(|((_, r), _)| *r == ScanResult::Printing).map(|(_, d)| d.printer.clone());
         let message = words(code, result, matched, order_id.as_deref(), &documents, printer.as_deref(), printed, still_waiting);
         Ok(ScanAnswer { code: code.to_string(), result, matched, order_id, documents, printer, printed, still_waiting, message })
     }
