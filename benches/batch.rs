@@ -9,7 +9,8 @@ use labeld::compose::{self, Gate};
 use labeld::lang::{self, JobSettings, Language};
 use labeld::order::Order;
 use labeld::picklist::page::{self, Paper};
-use labeld::picklist::{BinPattern, PickList, pick_order};
+use labeld::bins::BinPattern;
+use labeld::picklist::{PickList, pick_order};
 use labeld::template::Template;
 use labeld::text::{FontConfig, Fonts};
 

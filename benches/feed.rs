@@ -15,7 +15,7 @@ use async_nats::jetstream;
 use labeld::config::NatsFeedConfig;
 use labeld::events::EventBus;
 use labeld::feed::{self, Routes, publish};
-use labeld::picklist::BinPattern;
+use labeld::bins::BinPattern;
 use labeld::station::Station;
 use labeld::spool::{Kind, Spool};
 
@@ -64,7 +64,6 @@ fn main() {
         let mut cfg = NatsFeedConfig::new(vec![url.clone()], "WH-KUL-01", "pack-01");
         cfg.stream = format!("BENCH_{round}");
         cfg.subject = format!("bench{round}.<warehouse>.<station>");
-        cfg.routes = Routes { printers: vec![("dock".into(), Kind::Label)] };
         let spool = Arc::new(Spool::open(&store.path().join(format!("spool-{round}.db"))).unwrap());
         let (published, into_spool, redelivered) = rt.block_on(async {
             let js = jetstream::new(async_nats::connect(url.as_str()).await.unwrap());
@@ -75,7 +74,7 @@ fn main() {
             assert_eq!(p.stored, lines.len());
             let t = Instant::now();
             let station = Arc::new(Station::detached(spool.clone(), EventBus::default(), Arc::new(BinPattern::default()), |_| {}));
-            let h = feed::start(&cfg, station);
+            let h = feed::start(&cfg, Routes { printers: vec![("dock".into(), Kind::Label)] }, station);
             while h.state().acked < lines.len() as u64 {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }

@@ -10,9 +10,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::order::Order;
-use crate::picklist::{self, BinPattern};
-use crate::events::Event;
-use crate::spool::{DocId, Kind, NewBatch, NewDocument, Release, Spool, SpoolError, State, StoredBatch};
+use crate::bins::BinPattern;
+use crate::picklist;
+use crate::spool::{Kind, NewBatch, NewDocument, Release, State, StoredBatch};
 
 /// Labels per print batch: the marketplace allows at most 50.
 pub const PRINT_BATCH: usize = 50;
@@ -215,31 +215,6 @@ impl Progress {
             documents,
         }
     }
-}
-
-impl Progress {
-    /// The progress event for the SSE stream (no buyer data: counts and outcomes only).
-    pub fn event(&self) -> Event {
-        Event::Batch {
-            batch: self.batch.clone(),
-            chunks: self.chunks,
-            current_chunk: self.current_chunk,
-            complete: self.complete,
-            counts: self.counts,
-            picklist: self.picklist.as_ref().map(|p| p.result),
-        }
-    }
-}
-
-/// Progress events for every batch `document` belongs to, read from the spool (blocking).
-pub fn events_for(spool: &Spool, document: DocId) -> Result<Vec<Event>, SpoolError> {
-    let mut out = Vec::new();
-    for id in spool.batches_of(document)? {
-        if let Some(b) = spool.batch(&id)? {
-            out.push(Progress::of(&b).event());
-        }
-    }
-    Ok(out)
 }
 
 /// Rule ids and the first field from a held document's report; the refused text itself (which can

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::watch;
 
+use crate::comply::Checker;
 use crate::compose::Gate;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -50,7 +51,8 @@ impl Setup {
     pub fn new(config: Config, profiles: Profiles) -> anyhow::Result<Setup> {
         let fonts = Fonts::load(&FontConfig::default()).context("loading fonts")?;
         let template = Template::load(template::DEFAULT)?;
-        let gate = Gate::new(config.checker(), template).map_err(|report| {
+        let checker = Checker::for_config(&config)?;
+        let gate = Gate::new(checker, template).map_err(|report| {
             let lines: Vec<String> = report.refusals.iter().map(|r| r.to_string()).collect();
             anyhow::anyhow!("the label template breaks the label rules:\n  {}", lines.join("\n  "))
         })?;
@@ -123,7 +125,7 @@ pub async fn run(
 
     // The NATS feed, when configured, submits through the same station as the HTTP API.
     let feed = match &setup.config.feed_nats {
-        Some(cfg) => crate::feed::start_with(monitor.clone(), cfg, station.clone()),
+        Some(cfg) => crate::feed::start_with(monitor.clone(), cfg, crate::feed::Routes::of(&setup.config.printers), station.clone()),
         None => crate::feed::FeedHandle::disabled(),
     };
 

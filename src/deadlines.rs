@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
+pub use crate::config::Deadlines;
 use crate::order::Order;
 
 /// "Due soon": the page's amber window.
@@ -15,27 +16,6 @@ pub const DUE_SOON: Duration = Duration::from_secs(4 * 3600);
 /// A printed label no handover has ticked off after this long is flagged: the marketplace's 24 h
 /// scan clock leaves four hours to act.
 pub const NOT_HANDED_OVER_AFTER: Duration = Duration::from_secs(20 * 3600);
-
-/// `[deadlines]` in labeld.toml.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
-    /// From `created_at` to the label printed, when the order has no `ship_by` of its own.
-    pub print_within: Duration,
-    /// From `created_at` to the parcel with the carrier.
-    pub handover_within: Duration,
-    /// The warehouse's offset from UTC: where "today" ends.
-    pub utc_offset: UtcOffset,
-}
-
-impl Default for Deadlines {
-    fn default() -> Self {
-        Deadlines {
-            print_within: Duration::from_secs(48 * 3600),
-            handover_within: Duration::from_secs(72 * 3600),
-            utc_offset: UtcOffset::UTC,
-        }
-    }
-}
 
 /// Where a deadline stands from now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -90,33 +70,6 @@ fn parse(stamp: Option<&str>) -> Option<OffsetDateTime> {
     stamp.and_then(|s| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
 }
 
-/// Reads a config duration: a whole number and a unit, `90m`, `48h`, `3d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("{s:?} is not a duration such as \"48h\" (a whole number, then m, h or d)"))?;
-    let secs = match unit {
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("{s:?} is not a duration such as \"48h\" (a whole number, then m, h or d)")),
-    };
-    if n == 0 {
-        return Err(format!("{s:?} must be longer than zero"));
-    }
-    Ok(Duration::from_secs(n * secs))
-}
-
-/// Reads a warehouse UTC offset such as `+08:00`, `-05:00` or `Z`.
-pub fn parse_offset(s: &str) -> Result<UtcOffset, String> {
-    if s == "Z" {
-        return Ok(UtcOffset::UTC);
-    }
-    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
-    UtcOffset::parse(s, &format).map_err(|_| format!("{s:?} is not a UTC offset such as \"+08:00\""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,24 +98,12 @@ mod tests {
 
     #[test]
     fn windows_follow_the_warehouse_day() {
-        let d = Deadlines { utc_offset: parse_offset("+08:00").unwrap(), ..Deadlines::default() };
+        let d = Deadlines { utc_offset: crate::config::parse_offset("+08:00").unwrap(), ..Deadlines::default() };
         let now = datetime!(2026-12-05 10:00 UTC); // 18:00 in Kuala Lumpur
         assert_eq!(d.end_of_day(now), datetime!(2026-12-05 16:00 UTC));
         assert_eq!(d.window(datetime!(2026-12-05 09:59 UTC), now), Window::Overdue);
         assert_eq!(d.window(datetime!(2026-12-05 13:59 UTC), now), Window::Soon);
         assert_eq!(d.window(datetime!(2026-12-05 15:30 UTC), now), Window::Today);
         assert_eq!(d.window(datetime!(2026-12-05 16:30 UTC), now), Window::Later);
-    }
-
-    #[test]
-    fn durations_and_offsets_are_read_strictly() {
-        assert_eq!(parse_duration("48h"), Ok(Duration::from_secs(48 * 3600)));
-        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(90 * 60)));
-        assert_eq!(parse_duration("3d"), Ok(Duration::from_secs(3 * 86_400)));
-        for bad in ["48", "h", "48 hours", "-1h", "0h", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_offset("-05:30").unwrap().whole_minutes(), -330);
-        assert!(parse_offset("8").is_err());
     }
 }

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::spool::{DocId, Document, JobId, State};
+use crate::spool::{DocId, Document, JobId, Spool, SpoolError, State};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -48,6 +48,31 @@ pub enum Event {
     },
     /// The job feed's connection changed (connected, reconnecting, disabled).
     Feed { state: String, #[serde(skip_serializing_if = "Option::is_none")] detail: Option<String> },
+}
+
+impl Event {
+    /// A batch's progress for the event stream (no buyer data: counts and outcomes only).
+    pub fn batch(progress: &crate::batch::Progress) -> Event {
+        Event::Batch {
+            batch: progress.batch.clone(),
+            chunks: progress.chunks,
+            current_chunk: progress.current_chunk,
+            complete: progress.complete,
+            counts: progress.counts,
+            picklist: progress.picklist.as_ref().map(|p| p.result),
+        }
+    }
+}
+
+/// Progress events for every batch `document` belongs to, read from the spool (blocking).
+pub fn batch_events(spool: &Spool, document: DocId) -> Result<Vec<Event>, SpoolError> {
+    let mut out = Vec::new();
+    for id in spool.batches_of(document)? {
+        if let Some(b) = spool.batch(&id)? {
+            out.push(Event::batch(&crate::batch::Progress::of(&b)));
+        }
+    }
+    Ok(out)
 }
 
 /// Which document a job event is about: ids, never buyer data.

@@ -18,6 +18,7 @@
 
 pub mod barcode;
 pub mod batch;
+pub mod bins;
 pub mod bitmap;
 pub mod comply;
 pub mod compose;

@@ -15,7 +15,7 @@ use crate::batch::{self, Progress};
 use crate::config::Role;
 use crate::events::{Event, EventBus, Subject};
 use crate::order::Order;
-use crate::picklist::BinPattern;
+use crate::bins::BinPattern;
 use crate::spool::{
     Admission, BatchSubmitted, DocId, Document, JobId, Kind, NewDocument, Outcome, Release, Resolution, Resolved, ScanAnswer, ScanResult, Spool,
     SpoolError, State, Submitted,
@@ -223,7 +223,7 @@ impl Station {
             self.wake(&p.spec.name);
         }
         if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
-            self.events.publish(Progress::of(&b).event());
+            self.events.publish(Event::batch(&Progress::of(&b)));
         }
         Ok(AcceptedBatch { printer: name, picklist_printer: picklist_printer.map(|p| p.spec.name.clone()), submitted })
     }

@@ -174,6 +174,12 @@ fn check_config(path: &Path, profiles: &Profiles, report: &mut Report) -> Option
             if config.printers.is_empty() {
                 report.note(AREA, "no [[printer]] configured yet; `labeld printers` lists what is connected");
             }
+            // The warehouse's word lists are read by the rules, not by the config parser.
+            if let Err(e) = labeld::comply::Checker::for_config(&config) {
+                for p in &e.problems {
+                    report.problem(AREA, p.to_string(), format!("fix the word list or [comply] lexicon_dir in {}", p.file));
+                }
+            }
             Some(config)
         }
         Err(e) => {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use labeld::comply::SeenTracking;
 use labeld::compose::{ComposeError, Content, Target};
 use labeld::picklist::page::{self, Paper};
-use labeld::picklist::{BinPattern, PickList, Walk};
+use labeld::bins::{BinPattern, Walk};
+use labeld::picklist::PickList;
 use labeld::render;
 
 use super::input::{read_batch, write_output};

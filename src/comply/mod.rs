@@ -267,6 +267,25 @@ impl Checker {
         Checker { registry, regions: contact::default_regions(), lexicon }
     }
 
+    /// The label rules a config asks for: its warehouse registry (when it has one, the sender check is
+    /// on) and the built-in words plus `[comply] lexicon_dir`. A bad word list is a config problem at
+    /// that key, naming the list's file, key and term.
+    pub fn for_config(config: &crate::config::Config) -> Result<Checker, crate::config::ConfigError> {
+        let lexicon = match &config.comply.lexicon_dir {
+            None => Lexicon::builtin(),
+            Some(dir) => Arc::new(Lexicon::with_dir(&dir.path).map_err(|e| crate::config::ConfigError {
+                problems: vec![crate::config::Problem {
+                    file: dir.file.display().to_string(),
+                    line: dir.at.line,
+                    column: dir.at.column,
+                    message: format!("comply: lexicon_dir: {e}"),
+                }],
+            })?),
+        };
+        let registry = (!config.warehouses.is_empty()).then(|| Registry::of(&config.warehouses));
+        Ok(Checker::with_lexicon(registry, lexicon))
+    }
+
     pub fn registry(&self) -> Option<&Registry> {
         self.registry.as_ref()
     }

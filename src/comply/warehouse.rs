@@ -50,6 +50,30 @@ pub struct Registry {
     pub warehouses: BTreeMap<String, Warehouse>,
 }
 
+impl Registry {
+    /// The registry a config holds (`[warehouses]`, inline or from its file).
+    pub fn of(warehouses: &BTreeMap<String, crate::config::Warehouse>) -> Registry {
+        let warehouses = warehouses
+            .iter()
+            .map(|(id, w)| {
+                let w = w.clone();
+                let entry = Warehouse {
+                    name: w.name,
+                    phone: w.phone,
+                    lines: w.lines,
+                    district: w.district,
+                    city: w.city,
+                    region: w.region,
+                    postal_code: w.postal_code,
+                    country: w.country,
+                };
+                (id.clone(), entry)
+            })
+            .collect();
+        Registry { warehouses }
+    }
+}
+
 /// Why the registry could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

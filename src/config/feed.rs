@@ -17,7 +17,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::feed::Routes;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NatsFeedConfig {
@@ -40,8 +39,6 @@ pub struct NatsFeedConfig {
     pub max_in_flight: usize,
     /// How long the broker waits for an ack before redelivering.
     pub ack_wait: Duration,
-    /// This station's printers (filled from `[[printer]]`).
-    pub routes: Routes,
 }
 
 pub const DEFAULT_STREAM: &str = "LABELS";
@@ -68,7 +65,6 @@ impl NatsFeedConfig {
             durable: format!("labeld-{warehouse}-{station}"),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             ack_wait: Duration::from_secs(30),
-            routes: Routes::default(),
         }
     }
 
@@ -191,7 +187,6 @@ mod tests {
     use std::path::Path;
 
     use crate::config::{AnyDriver, Config};
-    use crate::spool::Kind;
 
     const PRINTERS: &str = r#"
 [[printer]]
@@ -212,7 +207,7 @@ role = "picklist"
     }
 
     #[test]
-    fn reads_feed_nats_with_defaults_and_the_printers_as_routes() {
+    fn reads_feed_nats_with_defaults() {
         let c = parse(
             "[feed.nats]\nservers = [\"nats://10.0.0.5:4222\"]\nwarehouse = \"WH-KUL-01\"\nstation = \"pack-03\"\n\
              creds_file = \"station.creds\"\nmax_in_flight = \"16\"\nack_wait = \"45s\"",
@@ -226,7 +221,6 @@ role = "picklist"
         assert_eq!(f.max_in_flight, 16);
         assert_eq!(f.ack_wait, std::time::Duration::from_secs(45));
         assert_eq!(f.creds_file.as_deref(), Some(Path::new("/etc/labeld/station.creds")));
-        assert_eq!(f.routes.printers, vec![("dock".to_string(), Kind::Label), ("desk".to_string(), Kind::Picklist)]);
     }
 
     #[test]

@@ -47,6 +47,7 @@ mod deadlines;
 mod feed;
 mod problems;
 
+pub use deadlines::{Deadlines, parse_offset};
 pub use feed::NatsFeedConfig;
 
 pub use problems::{ConfigError, Location, Problem};
@@ -57,6 +58,20 @@ use problems::{Sink, TableReader};
 
 /// Where the daemon listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8631";
+/// `[comply]` in labeld.toml.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Comply {
+    pub lexicon_dir: Option<LexiconDir>,
+}
+
+/// Where a warehouse keeps its own word lists, and where the config said so (for a problem report).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexiconDir {
+    pub path: PathBuf,
+    pub file: PathBuf,
+    pub at: Location,
+}
+
 /// How long buyer data stays in the spool after a job is done.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The spool file when `[spool] path` is not given, relative to the config file's directory.
@@ -75,11 +90,12 @@ pub struct Config {
     pub feed_nats: Option<NatsFeedConfig>,
     /// `[picklist] bins` and `walk`: how this warehouse's bin labels read, for the walking order of
     /// pick lists and of batch labels.
-    pub bins: crate::picklist::BinPattern,
-    /// The label rules' word lists: the built-in ones plus `[comply] lexicon_dir`.
-    pub lexicon: std::sync::Arc<crate::comply::Lexicon>,
+    pub bins: crate::bins::BinPattern,
+    /// `[comply]`: the warehouse's own word lists for the label rules (`comply::Checker::for_config`
+    /// loads them with the built-in ones).
+    pub comply: Comply,
     /// `[deadlines]`: the print and handover clocks.
-    pub deadlines: crate::deadlines::Deadlines,
+    pub deadlines: Deadlines,
 }
 
 #[derive(Debug, Clone)]
@@ -94,7 +110,7 @@ pub struct Server {
     /// Browser origins accepted (`https://wms.example.com`). Empty: same-origin only.
     pub allowed_origins: Vec<String>,
     /// `max_connections`, `header_timeout`, `body_timeout`, `idle_timeout`, `max_event_streams`.
-    pub limits: crate::server::connections::Limits,
+    pub limits: Limits,
 }
 
 /// The API token. Its `Debug` hides the value so a logged config does not leak it.
@@ -260,24 +276,18 @@ impl Config {
         };
         let printers = read_printers(top.tables("printer", &mut sink), drivers, &mut sink);
         let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
-        let lexicon = read_comply(top.table("comply", &mut sink), base, &mut sink);
+        let comply = read_comply(top.table("comply", &mut sink), base, origin, &mut sink);
         let deadlines = deadlines::read_deadlines(top.table("deadlines", &mut sink), &mut sink);
-        let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink)).map(|mut f| {
-            f.routes.printers = printers
-                .iter()
-                .map(|p| (p.name.clone(), if p.role == Role::Picklist { crate::spool::Kind::Picklist } else { crate::spool::Kind::Label }))
-                .collect();
-            f
-        });
+        let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink));
         if syntax.is_empty() {
             // After a syntax error the tree is partial; "unknown key" guesses would only add noise.
             top.finish(&mut sink);
         }
         let mut problems = sink.into_problems();
         problems.extend(extra);
-        match (problems.is_empty(), server, spool, bins, lexicon, deadlines) {
-            (true, Some(server), Some(spool), Some(bins), Some(lexicon), Some(deadlines)) => {
-                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, lexicon, deadlines })
+        match (problems.is_empty(), server, spool, bins, comply, deadlines) {
+            (true, Some(server), Some(spool), Some(bins), Some(comply), Some(deadlines)) => {
+                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, comply, deadlines })
             }
             _ => Err(ConfigError { problems }),
         }
@@ -300,39 +310,30 @@ impl Config {
         if problems.is_empty() { Ok(()) } else { Err(ConfigError { problems }) }
     }
 
-    /// The warehouse registry in the compliance checker's form (empty: the sender check is off).
-    pub fn registry(&self) -> crate::comply::Registry {
-        let warehouses = self
-            .warehouses
-            .iter()
-            .map(|(id, w)| {
-                let w = w.clone();
-                (
-                    id.clone(),
-                    crate::comply::Warehouse {
-                        name: w.name,
-                        phone: w.phone,
-                        lines: w.lines,
-                        district: w.district,
-                        city: w.city,
-                        region: w.region,
-                        postal_code: w.postal_code,
-                        country: w.country,
-                    },
-                )
-            })
-            .collect();
-        crate::comply::Registry { warehouses }
-    }
-
-    /// The label rules for this config: its warehouse registry (when one is given) and its lexicon.
-    pub fn checker(&self) -> crate::comply::Checker {
-        let registry = (!self.warehouses.is_empty()).then(|| self.registry());
-        crate::comply::Checker::with_lexicon(registry, self.lexicon.clone())
-    }
-
     pub fn printer(&self, name: &str) -> Option<&Printer> {
         self.printers.iter().find(|p| p.name == name)
+    }
+}
+
+/// What one HTTP client may hold (`[server]`): the server enforces it in `server::connections`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_event_streams: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_event_streams: 32,
+        }
     }
 }
 
@@ -410,7 +411,7 @@ fn read_server(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut S
     }
     let allowed_hosts = checked_list(&mut r, "allowed_hosts", sink, &mut ok, check_host);
     let allowed_origins = checked_list(&mut r, "allowed_origins", sink, &mut ok, check_origin);
-    let mut limits = crate::server::connections::Limits::default();
+    let mut limits = Limits::default();
     if let Some((n, _)) = r.integer("max_connections", 1..=65_535, sink) {
         limits.max_connections = n as usize;
     }
@@ -521,8 +522,8 @@ fn read_spool(section: Option<(&DeTable, std::ops::Range<usize>)>, base: &Path, 
 
 /// `[picklist]`: `bins = "{zone}-{aisle}-{shelf}"` (the parts a bin label is made of) and
 /// `walk = "sequential" | "serpentine"`.
-fn read_picklist(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut Sink) -> Option<crate::picklist::BinPattern> {
-    use crate::picklist::{BinPattern, Walk};
+fn read_picklist(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut Sink) -> Option<crate::bins::BinPattern> {
+    use crate::bins::{BinPattern, Walk};
     let Some((table, span)) = section else { return Some(BinPattern::default()) };
     let mut r = TableReader::new(table, span, "picklist: ");
     let walk = match r.string("walk", sink) {
@@ -551,21 +552,14 @@ fn read_picklist(section: Option<(&DeTable, std::ops::Range<usize>)>, sink: &mut
 }
 
 /// `[comply]`: `lexicon_dir = "DIR"`, a directory of `*.toml` word lists added to the built-in ones
-/// (relative to the config file). A bad list is a config problem naming its file, key and term.
-fn read_comply(section: Option<(&DeTable, std::ops::Range<usize>)>, base: &Path, sink: &mut Sink) -> Option<std::sync::Arc<crate::comply::Lexicon>> {
-    use crate::comply::Lexicon;
-    let Some((table, span)) = section else { return Some(Lexicon::builtin()) };
+/// (relative to the config file). The lists are read by `comply`, which reports a bad one at this key.
+fn read_comply(section: Option<(&DeTable, std::ops::Range<usize>)>, base: &Path, origin: &Path, sink: &mut Sink) -> Option<Comply> {
+    let Some((table, span)) = section else { return Some(Comply::default()) };
     let mut r = TableReader::new(table, span, "comply: ");
     let dir = r.string("lexicon_dir", sink);
     r.finish(sink);
-    let Some((dir, span)) = dir else { return Some(Lexicon::builtin()) };
-    match Lexicon::with_dir(&base.join(&dir)) {
-        Ok(l) => Some(std::sync::Arc::new(l)),
-        Err(e) => {
-            sink.report(&span, format!("comply: lexicon_dir: {e}"));
-            None
-        }
-    }
+    let lexicon_dir = dir.map(|(dir, span)| LexiconDir { path: base.join(dir), file: origin.to_path_buf(), at: sink.location(&span) });
+    Some(Comply { lexicon_dir })
 }
 
 /// `"7d"`, `"36h"`, `"90m"`, `"3600s"`, `"2w"`: a whole number and one unit.
@@ -803,7 +797,7 @@ mod tests {
     fn connection_limits_default_and_can_be_set() {
         let parse = |server: &str| Config::parse(&format!("[server]\n{server}"), Path::new("/etc/labeld/labeld.toml"), &AnyDriver);
         let defaults = parse("").unwrap().server.limits;
-        assert_eq!(defaults, crate::server::connections::Limits::default());
+        assert_eq!(defaults, Limits::default());
         assert_eq!((defaults.max_connections, defaults.max_event_streams), (256, 32));
         assert_eq!((defaults.header_timeout, defaults.body_timeout, defaults.idle_timeout), (Duration::from_secs(10), Duration::from_secs(30), Duration::from_secs(60)));
         let set = parse("max_connections = 64\nheader_timeout = \"5s\"\nbody_timeout = \"1m\"\nidle_timeout = \"2m\"\nmax_event_streams = 4")

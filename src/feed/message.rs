@@ -11,13 +11,21 @@
 use crate::order::Order;
 use crate::spool::{Kind, NewDocument};
 
-/// Where the station's printers are, by name and role.
+/// Where the station's printers are, by name and what they print: derived from the configured
+/// printers by the daemon, never read from the feed's own config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Routes {
     pub printers: Vec<(String, Kind)>,
 }
 
 impl Routes {
+    /// The printers in config order, so "the first printer with the role" means the same here as in
+    /// `labeld.toml`.
+    pub fn of(printers: &[crate::config::Printer]) -> Routes {
+        let kind = |role| if role == crate::config::Role::Picklist { Kind::Picklist } else { Kind::Label };
+        Routes { printers: printers.iter().map(|p| (p.name.clone(), kind(p.role))).collect() }
+    }
+
     fn by_role(&self, kind: Kind) -> Option<&str> {
         self.printers.iter().find(|(_, k)| *k == kind).map(|(n, _)| n.as_str())
     }
@@ -123,5 +131,16 @@ mod tests {
         order["recipient"]["address"]["country"] = "Malaysia".into();
         let (rejection, _) = parse(order.to_string().as_bytes(), "", &routes).unwrap_err();
         assert_eq!(rejection, Rejection::Invalid("bad order at recipient.address.country".into()));
+    }
+
+    #[test]
+    fn routes_are_the_configured_printers_in_config_order() {
+        let text = "[[printer]]\nname = \"dock\"\ndriver = \"zebra\"\nuri = \"tcp://10.0.0.9:9100\"\nrole = \"label\"\n\n\
+                    [[printer]]\nname = \"desk\"\ndriver = \"escpos\"\nuri = \"tcp://10.0.0.10:9100\"\nrole = \"picklist\"\n\n\
+                    [[printer]]\nname = \"bench\"\ndriver = \"zebra\"\nuri = \"tcp://10.0.0.11:9100\"\n";
+        let config = crate::config::Config::parse(text, std::path::Path::new("labeld.toml"), &crate::config::AnyDriver).unwrap();
+        let routes = Routes::of(&config.printers);
+        assert_eq!(routes.printers, vec![("dock".into(), Kind::Label), ("desk".into(), Kind::Picklist), ("bench".into(), Kind::Label)]);
+        assert_eq!(routes.by_role(Kind::Label), Some("dock"));
     }
 }

@@ -89,21 +89,22 @@ impl Drop for FeedHandle {
 
 /// Starts the feed on the current tokio runtime: fetched jobs go in through `station`, which stores
 /// them, tells listeners and wakes their printers.
-pub fn start(cfg: &NatsFeedConfig, station: Arc<Station>) -> FeedHandle {
+pub fn start(cfg: &NatsFeedConfig, routes: Routes, station: Arc<Station>) -> FeedHandle {
     let monitor = Monitor::new(cfg, Some(station.events().clone()));
-    start_with(monitor, cfg, station)
+    start_with(monitor, cfg, routes, station)
 }
 
 /// [`start`] reporting into `monitor` (made before the feed, for whoever shows its state).
-pub fn start_with(monitor: Monitor, cfg: &NatsFeedConfig, station: Arc<Station>) -> FeedHandle {
+pub fn start_with(monitor: Monitor, cfg: &NatsFeedConfig, routes: Routes, station: Arc<Station>) -> FeedHandle {
     let (stop, stop_rx) = watch::channel(false);
-    let feed = Feed { cfg: cfg.clone(), station, monitor: monitor.clone() };
+    let feed = Feed { cfg: cfg.clone(), routes, station, monitor: monitor.clone() };
     let task = tokio::spawn(feed.run(stop_rx));
     FeedHandle { monitor, stop, task: Some(task) }
 }
 
 struct Feed {
     cfg: NatsFeedConfig,
+    routes: Routes,
     station: Arc<Station>,
     monitor: Monitor,
 }
@@ -268,7 +269,7 @@ impl Feed {
     async fn handle(&self, sink: &mut outbox::Sink, messages: Vec<jetstream::Message>) -> Result<(), String> {
         let mut good = Vec::new();
         for m in messages {
-            match parse(&m.payload, &self.cfg.warehouse, &self.cfg.routes) {
+            match parse(&m.payload, &self.cfg.warehouse, &self.routes) {
                 Ok(doc) => good.push((m, doc)),
                 Err((why, order_id)) => self.reject(sink, &m, why, order_id).await?,
             }

@@ -15,8 +15,6 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
-use crate::compose::{ComposeError, Content, Gate, Target};
-use crate::lang::Language;
 use crate::order::Handover;
 use crate::spool::{HandoverParcel, HandoverScope, Spool, SpoolError};
 use crate::text::Fonts;
@@ -104,12 +102,6 @@ pub fn pdf(manifest: &Manifest, paper: Paper, fonts: &Fonts) -> Result<Vec<u8>, 
 pub fn png_pages(manifest: &Manifest, paper: Paper, dpi: u32, fonts: &Fonts) -> Result<Vec<Vec<u8>>, ManifestError> {
     let pages = page::pages(manifest, paper, dpi, fonts)?;
     Ok(pages.iter().map(|d| crate::render::png::encode(&crate::render::raster::paint(d, fonts), dpi)).collect())
-}
-
-/// The manifest as 100×150 mm pages in a printer language at `dpi`, through the one path every
-/// document takes to printer bytes ([`Gate::printer_bytes`]).
-pub fn printer_bytes(gate: &Gate, manifest: &Manifest, language: Language, dpi: u32, fonts: &Fonts) -> Result<Vec<u8>, ComposeError> {
-    Ok(gate.printer_bytes(Content::Manifest(manifest), &Target::bare(language, dpi), fonts)?.bytes)
 }
 
 /// "0.45 kg": grams as kilograms with two decimals.

@@ -8,7 +8,6 @@
 //! Pick lists are internal documents. They carry no buyer data at all (no recipient name, phone or
 //! address): a picker needs SKUs and bins, and a list left on a shelf must not leak who ordered what.
 
-pub mod bins;
 pub mod page;
 
 use std::collections::HashMap;
@@ -17,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::comply::{Checker, DuplicateTracking, SeenTracking};
 use crate::order::Order;
-pub use bins::{BinPattern, Walk};
+use crate::bins::{self, BinPattern};
 
 /// Everything printed on a pick list. Holds no buyer data by construction: only order ids,
 /// package numbers and items.

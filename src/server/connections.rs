@@ -40,27 +40,7 @@ use tower_service::Service;
 
 use super::error::ApiError;
 
-/// What one client may hold (`[server]` in labeld.toml).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub header_timeout: Duration,
-    pub body_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_event_streams: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 256,
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(60),
-            max_event_streams: 32,
-        }
-    }
-}
+pub use crate::config::Limits;
 
 /// Accepts on `listener` until `stop` turns true, serving each connection under `limits`; `open`
 /// holds one permit per open connection.

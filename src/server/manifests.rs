@@ -11,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::StationState;
 use super::error::ApiError;
+use crate::compose::{Content, Target};
 use crate::lang::Language;
 use crate::manifest::{self, Manifest, Paper};
 use crate::order::Handover;
@@ -160,7 +161,7 @@ pub async fn manifest(
                 Ok((all.swap_remove(ask.page - 1), "image/png", Some(pages), parcels))
             }
             Format::Printer(l) => {
-                let bytes = manifest::printer_bytes(&state.app.gate, &m, l, ask.dpi, fonts)
+                let bytes = state.app.gate.printer_bytes(Content::Manifest(&m), &Target::bare(l, ask.dpi), fonts).map(|e| e.bytes)
                     .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "manifest_layout", e.to_string()))?;
                 Ok((bytes, "application/octet-stream", None, parcels))
             }

@@ -142,7 +142,7 @@ pub struct Shared {
     pub fonts: Arc<Fonts>,
     pub events: EventBus,
     /// The warehouse's bin labels (`[picklist]`), for the walking order on pick lists.
-    pub bins: Arc<crate::picklist::BinPattern>,
+    pub bins: Arc<crate::bins::BinPattern>,
     /// Opens printer links.
     pub connect: Connector,
 }
@@ -757,7 +757,7 @@ fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>
     // A settled document moves its batch on: publish the batch's counts after the job event.
     if doc.batch.is_some() && Outcome::of(state) != Outcome::Pending {
         let (spool, events, id) = (shared.spool.clone(), shared.events.clone(), doc.id);
-        tokio::task::spawn_blocking(move || match crate::batch::events_for(&spool, id) {
+        tokio::task::spawn_blocking(move || match crate::events::batch_events(&spool, id) {
             Ok(list) => list.into_iter().for_each(|e| events.publish(e)),
             Err(e) => tracing::error!(document = id, error = %e, "reading batch progress"),
         });

@@ -16,7 +16,8 @@ use crate::common::process::{Daemon, free_port};
 use labeld::comply::{Checker, SeenTracking};
 use labeld::lang::Language;
 use labeld::order::Order;
-use labeld::picklist::{self, BinPattern, PickList};
+use labeld::bins::BinPattern;
+use labeld::picklist::{self, PickList};
 use labeld::virtual_printer::{Config as VpConfig, VirtualPrinter};
 
 fn vp(lang: Language, dir: &Path) -> VirtualPrinter {

@@ -7,7 +7,8 @@ use crate::common;
 
 use std::time::Duration;
 
-use labeld::deadlines::{Deadlines, parse_offset};
+use labeld::config::parse_offset;
+use labeld::deadlines::Deadlines;
 use labeld::lang::Language;
 use labeld::order::Order;
 use labeld::spool::{NewBatch, NewDocument, Spool, State};

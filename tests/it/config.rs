@@ -299,12 +299,12 @@ fn registry_matches_the_checkers_reading() {
     let path = common::fixtures().join("warehouses.toml");
     let text = format!("[warehouses]\nfile = \"{}\"\n", path.display());
     let config = parse(&text).unwrap();
-    assert_eq!(config.registry(), labeld::comply::Registry::load(&path).unwrap());
+    assert_eq!(labeld::comply::Registry::of(&config.warehouses), labeld::comply::Registry::load(&path).unwrap());
 }
 
 #[test]
 fn picklist_bins_and_walk() {
-    use labeld::picklist::{BinPattern, Walk};
+    use labeld::bins::{BinPattern, Walk};
     let default = parse("").unwrap();
     assert_eq!(default.bins, BinPattern::default());
     let custom = parse("[picklist]\nbins = \"{aisle}.{bay}.{level}\"\nwalk = \"serpentine\"\n").unwrap();
@@ -329,19 +329,21 @@ fn comply_lexicon_dir_adds_words_and_reports_bad_ones() {
     let (_, mut order) = common::fixture_orders().into_iter().find(|(n, _)| n == "my-jnt-cod").unwrap();
     order.label_note = Some("Also on Zibbet".into());
     assert!(labeld::comply::Checker::new(None).check_order(&order, &NoSpool).is_printable(), "not a built-in word");
-    let report = config.checker().check_order(&order, &NoSpool);
+    let report = labeld::comply::Checker::for_config(&config).unwrap().check_order(&order, &NoSpool);
     assert_eq!(report.rules(), vec![Rule::OffPlatformContact]);
     assert_eq!(report.refusals[0].text, "Zibbet");
     order.label_note = Some("Please rate us gold".into());
-    assert_eq!(config.checker().check_order(&order, &NoSpool).rules(), vec![Rule::UnrelatedContent]);
+    assert_eq!(labeld::comply::Checker::for_config(&config).unwrap().check_order(&order, &NoSpool).rules(), vec![Rule::UnrelatedContent]);
     // The built-in words are still there.
     order.label_note = Some("WhatsApp 012-888 7777".into());
-    assert_eq!(config.checker().check_order(&order, &NoSpool).rules(), vec![Rule::OffPlatformContact]);
+    assert_eq!(labeld::comply::Checker::for_config(&config).unwrap().check_order(&order, &NoSpool).rules(), vec![Rule::OffPlatformContact]);
 
     std::fs::write(words.join("local.toml"), "offers = [\"re:(unclosed\"]\n").unwrap();
-    let e = Config::parse("[comply]\nlexicon_dir = \"lexicon\"\n", &origin, &AnyDriver).unwrap_err().to_string();
+    // The config names the directory; the rules read it, and a bad list is a problem at the key.
+    let rules = |text: &str| labeld::comply::Checker::for_config(&Config::parse(text, &origin, &AnyDriver).unwrap()).map(|_| ());
+    let e = rules("[comply]\nlexicon_dir = \"lexicon\"\n").unwrap_err().to_string();
     assert!(e.contains("labeld.toml:2:15") && e.contains("local.toml: offers: term \"re:(unclosed\""), "{e}");
-    let e = Config::parse("[comply]\nlexicon_dir = \"nowhere\"\n", &origin, &AnyDriver).unwrap_err().to_string();
+    let e = rules("[comply]\nlexicon_dir = \"nowhere\"\n").unwrap_err().to_string();
     assert!(e.contains("comply: lexicon_dir:") && e.contains("nowhere"), "{e}");
     let e = Config::parse("[comply]\nlexicon = \"lexicon\"\n", &origin, &AnyDriver).unwrap_err().to_string();
     assert!(e.contains("comply") && e.contains("lexicon"), "{e}");

@@ -32,7 +32,7 @@ fn start(limits: Limits) -> SocketAddr {
     let station = Arc::new(labeld::station::Station::detached(
         spool.clone(),
         labeld::events::EventBus::default(),
-        Arc::new(labeld::picklist::BinPattern::default()),
+        Arc::new(labeld::bins::BinPattern::default()),
         |_| {},
     ));
     let app = Arc::new(AppState { seen: spool, ..AppState::preview(common::fonts().clone(), Arc::new(labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap())) });

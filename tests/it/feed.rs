@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use labeld::config::NatsFeedConfig;
 use labeld::events::EventBus;
 use labeld::feed::{self, FeedEvent, Routes, publish};
-use labeld::picklist::BinPattern;
+use labeld::bins::BinPattern;
 use labeld::spool::{Filter, Kind, Spool};
 
 const WAREHOUSE: &str = "WH-KUL-01";
@@ -90,7 +90,6 @@ fn station_cfg(nats: &Nats, tag: &str, station: &str) -> NatsFeedConfig {
     cfg.subject = format!("{tag}.<warehouse>.<station>");
     cfg.max_in_flight = 50;
     cfg.ack_wait = Duration::from_secs(2);
-    cfg.routes = Routes { printers: vec![("dock".into(), Kind::Label), ("desk".into(), Kind::Picklist)] };
     cfg
 }
 
@@ -116,6 +115,11 @@ fn messages(lines: &[String]) -> Vec<(Vec<u8>, String)> {
 
 fn open_spool(dir: &Path, name: &str) -> Arc<Spool> {
     Arc::new(Spool::open(&dir.join(format!("{name}.db"))).unwrap())
+}
+
+/// The test station's printers: a label printer and a pick-list printer.
+fn routes() -> Routes {
+    Routes { printers: vec![("dock".into(), Kind::Label), ("desk".into(), Kind::Picklist)] }
 }
 
 /// A station on `spool` whose printers are not driven here: `wake` hears which printer has new work.
@@ -190,7 +194,7 @@ async fn five_hundred_orders_to_two_stations_land_once_each_with_events() {
         let cfg = station_cfg(&nats, "two", name);
         let spool = open_spool(tmp.path(), name);
         let w = woken.clone();
-        feeds.push((cfg.clone(), feed::start(&cfg, station(spool.clone(), move |p| {
+        feeds.push((cfg.clone(), feed::start(&cfg, routes(), station(spool.clone(), move |p| {
             assert_eq!(p, "dock");
             w.fetch_add(1, Ordering::SeqCst);
         }))));
@@ -252,7 +256,7 @@ async fn duplicates_by_message_id_or_key_make_one_document() {
     let other_ids: Vec<_> = messages(&lines).into_iter().map(|(b, k)| (b, format!("retry-{k}"))).collect();
     assert_eq!(publish::publish(&js, &cfg.subject(), other_ids).await.unwrap().stored, 10);
 
-    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| {}));
     wait_for("20 messages handled", Duration::from_secs(30), || h.state().acked >= 20).await;
     assert_eq!(documents(&spool).len(), 10);
     h.shutdown().await;
@@ -285,7 +289,7 @@ async fn poison_messages_are_terminated_with_an_event_and_not_redelivered() {
     publish::publish(&js, &cfg.subject(), poison).await.unwrap();
     publish::publish(&js, &cfg.subject(), messages(&[good])).await.unwrap();
 
-    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| {}));
     wait_for("5 rejections", Duration::from_secs(30), || h.state().terminated >= 5 && h.state().acked >= 1).await;
     // Past the ack wait: a message that was not terminated would be back by now.
     tokio::time::sleep(cfg.ack_wait * 2).await;
@@ -327,7 +331,7 @@ async fn broker_restart_mid_stream_reconnects_and_the_rest_land_once() {
         feed::bind(&js, &cfg).await.unwrap();
         assert_eq!(publish::publish(&js, &cfg.subject(), messages(&lines[..200])).await.unwrap().stored, 200);
     }
-    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| {}));
     wait_for("some documents", Duration::from_secs(30), || documents(&spool).len() >= 20).await;
     nats.kill();
     let at_kill = documents(&spool).len();
@@ -363,14 +367,14 @@ async fn crash_between_spool_commit_and_ack_redelivers_into_one_document() {
     let mut fetched = consumer.fetch().max_messages(20).expires(Duration::from_secs(2)).messages().await.unwrap();
     let mut docs = Vec::new();
     while let Some(m) = fetched.next().await {
-        docs.push(feed::parse(&m.unwrap().payload, WAREHOUSE, &cfg.routes).map_err(|(r, _)| r).unwrap());
+        docs.push(feed::parse(&m.unwrap().payload, WAREHOUSE, &routes()).map_err(|(r, _)| r).unwrap());
     }
     assert_eq!(docs.len(), 20);
     spool.submit(docs).unwrap();
     drop(fetched);
 
     // The restarted station gets the same messages again after the ack wait.
-    let h = feed::start(&cfg, station(spool.clone(), |_| panic!("a redelivered duplicate must not wake a printer")));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| panic!("a redelivered duplicate must not wake a printer")));
     wait_for("20 redelivered", Duration::from_secs(30), || h.state().acked >= 20).await;
     assert_eq!(documents(&spool).len(), 20);
     // An ack is a plain publish the broker handles after the feed has counted it, so ask the broker.
@@ -397,13 +401,13 @@ async fn events_owed_while_the_feed_was_away_are_published_when_it_is_back() {
     let cfg = station_cfg(&nats, "owed", "pack-01");
     let spool = open_spool(tmp.path(), "owed");
     let seen = collect_events(&nats).await;
-    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| {}));
     wait_for("feed connected", Duration::from_secs(30), || h.state().state == "connected").await;
     h.shutdown().await;
 
     // Without the feed: three labels accepted (over HTTP, say), one printed, one cut off by a crash.
     let lines: Vec<String> = batch_lines().into_iter().take(3).collect();
-    let docs: Vec<_> = lines.iter().map(|l| feed::parse(&publish::message(l, "label").unwrap().0, WAREHOUSE, &cfg.routes).map_err(|(r, _)| r).unwrap()).collect();
+    let docs: Vec<_> = lines.iter().map(|l| feed::parse(&publish::message(l, "label").unwrap().0, WAREHOUSE, &routes()).map_err(|(r, _)| r).unwrap()).collect();
     let ids: Vec<i64> = spool.submit(docs).unwrap().documents.iter().map(|a| a.document).collect();
     for (id, sent) in [(ids[0], true), (ids[1], false)] {
         spool.claim(id).unwrap();
@@ -416,7 +420,7 @@ async fn events_owed_while_the_feed_was_away_are_published_when_it_is_back() {
     assert_eq!(spool.recover().unwrap().in_doubt, [ids[1]]);
     assert!(events_of(&seen).is_empty(), "nothing was published while the feed was away");
 
-    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| {}));
     let want = |e: &[(String, FeedEvent)]| {
         let has = |name: &str, id: i64| e.iter().any(|(_, e)| e.event == name && e.document == Some(id));
         ids.iter().all(|&id| has("accepted", id)) && has("printed", ids[0]) && has("in_doubt", ids[1])
@@ -483,7 +487,7 @@ fn feed_child() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let spool = open_spool(Path::new(dir), "kill");
-        let _h = feed::start(&cfg, station(spool, |_| {}));
+        let _h = feed::start(&cfg, routes(), station(spool, |_| {}));
         tokio::time::sleep(Duration::from_secs(120)).await;
     });
 }
@@ -515,7 +519,7 @@ async fn station_sigkill_mid_batch_prints_each_once() {
         let at_kill = documents(&spool).len();
         assert!(at_kill < 300, "round {round}: killed mid-stream ({at_kill} of 300 in)");
     }
-    let h = feed::start(&cfg, station(spool.clone(), |_| {}));
+    let h = feed::start(&cfg, routes(), station(spool.clone(), |_| {}));
     wait_for("300 documents", Duration::from_secs(90), || documents(&spool).len() >= 300).await;
     let mut consumer = feed::bind(&js, &cfg).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

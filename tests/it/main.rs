@@ -3,6 +3,7 @@
 
 mod common;
 
+mod architecture;
 mod batch;
 mod cli_check;
 mod clocks;

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use labeld::compose::{Content, Target};
 use labeld::lang::{self, Decoded, Language};
 use labeld::manifest::{self, Manifest, Paper};
 use labeld::order::{Handover, Order};
@@ -162,7 +163,7 @@ fn thermal_pages_in_every_printer_language_carry_the_same_barcodes() {
     let m = today(&spool);
     let gate = labeld::compose::Gate::new(labeld::comply::Checker::new(None), common::template().clone()).unwrap();
     for language in Language::ALL {
-        let bytes = manifest::printer_bytes(&gate, &m, language, 203, common::fonts()).unwrap();
+        let bytes = gate.printer_bytes(Content::Manifest(&m), &Target::bare(language, 203), common::fonts()).unwrap().bytes;
         let mut dec = lang::decoder(language, 203);
         let mut got = dec.push(&bytes).unwrap();
         got.extend(dec.finish().unwrap());

@@ -8,7 +8,8 @@ use std::process::Command;
 use labeld::barcode::verify::{Format2d, find_2d_codes_of};
 use labeld::order::Order;
 use labeld::picklist::page::{self, Paper};
-use labeld::picklist::{BinPattern, Held, PickList, Walk, pick_order};
+use labeld::bins::{BinPattern, Walk};
+use labeld::picklist::{Held, PickList, pick_order};
 use labeld::render;
 use proptest::prelude::*;
 
