@@ -45,6 +45,26 @@ pub fn plan(
     NewBatch { id, printer: printer.to_string(), picklist, labels, chunk_size: PRINT_BATCH, release }
 }
 
+/// A batch of marketplace documents in walking order (by the bins of each parcel's items, when
+/// given) and chunks of [`PRINT_BATCH`]; no pick list (the documents carry no item lines). With a
+/// caller's `key`, document `i` is keyed `KEY:i`.
+pub fn plan_documents(id: String, documents: Vec<(NewDocument, Vec<Option<String>>)>, printer: &str, pattern: &BinPattern, key: Option<&str>) -> NewBatch {
+    let bins: Vec<Vec<Option<&str>>> = documents.iter().map(|(_, b)| b.iter().map(|x| x.as_deref()).collect()).collect();
+    let order = picklist::walk_order(&bins, pattern);
+    let mut slots: Vec<Option<NewDocument>> = documents.into_iter().map(|(d, _)| Some(d)).collect();
+    let labels = order
+        .into_iter()
+        .map(|i| {
+            let doc = slots[i].take().expect("each index once");
+            match key {
+                Some(k) => doc.with_item_key(k, i),
+                None => doc,
+            }
+        })
+        .collect();
+    NewBatch { id, printer: printer.to_string(), picklist: None, labels, chunk_size: PRINT_BATCH, release: Release::AtOnce }
+}
+
 /// What became of one document, in the words `labeld batch` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

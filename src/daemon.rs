@@ -84,6 +84,7 @@ impl Setup {
                     speed,
                     max_label_seconds: p.max_label_seconds,
                     status_channel,
+                    fit: if p.fit_scale { crate::marketdoc::Fit::Scale } else { crate::marketdoc::Fit::Refuse },
                 })
             })
             .collect()
@@ -115,9 +116,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let specs = setup.printer_specs()?;
     let bins = Arc::new(setup.config.bins.clone());
-    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone(), connect: setup.connect.clone() };
+    let shared = Shared { spool: spool.clone(), gate: setup.gate.clone(), fonts: setup.fonts.clone(), events: events.clone(), bins: bins.clone(), connect: setup.connect.clone(),
+        slips: setup.config.documents.slips.clone(), peers: Default::default() };
     let workers = Workers::start(shared, specs, stop_rx.clone());
-    let station = Arc::new(Station::new(spool.clone(), workers, events.clone(), bins));
+    let station = Arc::new(Station::new(spool.clone(), workers, events.clone(), bins).with_documents(setup.config.documents.clone()));
     let monitor = match &setup.config.feed_nats {
         Some(cfg) => crate::feed::Monitor::new(cfg, Some(events.clone())),
         None => crate::feed::Monitor::disabled(),

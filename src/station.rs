@@ -14,11 +14,12 @@ use std::sync::Arc;
 use crate::batch::{self, Progress};
 use crate::config::Role;
 use crate::events::{Event, EventBus, Subject};
+use crate::marketdoc::intake::{self, Incoming, Rejected};
 use crate::order::Order;
 use crate::bins::BinPattern;
 use crate::spool::{
-    Admission, BatchSubmitted, DocId, Document, JobId, Kind, NewDocument, Outcome, Release, Resolution, Resolved, ScanAnswer, ScanResult, Spool,
-    SpoolError, State, Submitted,
+    Admission, BatchSubmitted, DocId, Document, JobId, Kind, MarketDocument, NewDocument, Outcome, Release, Resolution, Resolved, ScanAnswer,
+    ScanResult, Spool, SpoolError, State, Submitted,
 };
 use crate::worker::{PrinterHandle, Workers};
 
@@ -31,8 +32,24 @@ pub enum StationError {
     /// No printer was named and none has the role the document needs.
     #[error("no printer given and none has the role {}", .0.as_str())]
     NoPrinterForRole(Role),
+    /// A marketplace document that is not accepted (bad base64, a host not allowed, unreadable):
+    /// `field` names where in the request.
+    #[error(transparent)]
+    Document(#[from] Rejected),
     #[error(transparent)]
     Spool(#[from] SpoolError),
+}
+
+/// A marketplace label document for one parcel, as the caller sent it (the file still base64 or a URL).
+#[derive(Debug, Clone)]
+pub struct DocumentJob {
+    /// A configured printer; `None` takes the first label printer.
+    pub printer: Option<String>,
+    pub order_id: String,
+    pub tracking_number: String,
+    pub document: Incoming,
+    /// The caller's idempotency key; by default `document:ORDER_ID:TRACKING_NUMBER`.
+    pub key: Option<String>,
 }
 
 /// A job of one kind for one printer: a label (one order), or a pick list (its orders).
@@ -57,6 +74,17 @@ pub struct Batch {
     pub batch_id: Option<String>,
     /// At once, or each label when its order is scanned at a packing bench.
     pub release: Release,
+}
+
+/// A batch of marketplace documents: walking order by the bins of each parcel's items, chunks of 50.
+#[derive(Debug, Clone)]
+pub struct DocumentBatch {
+    pub printer: Option<String>,
+    /// Each document with the bins its items are picked from (empty: no walking order for it).
+    pub documents: Vec<(DocumentJob, Vec<Option<String>>)>,
+    pub key: Option<String>,
+    /// Given, or derived from the order ids.
+    pub batch_id: Option<String>,
 }
 
 /// Whether a batch has a pick list, and where it prints.
@@ -97,18 +125,30 @@ pub struct Station {
     bins: Arc<BinPattern>,
     /// Tells a detached station's owner that a printer has new work.
     wake: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    /// `[documents]`: where a document's URL may point, and its limits.
+    documents: intake::Settings,
 }
 
 impl Station {
     /// The daemon's station: `workers` print what it stores.
     pub fn new(spool: Arc<Spool>, workers: Workers, events: EventBus, bins: Arc<BinPattern>) -> Station {
-        Station { spool, workers, events, bins, wake: None }
+        Station { spool, workers, events, bins, wake: None, documents: intake::Settings::default() }
+    }
+
+    /// The `[documents]` settings marketplace document jobs are taken with.
+    pub fn with_documents(mut self, documents: intake::Settings) -> Station {
+        self.documents = documents;
+        self
+    }
+
+    pub fn documents(&self) -> &intake::Settings {
+        &self.documents
     }
 
     /// A station whose printers are driven elsewhere (a feed test, a bench): no workers; `wake` is
     /// told the printer of every new document.
     pub fn detached(spool: Arc<Spool>, events: EventBus, bins: Arc<BinPattern>, wake: impl Fn(&str) + Send + Sync + 'static) -> Station {
-        Station { spool, workers: Workers::none(), events, bins, wake: Some(Box::new(wake)) }
+        Station { spool, workers: Workers::none(), events, bins, wake: Some(Box::new(wake)), documents: intake::Settings::default() }
     }
 
     fn wake(&self, printer: &str) {
@@ -174,7 +214,7 @@ impl Station {
     pub fn submit_job(&self, job: Job) -> Result<Accepted, StationError> {
         let role = match job.kind {
             Kind::Picklist => Role::Picklist,
-            Kind::Label | Kind::TestPage => Role::Label,
+            Kind::Label | Kind::TestPage | Kind::Document => Role::Label,
         };
         let printer = self.printer_or_role(job.printer.as_deref(), role)?.spec.name.clone();
         let documents: Vec<NewDocument> = match job.kind {
@@ -185,6 +225,7 @@ impl Station {
                     None => doc,
                 }]
             }
+            Kind::Document => return Err(SpoolError::Invalid("a marketplace document is submitted with submit_document".into()).into()),
             Kind::Label | Kind::TestPage => {
                 let many = job.orders.len() > 1;
                 job.orders
@@ -203,6 +244,27 @@ impl Station {
         };
         let submitted = self.submit(documents)?;
         Ok(Accepted { printer, submitted })
+    }
+
+    /// A marketplace document: its file read (or fetched once from an allowed host) and checked, then
+    /// stored with its SHA-256. Nothing is stored when the file is not accepted.
+    pub fn submit_document(&self, job: DocumentJob) -> Result<Accepted, StationError> {
+        let printer = self.printer_or_role(job.printer.as_deref(), Role::Label)?.spec.name.clone();
+        let doc = self.take_document(&printer, job.order_id, job.tracking_number, &job.document, "document")?;
+        let doc = match job.key {
+            Some(k) => doc.with_key(k),
+            None => doc,
+        };
+        let submitted = self.submit(vec![doc])?;
+        Ok(Accepted { printer, submitted })
+    }
+
+    /// A document's file read and checked into a spool document for `printer`; `prefix` is where the
+    /// file sits in the request, for errors.
+    pub fn take_document(&self, printer: &str, order_id: String, tracking_number: String, incoming: &Incoming, prefix: &str) -> Result<NewDocument, StationError> {
+        let taken = intake::take(incoming, prefix, &self.documents)?;
+        let file = crate::spool::DocumentFile::new(taken.content_type, taken.bytes, taken.source_host);
+        Ok(NewDocument::document(printer, MarketDocument { order_id, tracking_number, file, part: crate::marketdoc::Part::Whole }))
     }
 
     /// A shipping batch in one commit (see [`batch::plan`]); listeners get its starting point (some
@@ -226,6 +288,31 @@ impl Station {
             self.events.publish(Event::batch(&Progress::of(&b)));
         }
         Ok(AcceptedBatch { printer: name, picklist_printer: picklist_printer.map(|p| p.spec.name.clone()), submitted })
+    }
+
+    /// A batch of marketplace documents in one commit; every file is read (or fetched) and checked
+    /// first, so one bad document stores none. Errors name `documents[i]`.
+    pub fn submit_document_batch(&self, request: DocumentBatch) -> Result<AcceptedBatch, StationError> {
+        let printer = self.printer_or_role(request.printer.as_deref(), Role::Label)?.spec.name.clone();
+        let batch_id = request.batch_id.unwrap_or_else(|| {
+            crate::picklist::batch_id_of(request.documents.iter().map(|(d, _)| d.order_id.as_str()).collect(), time::OffsetDateTime::now_utc())
+        });
+        let mut documents = Vec::with_capacity(request.documents.len());
+        for (i, (job, bins)) in request.documents.into_iter().enumerate() {
+            let doc = self.take_document(&printer, job.order_id, job.tracking_number, &job.document, &format!("documents[{i}].document"))?;
+            let doc = match job.key {
+                Some(k) => doc.with_key(k),
+                None => doc,
+            };
+            documents.push((doc, bins));
+        }
+        let plan = batch::plan_documents(batch_id, documents, &printer, &self.bins, request.key.as_deref());
+        let submitted = self.spool.submit_batch(plan)?;
+        self.wake(&printer);
+        if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
+            self.events.publish(Event::batch(&Progress::of(&b)));
+        }
+        Ok(AcceptedBatch { printer, picklist_printer: None, submitted })
     }
 
     /// Cancels every document of a job that has not started sending. `None`: no such job.

@@ -7,6 +7,10 @@
 //! only wake the poll, so a dropped stream or a lagging reader loses nothing). Exit status: 0 every
 //! label printed, 1 some held, failed or in doubt, 2 bad input or the daemon unreachable.
 //!
+//! A batch of marketplace label documents is one `{"kind": "document", ...}` per line instead (see
+//! [`super::input::read_document_batch`]): no pick list, the same walking order (by the items' bins),
+//! chunks and progress.
+//!
 //! With `--release on_scan` the labels print one by one as packers scan their orders at the bench,
 //! which takes hours; the command follows the batch until the pick list printed and every label
 //! was rendered and checked, reports which labels wait for their scan, and exits (0 when none is
@@ -24,7 +28,7 @@ use serde_json::{Value, json};
 use labeld::batch::{Outcome, Progress};
 use labeld::spool::MAX_BATCH;
 
-use super::input::read_batch;
+use super::input::{is_document_batch, read_batch_bytes, read_document_batch, read_source};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -55,35 +59,67 @@ pub struct Args {
     release: String,
 }
 
+/// The orders of an order batch (none for a document batch, which is read elsewhere).
+fn read_orders(path: &std::path::Path, bytes: &[u8]) -> Result<Vec<labeld::order::Order>, Vec<String>> {
+    if is_document_batch(bytes) {
+        return Ok(Vec::new());
+    }
+    read_batch_bytes(path, bytes)
+}
+
 /// How long to wait for an event before asking anyway.
 const POLL: Duration = Duration::from_millis(1000);
 /// Polls that may fail in a row (a daemon restart) before giving up.
 const MAX_FAILED_POLLS: u32 = 30;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let orders = match read_batch(&args.batch)? {
-        Ok(o) if o.is_empty() => {
+    let bytes = read_source(&args.batch)?;
+    let (items, is_documents) = if is_document_batch(&bytes) {
+        match read_document_batch(&args.batch, &bytes) {
+            Ok(d) if d.len() > MAX_BATCH => {
+                eprintln!("labeld: {}: {} documents; a shipping batch holds at most {MAX_BATCH}", args.batch.display(), d.len());
+                return Ok(ExitCode::from(2));
+            }
+            Ok(d) => (d, true),
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("labeld: {e}");
+                }
+                return Ok(ExitCode::from(2));
+            }
+        }
+    } else {
+        (Vec::new(), false)
+    };
+    let orders = match (is_documents, read_orders(&args.batch, &bytes)) {
+        (true, _) => Vec::new(),
+        (false, Ok(o)) if o.is_empty() => {
             eprintln!("labeld: {}: no orders in the batch", args.batch.display());
             return Ok(ExitCode::from(2));
         }
-        Ok(o) if o.len() > MAX_BATCH => {
+        (false, Ok(o)) if o.len() > MAX_BATCH => {
             eprintln!("labeld: {}: {} orders; a shipping batch holds at most {MAX_BATCH}", args.batch.display(), o.len());
             return Ok(ExitCode::from(2));
         }
-        Ok(o) => o,
-        Err(errors) => {
+        (false, Ok(o)) => o,
+        (false, Err(errors)) => {
             for e in errors {
                 eprintln!("labeld: {e}");
             }
             return Ok(ExitCode::from(2));
         }
     };
+    let count = if is_documents { items.len() } else { orders.len() };
     let api = Api::new(&args.server, args.token.clone());
     // Listen before submitting, so not one event of this batch is missed.
     let (wake_tx, wake) = mpsc::channel();
     api.follow_batch_events(wake_tx);
-    let mut body = json!({ "printer": args.printer, "orders": orders, "picklist": !args.no_picklist });
-    if let Some(p) = &args.picklist_printer {
+    let mut body = if is_documents {
+        json!({ "printer": args.printer, "documents": items })
+    } else {
+        json!({ "printer": args.printer, "orders": orders, "picklist": !args.no_picklist })
+    };
+    if let Some(p) = args.picklist_printer.as_ref().filter(|_| !is_documents) {
         body["picklist_printer"] = json!(p);
     }
     if let Some(id) = &args.batch_id {
@@ -107,9 +143,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let chunks = answer["chunks"].as_u64().unwrap_or(1);
     let picklist_on = answer["picklist_printer"].as_str().map(|p| format!("; pick list first on {p}")).unwrap_or_default();
     let again = if answer["outcome"] == "duplicate" { " (submitted before: nothing is printed twice)" } else { "" };
-    eprintln!("labeld: batch {id}: {} orders in {chunks} chunk(s) of at most 50 on {}{picklist_on}{again}", orders.len(), args.printer);
+    let what = if is_documents { "documents" } else { "orders" };
+    eprintln!("labeld: batch {id}: {count} {what} in {chunks} chunk(s) of at most 50 on {}{picklist_on}{again}", args.printer);
 
-    let mut display = Display::new(&id, orders.len() as u64);
+    let mut display = Display::new(&id, count as u64);
     let mut failed_polls = 0;
     let progress = loop {
         match api.call("GET", &format!("/v1/batches/{id}"), None) {

@@ -78,7 +78,7 @@ pub fn run(req: Request<'_>) -> anyhow::Result<ExitCode> {
             let target = super::render::target(lang, req.profile, media.dpi)?;
             let gate = super::render::gate(labeld::template::DEFAULT, None)?;
             let fonts = req.fonts.load()?;
-            let encoded = gate.printer_bytes(Content::Marketplace { pages: &doc.pages, tracking: req.tracking }, &target, &fonts)?;
+            let encoded = gate.printer_bytes(Content::Marketplace { pages: &doc.pages, tracking: req.tracking, order_id: None, seen: &labeld::comply::NoSpool, part: marketdoc::Part::Whole }, &target, &fonts)?;
             super::input::write_output(req.output, &encoded.bytes)?;
         }
     }

@@ -102,6 +102,9 @@ pub enum ComposeError {
     /// The printer language refuses the pages or settings (nothing was written).
     #[error("{}", encode_failed(*.what, .language, .source))]
     Encode { what: What, language: Language, source: EncodeError },
+    /// The packing slips of a document were asked for, and it has none.
+    #[error("the document has no packing-slip pages")]
+    NoSlips,
     /// Asked for a language the printer's profile does not speak.
     #[error("printer profile {profile} speaks {speaks}, not {asked}")]
     WrongLanguage { profile: String, speaks: Language, asked: Language },
@@ -151,8 +154,11 @@ pub enum Content<'a> {
     /// A printer's calibration page.
     TestPage(&'a TestPage),
     /// A marketplace's own label document, drawn for the printer's media (`marketdoc::render`): printed as
-    /// made, once a page proves to carry the tracking number (`tracking`; any 1D code when `None`).
-    Marketplace { pages: &'a [marketdoc::Page], tracking: Option<&'a str> },
+    /// made, once a page proves to carry the tracking number (`tracking`; any 1D code when `None`). With an
+    /// `order_id`, a tracking number `seen` on another order's label or document is a duplicate.
+    /// `part` picks the pages: all, the label pages only, or the packing slips only (printed as made, no
+    /// proof: a slip carries no tracking barcode).
+    Marketplace { pages: &'a [marketdoc::Page], tracking: Option<&'a str>, order_id: Option<&'a str>, seen: &'a dyn DuplicateTracking, part: marketdoc::Part },
     /// A carrier handover manifest, on 100×150 mm thermal pages at the printer's dpi. It carries no
     /// order text, only order ids and tracking numbers, so no rule has anything to check.
     Manifest(&'a crate::manifest::Manifest),
@@ -309,11 +315,26 @@ impl Gate {
                 .iter()
                 .map(|d| raster::paint(d, fonts))
                 .collect(),
-            Content::Marketplace { pages, tracking } => {
-                if let Some(held) = marketdoc::prove::prove(pages, tracking).held {
-                    return Err(ComposeError::Document(held));
+            Content::Marketplace { pages, tracking, order_id, seen, part } => {
+                let verdict = marketdoc::prove::prove(pages, tracking);
+                if part != marketdoc::Part::Slips {
+                    if let (Some(tn), Some(order_id)) = (tracking, order_id) {
+                        duplicate_document(tn, order_id, seen)?;
+                    }
+                    if let Some(held) = verdict.held {
+                        return Err(ComposeError::Document(held));
+                    }
                 }
-                pages.iter().map(|p| p.raster.clone()).collect()
+                let wanted = |role: marketdoc::PageRole| match part {
+                    marketdoc::Part::Whole => true,
+                    marketdoc::Part::Labels => role == marketdoc::PageRole::Label,
+                    marketdoc::Part::Slips => role == marketdoc::PageRole::Slip,
+                };
+                let chosen: Vec<Bitmap> = pages.iter().zip(&verdict.roles).filter(|(_, r)| wanted(**r)).map(|(p, _)| p.raster.clone()).collect();
+                if chosen.is_empty() {
+                    return Err(ComposeError::NoSlips);
+                }
+                chosen
             }
         };
         let (width, height) = pages.iter().fold((0, 0), |(w, h), p| (w.max(p.width()), h.max(p.height())));
@@ -365,6 +386,18 @@ impl Gate {
         }
         Ok(Label { document, raster })
     }
+}
+
+/// A marketplace document's tracking number already on another order's label or document: refused as
+/// for a label (`duplicate_tracking_number`), and held when the spool cannot answer.
+fn duplicate_document(tracking: &str, order_id: &str, seen: &dyn DuplicateTracking) -> Result<(), ComposeError> {
+    let message = match seen.other_order_with(tracking, order_id) {
+        Ok(None) => return Ok(()),
+        Ok(Some(other)) => format!("this tracking number is already on order {other}; each parcel needs its own"),
+        Err(why) => format!("could not check whether this tracking number is already used ({why}); held until it can be checked, then reprint"),
+    };
+    let refusal = Refusal { rule: Rule::DuplicateTrackingNumber, path: "tracking_number".into(), span: 0..0, text: String::new(), message };
+    Err(ComposeError::Refused(Report { refusals: vec![refusal] }))
 }
 
 /// A layout refusal in the compliance report's terms, pointing into the order field it came from.

@@ -33,6 +33,10 @@
 //! max_label_seconds = 60           # a label that would take longer on this link is held as link_too_slow
 //! # link_bytes_per_second = 10000  # for links without a baud rate (TCP, USB, a device file)
 //! # status = "none"                # the link carries no status answers (a device file, EPL2 over TCP)
+//! # fit = "scale"                  # shrink marketplace pages too large for the media (default: refuse)
+//!
+//! [documents]                      # marketplace label documents: see config/documents.rs
+//! allowed_hosts = ["open-api.tiktokglobalshop.com"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -44,10 +48,12 @@ use std::time::Duration;
 use toml::de::DeTable;
 
 mod deadlines;
+mod documents;
 mod feed;
 mod problems;
 
 pub use deadlines::{Deadlines, parse_offset};
+pub use documents::{Documents, MAX_MAX_BYTES as MAX_DOCUMENT_BYTES};
 pub use feed::NatsFeedConfig;
 
 pub use problems::{ConfigError, Location, Problem};
@@ -96,6 +102,8 @@ pub struct Config {
     pub comply: Comply,
     /// `[deadlines]`: the print and handover clocks.
     pub deadlines: Deadlines,
+    /// `[documents]`: marketplace document jobs (allowed URL hosts, size and time limits, the slips printer).
+    pub documents: Documents,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +189,8 @@ pub struct Printer {
     pub link_bytes_per_second: Option<u32>,
     /// `false` when `status = "none"`: the link carries no status answers, so labels go blind.
     pub status_channel: bool,
+    /// `fit = "scale"`: a marketplace page too large for the media is shrunk to fit instead of refused.
+    pub fit_scale: bool,
 }
 
 /// How long a label may take on its link unless `max_label_seconds` says otherwise: a 15 KB ZPL label at
@@ -278,6 +288,8 @@ impl Config {
         let bins = read_picklist(top.table("picklist", &mut sink), &mut sink);
         let comply = read_comply(top.table("comply", &mut sink), base, origin, &mut sink);
         let deadlines = deadlines::read_deadlines(top.table("deadlines", &mut sink), &mut sink);
+        let printer_names: Vec<&str> = printers.iter().map(|p| p.name.as_str()).collect();
+        let documents = documents::read_documents(top.table("documents", &mut sink), &printer_names, &mut sink);
         let feed_nats = top.table("feed", &mut sink).and_then(|(t, span)| feed::read_feed(t, span, base, &mut sink));
         if syntax.is_empty() {
             // After a syntax error the tree is partial; "unknown key" guesses would only add noise.
@@ -285,9 +297,9 @@ impl Config {
         }
         let mut problems = sink.into_problems();
         problems.extend(extra);
-        match (problems.is_empty(), server, spool, bins, comply, deadlines) {
-            (true, Some(server), Some(spool), Some(bins), Some(comply), Some(deadlines)) => {
-                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, comply, deadlines })
+        match (problems.is_empty(), server, spool, bins, comply, deadlines, documents) {
+            (true, Some(server), Some(spool), Some(bins), Some(comply), Some(deadlines), Some(documents)) => {
+                Ok(Config { server, spool, warehouses, printers, feed_nats, bins, comply, deadlines, documents })
             }
             _ => Err(ConfigError { problems }),
         }
@@ -769,9 +781,20 @@ fn read_printers(
                 }
             },
         };
+        let fit_scale = match r.string("fit", sink) {
+            None => false,
+            Some((s, span)) => match s.as_str() {
+                "refuse" => false,
+                "scale" => true,
+                _ => {
+                    sink.report(&span, r.msg("fit", format!("\"{}\" must be \"refuse\" or \"scale\" (shrink document pages too large for the media)", s.escape_debug())));
+                    false
+                }
+            },
+        };
         r.finish(sink);
         if let (Some(name), Some((driver, driver_at)), Some(uri), Some(role)) = (name, driver, uri, role) {
-            out.push(Printer { name, driver, uri, role, driver_at, max_label_seconds, link_bytes_per_second, status_channel });
+            out.push(Printer { name, driver, uri, role, driver_at, max_label_seconds, link_bytes_per_second, status_channel, fit_scale });
         }
     }
     out

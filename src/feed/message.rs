@@ -7,15 +7,86 @@
 //! picks the station's printer for that role. `key` defaults to the spool's own key
 //! (`label:ORDER_ID:PACKAGE_INDEX`). Publishers also set the `Nats-Msg-Id` header to the key so
 //! JetStream drops a repeated publish within its duplicate window.
+//!
+//! A marketplace label document comes as
+//! ```json
+//! {"kind": "document", "order_id": "…", "tracking_number": "…",
+//!  "document": {"content_type": "application/pdf", "data": "BASE64…" | "url": "https://…"}}
+//! ```
+//! with the same optional `printer` and `key` (default `document:ORDER_ID:TRACKING_NUMBER`). A `url`
+//! is fetched once, here, from a host in `[documents] allowed_hosts`; the bytes are what is stored.
 
+use serde::Deserialize;
+
+use crate::marketdoc::intake::{self, Incoming, Source};
 use crate::order::Order;
-use crate::spool::{Kind, NewDocument};
+use crate::spool::{Kind, MarketDocument, NewDocument};
 
 /// Where the station's printers are, by name and what they print: derived from the configured
 /// printers by the daemon, never read from the feed's own config.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Routes {
     pub printers: Vec<(String, Kind)>,
+}
+
+/// A marketplace document message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentMessage {
+    #[allow(dead_code)]
+    kind: String,
+    printer: Option<String>,
+    key: Option<String>,
+    order_id: String,
+    tracking_number: String,
+    document: DocumentFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentFile {
+    content_type: String,
+    data: Option<String>,
+    url: Option<String>,
+}
+
+/// Reads a document message (blocking: a `url` is fetched). Rejections name fields, never values.
+fn parse_document(body: &[u8], routes: &Routes, documents: &intake::Settings) -> Result<NewDocument, (Rejection, Option<String>)> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let m: DocumentMessage = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let what = if e.inner().to_string().starts_with("unknown field") { "unknown field" } else { "missing or invalid" };
+        (Rejection::Invalid(format!("{path}: {what}")), None)
+    })?;
+    let order_id = Some(m.order_id.clone());
+    let invalid = |why: String| (Rejection::Invalid(why), order_id.clone());
+    for (field, v) in [("order_id", &m.order_id), ("tracking_number", &m.tracking_number)] {
+        if v.trim().is_empty() || v.chars().count() > 200 {
+            return Err(invalid(format!("{field}: must be 1 to 200 characters")));
+        }
+    }
+    let source = match (m.document.data, m.document.url) {
+        (Some(d), None) => Source::Data(d),
+        (None, Some(u)) => Source::Url(u),
+        _ => return Err(invalid("document: give data (base64) or url, one of them".into())),
+    };
+    let incoming = Incoming { content_type: m.document.content_type, source };
+    let taken = intake::take(&incoming, "document", documents).map_err(|r| invalid(r.to_string()))?;
+    let file = crate::spool::DocumentFile::new(taken.content_type, taken.bytes, taken.source_host);
+    let printer = match m.printer {
+        Some(p) if routes.printers.iter().any(|(n, _)| *n == p) => p,
+        Some(_) => return Err((Rejection::Refused("printer: not a printer of this station".into()), order_id)),
+        None => match routes.by_role(Kind::Label) {
+            Some(p) => p.to_owned(),
+            None => return Err((Rejection::Refused("role: this station has no label printer".into()), order_id)),
+        },
+    };
+    let doc = NewDocument::document(printer, MarketDocument { order_id: m.order_id.trim().into(), tracking_number: m.tracking_number.trim().into(), file, part: crate::marketdoc::Part::Whole });
+    match m.key {
+        Some(k) if !k.trim().is_empty() => Ok(doc.with_key(k)),
+        Some(_) => Err(invalid("key: must not be empty".into())),
+        None => Ok(doc),
+    }
 }
 
 impl Routes {
@@ -57,11 +128,20 @@ impl Rejection {
 /// Reads a message body into a spool document for this station. A rejection carries the order id
 /// when one was readable, for the event.
 pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocument, (Rejection, Option<String>)> {
+    parse_with(body, warehouse, routes, &intake::Settings::default())
+}
+
+/// [`parse`], taking marketplace documents with the station's `[documents]` settings (blocking: a
+/// document's `url` is fetched).
+pub fn parse_with(body: &[u8], warehouse: &str, routes: &Routes, documents: &intake::Settings) -> Result<NewDocument, (Rejection, Option<String>)> {
     let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| (Rejection::Invalid(format!("not JSON (line {}, column {})", e.line(), e.column())), None))?;
     let Some(obj) = value.as_object_mut() else {
         return Err((Rejection::Invalid("not a JSON object".into()), None));
     };
+    if obj.get("kind").and_then(|k| k.as_str()) == Some(Kind::Document.as_str()) {
+        return parse_document(body, routes, documents);
+    }
     let order_id = obj.get("order_id").and_then(|v| v.as_str()).map(str::to_owned);
     let take_str = |obj: &mut serde_json::Map<String, serde_json::Value>, k: &str| match obj.remove(k) {
         None | Some(serde_json::Value::Null) => Ok(None),
@@ -105,7 +185,7 @@ pub fn parse(body: &[u8], warehouse: &str, routes: &Routes) -> Result<NewDocumen
         Kind::Label => NewDocument::label(printer, order),
         Kind::Picklist => NewDocument::picklist(printer, vec![order]),
         // Not reachable from `role` above; a test page is asked for over HTTP, not sent as an order.
-        Kind::TestPage => return Err((Rejection::Invalid("role: a test page is not an order".into()), order_id)),
+        Kind::TestPage | Kind::Document => return Err((Rejection::Invalid("role: must be \"label\" or \"picklist\"".into()), order_id)),
     };
     Ok(match key {
         Some(k) if !k.trim().is_empty() => doc.with_key(k),

@@ -269,7 +269,13 @@ impl Feed {
     async fn handle(&self, sink: &mut outbox::Sink, messages: Vec<jetstream::Message>) -> Result<(), String> {
         let mut good = Vec::new();
         for m in messages {
-            match parse(&m.payload, &self.cfg.warehouse, &self.routes) {
+            // Off the reactor: a marketplace document is read and checked, and its URL fetched.
+            let (payload, warehouse, routes) = (m.payload.clone(), self.cfg.warehouse.clone(), self.routes.clone());
+            let documents = self.station.documents().clone();
+            let parsed = tokio::task::spawn_blocking(move || message::parse_with(&payload, &warehouse, &routes, &documents))
+                .await
+                .unwrap_or_else(|e| Err((Rejection::Invalid(format!("reading the message failed: {e}")), None)));
+            match parsed {
                 Ok(doc) => good.push((m, doc)),
                 Err((why, order_id)) => self.reject(sink, &m, why, order_id).await?,
             }
@@ -314,7 +320,7 @@ impl Feed {
         let station = self.station.clone();
         match tokio::task::spawn_blocking(move || station.submit(docs)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(SpoolError::Invalid(why))) => Err(Submit::Refused(why)),
+            Ok(Err(SpoolError::Invalid(why) | SpoolError::KeyConflict(why))) => Err(Submit::Refused(why)),
             Ok(Err(e)) => Err(Submit::Transient(e.to_string())),
             // The spool task died: whether it committed is unknown, so the broker keeps the message
             // (a redelivery of a committed one is a duplicate).

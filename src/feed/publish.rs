@@ -14,10 +14,22 @@ pub struct Published {
 }
 
 /// Turns one order (JSON text) into a feed message: the order plus `role` and `key`. An existing
-/// `key`, `role` or `printer` in the line is kept. Returns the message and its key.
+/// `key`, `role` or `printer` in the line is kept. A marketplace document line (`"kind": "document"`)
+/// goes as it is, keyed `document:ORDER_ID:TRACKING_NUMBER` unless it has a key. Returns the message
+/// and its key.
 pub fn message(line: &str, role: &str) -> Result<(Vec<u8>, String), String> {
     let mut value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let obj = value.as_object_mut().ok_or("not a JSON object")?;
+    if obj.get("kind").and_then(|k| k.as_str()) == Some("document") {
+        // A marketplace document: the station checks it; its default key is the parcel's.
+        let id = |k: &str| obj.get(k).and_then(|v| v.as_str()).map(str::to_owned).ok_or(format!("{k}: required for a document"));
+        let key = match obj.get("key").and_then(|k| k.as_str()) {
+            Some(k) => k.to_owned(),
+            None => format!("document:{}:{}", id("order_id")?, id("tracking_number")?),
+        };
+        obj.insert("key".into(), key.clone().into());
+        return Ok((serde_json::to_vec(&value).expect("JSON value serializes"), key));
+    }
     let mut order_part = obj.clone();
     for k in ["key", "role", "printer"] {
         order_part.remove(k);

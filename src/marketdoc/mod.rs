@@ -12,6 +12,7 @@
 //! Nothing is ever added to the marketplace's page, and no content rule looks at its marks.
 
 pub mod grey;
+pub mod intake;
 pub mod pdf;
 pub mod place;
 pub mod png;
@@ -22,6 +23,17 @@ pub use prove::{Held, PageRole, Verdict};
 
 use crate::barcode::verify::Read1d;
 use crate::bitmap::Bitmap;
+
+/// Which pages of a document a printer gets: all of them, or, when packing slips print elsewhere
+/// (`[documents] slips`), the label pages on the job's printer and the slip pages on the slips printer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    #[default]
+    Whole,
+    Labels,
+    Slips,
+}
 
 /// What a document's bytes are, told by their content (never by a name or a claimed type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,7 +82,11 @@ pub struct Totals {
 /// A batch id stable for the same set of orders: `PL-YYYYMMDD-XXXXXX` (FNV-1a of the sorted ids), so
 /// printing the same batch twice gives the same id and a picker can match lists and labels.
 pub fn batch_id(orders: &[Order], at: OffsetDateTime) -> String {
-    let mut ids: Vec<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+    batch_id_of(orders.iter().map(|o| o.order_id.as_str()).collect(), at)
+}
+
+/// [`batch_id`] from the order ids alone (a batch of marketplace documents has no orders).
+pub fn batch_id_of(mut ids: Vec<&str>, at: OffsetDateTime) -> String {
     ids.sort_unstable();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for id in ids {
@@ -102,14 +106,20 @@ pub fn pick_order<'a>(orders: &'a [Order], pattern: &BinPattern) -> Vec<&'a Orde
 
 /// [`pick_order`] as positions in `orders` (a batch keeps each order's place in the file for its keys).
 pub fn pick_order_indices(orders: &[Order], pattern: &BinPattern) -> Vec<usize> {
-    let mut keyed: Vec<(bins::WalkKey, usize)> = orders
+    let bins: Vec<Vec<Option<&str>>> = orders.iter().map(|o| o.items.iter().map(|it| it.bin.as_deref()).collect()).collect();
+    walk_order(&bins, pattern)
+}
+
+/// Positions of parcels in walking order, each parcel given by the bins of its items: by the first
+/// bin on the walk, ties (and parcels without bins) in the order given.
+pub fn walk_order(parcels: &[Vec<Option<&str>>], pattern: &BinPattern) -> Vec<usize> {
+    let mut keyed: Vec<(bins::WalkKey, usize)> = parcels
         .iter()
         .enumerate()
-        .map(|(i, o)| {
-            let first = o
-                .items
+        .map(|(i, bins)| {
+            let first = bins
                 .iter()
-                .map(|it| pattern.walk_key(it.bin.as_deref()))
+                .map(|b| pattern.walk_key(*b))
                 .min_by(|a, b| pattern.compare(a, b))
                 .unwrap_or(bins::WalkKey::NoBin);
             (first, i)

@@ -22,6 +22,7 @@ use super::{AppState, StationState};
 use super::error::ApiError;
 use super::preview::body;
 use super::request::json_body;
+use crate::marketdoc::intake::{Incoming, Source};
 use crate::order::Order;
 use crate::spool::{Filter, Kind, MAX_BATCH, Release, SpoolError, State as DocState};
 use crate::station::{self, Picklist, Station, StationError};
@@ -33,6 +34,7 @@ pub(super) fn spool_error(e: SpoolError) -> ApiError {
         SpoolError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
         SpoolError::Purged(_) => ApiError::new(StatusCode::GONE, "purged", e.to_string()),
         SpoolError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "batch_conflict", m),
+        SpoolError::KeyConflict(m) => ApiError::new(StatusCode::CONFLICT, "key_conflict", m),
         // Nothing was committed: the caller may send the same request again once space returns.
         ref full if full.is_disk_full() => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
@@ -49,6 +51,7 @@ pub(super) fn station_error(e: StationError) -> ApiError {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", e.to_string()).with_detail(json!({ "field": field }))
         }
         StationError::NoPrinterForRole(_) => ApiError::bad_request("invalid", "printer", e.to_string()),
+        StationError::Document(r) => ApiError::bad_request(r.code, r.field.clone(), r.to_string()),
         StationError::Spool(e) => spool_error(e),
     }
 }
@@ -90,24 +93,189 @@ struct SubmitBody {
     batch_id: Option<String>,
     /// `at_once` (default) or `on_scan`: each label waits for its order's scan at a packing bench.
     release: Option<Release>,
+    /// A marketplace document job (`"kind": "document"`): the parcel and its file.
+    order_id: Option<String>,
+    tracking_number: Option<String>,
+    document: Option<DocumentBody>,
+    /// A batch of marketplace documents.
+    documents: Option<Vec<DocumentItem>>,
+}
+
+/// One document of a batch: the parcel, its file, and optionally its items' bins (walking order).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentItem {
+    order_id: String,
+    tracking_number: String,
+    document: DocumentBody,
+    key: Option<String>,
+    #[serde(default)]
+    items: Vec<ItemBin>,
+}
+
+/// Where a parcel's item is picked from: only the bin orders the batch.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemBin {
+    #[allow(dead_code)]
+    sku: Option<String>,
+    #[allow(dead_code)]
+    qty: Option<u32>,
+    bin: Option<String>,
+}
+
+/// A marketplace document's file: `content_type` and either `data` (base64) or `url`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentBody {
+    content_type: String,
+    data: Option<String>,
+    url: Option<String>,
+}
+
+impl DocumentBody {
+    /// The file as the station takes it; `prefix` is where it sits in the body.
+    fn incoming(self, prefix: &str) -> Result<Incoming, ApiError> {
+        let source = match (self.data, self.url) {
+            (Some(d), None) => Source::Data(d),
+            (None, Some(u)) => Source::Url(u),
+            (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid", format!("{prefix}.url"), format!("give {prefix}.data or {prefix}.url, not both"))),
+            (None, None) => return Err(ApiError::bad_request("missing", format!("{prefix}.data"), format!("{prefix}.data (base64) or {prefix}.url is required"))),
+        };
+        Ok(Incoming { content_type: self.content_type, source })
+    }
+}
+
+/// A parcel id the caller must give: present, not blank, at most 200 characters.
+fn required_id(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    match value {
+        Some(v) if !v.trim().is_empty() && v.chars().count() <= 200 && !v.chars().any(char::is_control) => Ok(v.trim().to_string()),
+        Some(_) => Err(ApiError::bad_request("invalid", field, format!("{field} must be 1 to 200 printable characters"))),
+        None => Err(ApiError::bad_request("missing", field, format!("{field} is required for a document job"))),
+    }
+}
+
+/// `POST /v1/jobs` with `"documents": [...]`: a shipping batch of marketplace documents, in walking
+/// order when items with bins are given, in chunks of 50.
+async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Option<String>) -> Result<Response, ApiError> {
+    for (k, given) in [
+        ("order", req.order.is_some()),
+        ("orders", req.orders.is_some()),
+        ("order_id", req.order_id.is_some()),
+        ("tracking_number", req.tracking_number.is_some()),
+        ("document", req.document.is_some()),
+        ("picklist", req.picklist.is_some()),
+        ("picklist_printer", req.picklist_printer.is_some()),
+        ("release", req.release.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::bad_request("invalid", k, format!("{k} does not apply to a batch of documents (each item carries its own)")));
+        }
+    }
+    let list = req.documents.unwrap_or_default();
+    if list.is_empty() {
+        return Err(ApiError::bad_request("invalid", "documents", "documents is empty"));
+    }
+    if list.len() > MAX_BATCH {
+        return Err(ApiError::bad_request("invalid", "documents", format!("at most {MAX_BATCH} documents per batch, got {}", list.len())));
+    }
+    if let Some(id) = &req.batch_id {
+        if !valid_batch_id(id) {
+            return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
+        }
+    }
+    let mut documents = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        let at = format!("documents[{i}]");
+        let order_id = required_id(Some(item.order_id), &format!("{at}.order_id"))?;
+        let tracking_number = required_id(Some(item.tracking_number), &format!("{at}.tracking_number"))?;
+        let document = item.document.incoming(&format!("{at}.document"))?;
+        let bins = item.items.into_iter().map(|b| b.bin).collect();
+        documents.push((station::DocumentJob { printer: None, order_id, tracking_number, document, key: item.key }, bins));
+    }
+    let batch = station::DocumentBatch { printer: req.printer, documents, key, batch_id: req.batch_id };
+    let accepted = on_station(&state.station, move |s| s.submit_document_batch(batch)).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(batch_answer(accepted))).into_response())
+}
+
+/// The answer to a batch submit: its id, chunks and one admission per document with its chunk.
+fn batch_answer(accepted: station::AcceptedBatch) -> Value {
+    let submitted = accepted.submitted;
+    let documents: Vec<Value> = submitted
+        .documents
+        .iter()
+        .map(|(chunk, a)| {
+            let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+            v["chunk"] = json!(chunk);
+            v
+        })
+        .collect();
+    json!({
+        "job": submitted.job,
+        "printer": accepted.printer,
+        "batch": submitted.batch,
+        "outcome": submitted.outcome,
+        "chunks": submitted.chunks,
+        "picklist_printer": accepted.picklist_printer,
+        "documents": documents,
+    })
+}
+
+/// `POST /v1/jobs` with `"kind": "document"`: one marketplace label document.
+async fn submit_document(state: &StationState, req: SubmitBody, key: Option<String>) -> Result<Response, ApiError> {
+    for (k, given) in [
+        ("order", req.order.is_some()),
+        ("orders", req.orders.is_some()),
+        ("picklist", req.picklist.is_some()),
+        ("picklist_printer", req.picklist_printer.is_some()),
+        ("release", req.release.is_some()),
+        ("batch_id", req.batch_id.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::bad_request("invalid", k, format!("{k} does not apply to a document job (order_id, tracking_number, document)")));
+        }
+    }
+    let order_id = required_id(req.order_id, "order_id")?;
+    let tracking_number = required_id(req.tracking_number, "tracking_number")?;
+    let document = req.document.ok_or_else(|| ApiError::bad_request("missing", "document", "document ({content_type, data | url}) is required"))?.incoming("document")?;
+    let job = station::DocumentJob { printer: req.printer, order_id, tracking_number, document, key };
+    let accepted = on_station(&state.station, move |s| s.submit_document(job)).await?;
+    let (printer, submitted) = (accepted.printer, accepted.submitted);
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": printer, "documents": submitted.documents }))).into_response())
 }
 
 /// `POST /v1/jobs`: `{"printer", "kind", "order" | "orders", "key"}`; `orders` for labels is a
 /// shipping batch (`picklist`, `picklist_printer`, `batch_id`).
 pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let req: SubmitBody = json_body(&body(bytes)?)?;
+    let mut req: SubmitBody = json_body(&body(bytes)?)?;
     let kind = match req.kind.as_deref() {
         None => Kind::Label,
         Some(s) if s == Kind::TestPage.as_str() => {
             return Err(ApiError::bad_request("invalid", "kind", "a test page has no order: POST /v1/printers/{name}/test-print"));
         }
-        Some(s) => Kind::parse(s).ok_or_else(|| ApiError::bad_request("invalid", "kind", format!("{s:?}: use label or picklist")))?,
+        Some(s) => Kind::parse(s).ok_or_else(|| ApiError::bad_request("invalid", "kind", format!("{s:?}: use label, picklist or document")))?,
     };
-    let key = match req.key {
+    let key = match req.key.take() {
         None => None,
         Some(s) if !s.trim().is_empty() && s.len() <= 200 => Some(s),
         Some(_) => return Err(ApiError::bad_request("invalid", "key", "key must be a non-empty string of at most 200 characters")),
     };
+    if req.documents.is_some() && matches!(req.kind.as_deref(), None | Some("document")) {
+        return submit_document_batch(&state, req, key).await;
+    }
+    if kind == Kind::Document {
+        return submit_document(&state, req, key).await;
+    }
+    for (k, given) in [
+        ("order_id", req.order_id.is_some()),
+        ("tracking_number", req.tracking_number.is_some()),
+        ("document", req.document.is_some()),
+        ("documents", req.documents.is_some()),
+    ] {
+        if given {
+            return Err(ApiError::bad_request("invalid", k, format!("{k} belongs to a document job (\"kind\": \"document\"); a label's order carries its own")));
+        }
+    }
     let is_batch = kind == Kind::Label && req.orders.is_some();
     let orders: Vec<Order> = match (req.order, req.orders) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "give order or orders, not both")),
@@ -153,30 +321,9 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
     let release = req.release.unwrap_or_default();
     let batch = station::Batch { printer: req.printer, orders, key, picklist, batch_id: req.batch_id, release };
     let accepted = on_station(&state.station, move |s| s.submit_batch(batch)).await?;
-    let submitted = accepted.submitted;
-    let documents: Vec<Value> = submitted
-        .documents
-        .iter()
-        .map(|(chunk, a)| {
-            let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
-            v["chunk"] = json!(chunk);
-            v
-        })
-        .collect();
-    Ok((
-        StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "job": submitted.job,
-            "printer": accepted.printer,
-            "batch": submitted.batch,
-            "outcome": submitted.outcome,
-            "chunks": submitted.chunks,
-            "picklist_printer": accepted.picklist_printer,
-            "release": release,
-            "documents": documents,
-        })),
-    )
-        .into_response())
+    let mut answer = batch_answer(accepted);
+    answer["release"] = json!(release);
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
 }
 
 fn valid_batch_id(s: &str) -> bool {

@@ -164,6 +164,19 @@ fn stored_preview(state: &AppState, d: &Station, id: i64) -> Result<Vec<u8>, Api
             let label = state.gate.label(&order, d.spool().as_ref(), &state.fonts, &opts).map_err(|e| refused(&without_text(e)))?;
             Ok(render::png::encode(label.raster(), dpi))
         }
+        StoredContent::Document(m) => {
+            // Drawn for the printer's media as the worker draws it; the page carrying the tracking
+            // barcode first, else the first page (a held document shows what was judged).
+            let media = profile.as_ref().map(crate::marketdoc::Media::of_profile).unwrap_or_else(|| crate::marketdoc::Media::four_by_six(dpi));
+            let fit = d.workers().get(&doc.printer).map(|p| p.spec.fit).unwrap_or_default();
+            let drawn = crate::marketdoc::render(&m.file.bytes, &media, fit)
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.rule(), format!("document {id}: {e}")))?;
+            let verdict = crate::marketdoc::prove::prove(&drawn.pages, Some(&m.tracking_number));
+            // A slips document shows its first slip.
+            let first = if m.part == crate::marketdoc::Part::Slips { crate::marketdoc::PageRole::Slip } else { crate::marketdoc::PageRole::Label };
+            let shown = verdict.roles.iter().position(|r| *r == first).unwrap_or(0);
+            Ok(render::png::encode(&drawn.pages[shown].raster, dpi))
+        }
         StoredContent::Orders(_) | StoredContent::Purged { .. } => {
             Err(ApiError::new(StatusCode::CONFLICT, "no_preview", format!("document {id} has no label to show")))
         }

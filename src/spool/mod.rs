@@ -73,6 +73,9 @@ pub enum SpoolError {
     /// A batch id already names a different set of documents: a 409 for the caller.
     #[error("{0}")]
     Conflict(String),
+    /// An idempotency key already names a marketplace document with other bytes: a 409 for the caller.
+    #[error("{0}")]
+    KeyConflict(String),
 }
 
 impl SpoolError {
@@ -93,6 +96,9 @@ pub enum Kind {
     /// The printer's calibration page: no order, no buyer data, never checked as an order.
     #[serde(rename = "test_page")]
     TestPage,
+    /// A marketplace's own label document (PDF or PNG), printed as made once it proves its tracking barcode.
+    #[serde(rename = "document")]
+    Document,
 }
 
 impl Kind {
@@ -101,6 +107,7 @@ impl Kind {
             Kind::Label => "label",
             Kind::Picklist => "picklist",
             Kind::TestPage => "test_page",
+            Kind::Document => "document",
         }
     }
 
@@ -109,18 +116,68 @@ impl Kind {
             "label" => Some(Kind::Label),
             "picklist" => Some(Kind::Picklist),
             "test_page" => Some(Kind::TestPage),
+            "document" => Some(Kind::Document),
             _ => None,
         }
     }
 }
 
-/// What a document prints: one order's label, a pick list over a batch of orders, or the
-/// printer's test page (drawn from its profile when printed).
+/// What a document prints: one order's label, a pick list over a batch of orders, the printer's
+/// test page (drawn from its profile when printed), or a marketplace's own label document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Content {
     Order(Box<Order>),
     Orders(Vec<Order>),
     TestPage,
+    Document(Box<MarketDocument>),
+}
+
+/// A marketplace label document: the parcel it is for and its file, exactly as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketDocument {
+    pub order_id: String,
+    pub tracking_number: String,
+    pub file: DocumentFile,
+    /// The pages this document prints: all, or its slips on the slips printer.
+    pub part: crate::marketdoc::Part,
+}
+
+/// A document's bytes as received (decoded from base64 or fetched once), named by their SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentFile {
+    /// `application/pdf` or `image/png`, checked against the bytes before they are stored.
+    pub content_type: String,
+    pub bytes: std::sync::Arc<Vec<u8>>,
+    /// Lower-case hex SHA-256 of `bytes`.
+    pub sha256: String,
+    /// The host it was fetched from, when it came as a URL.
+    pub source_host: Option<String>,
+}
+
+impl DocumentFile {
+    pub fn new(content_type: impl Into<String>, bytes: Vec<u8>, source_host: Option<String>) -> DocumentFile {
+        let sha256 = sha256_hex(&bytes);
+        DocumentFile { content_type: content_type.into(), bytes: std::sync::Arc::new(bytes), sha256, source_host }
+    }
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a marketplace document stores as its content: the parcel and the file's name, not its bytes.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentRecord {
+    order_id: String,
+    tracking_number: String,
+    content_type: String,
+    sha256: String,
+    bytes: usize,
+    #[serde(default)]
+    part: crate::marketdoc::Part,
 }
 
 /// What a test page stores as its content: a marker, since the page is drawn from the profile.
@@ -146,6 +203,11 @@ impl NewDocument {
         NewDocument { kind: Kind::Picklist, printer: printer.into(), content: Content::Orders(orders), key: None }
     }
 
+    /// A marketplace label document for one parcel.
+    pub fn document(printer: impl Into<String>, document: MarketDocument) -> Self {
+        NewDocument { kind: Kind::Document, printer: printer.into(), content: Content::Document(Box::new(document)), key: None }
+    }
+
     /// A test page for `printer`. Every one is new (its key is unique) unless the caller gives a key.
     pub fn test_page(printer: impl Into<String>) -> Self {
         NewDocument { kind: Kind::TestPage, printer: printer.into(), content: Content::TestPage, key: None }
@@ -167,6 +229,7 @@ impl NewDocument {
     pub fn ids(&self) -> (Option<String>, Option<String>) {
         match (&self.kind, &self.content) {
             (Kind::Label, Content::Order(o)) => (Some(o.order_id.clone()), Some(o.shipment.tracking_number.clone())),
+            (Kind::Document, Content::Document(d)) => (Some(d.order_id.clone()), Some(d.tracking_number.clone())),
             _ => (None, None),
         }
     }
@@ -187,6 +250,7 @@ impl NewDocument {
                 let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 format!("test_page:{}:{}-{n}", self.printer, OffsetDateTime::now_utc().unix_timestamp_nanos())
             }
+            Content::Document(d) => format!("{}:{}:{}", self.kind.as_str(), d.order_id, d.tracking_number),
         }
     }
 }
@@ -294,6 +358,8 @@ pub enum StoredContent {
     Orders(Vec<Order>),
     /// The printer's test page: nothing stored but the kind.
     TestPage,
+    /// A marketplace document with its stored bytes (checked against their SHA-256 when read).
+    Document(Box<MarketDocument>),
     /// After the retention period: only what identifies the parcel.
     Purged { order_id: Option<String>, tracking_number: Option<String> },
 }
@@ -704,6 +770,13 @@ impl Spool {
                 )?;
                 audit(tx, *id, "purge", None, None, None, now_ms)?;
             }
+            // A marketplace document's file shows the buyer's address: it goes with the last document
+            // that may still print it.
+            tx.execute(
+                "DELETE FROM document_files WHERE sha256 NOT IN \
+                 (SELECT file_sha256 FROM documents WHERE file_sha256 IS NOT NULL AND purged_ms IS NULL)",
+                [],
+            )?;
             Ok(rows.len())
         })?;
         if n > 0 {
@@ -827,6 +900,20 @@ impl Spool {
             let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
             return Ok(StoredContent::Purged { order_id: field("order_id"), tracking_number: field("tracking_number") });
         }
+        if kind == Kind::Document.as_str() {
+            let record: DocumentRecord = serde_json::from_str(&content).map_err(|e| corrupt(&e))?;
+            let (bytes, host): (Vec<u8>, Option<String>) = conn
+                .prepare_cached("SELECT bytes, source_host FROM document_files WHERE sha256 = ?1")?
+                .query_row([&record.sha256], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| corrupt(&format!("the document file {} is missing", record.sha256)))?;
+            // What prints is what was accepted, bit for bit.
+            if sha256_hex(&bytes) != record.sha256 {
+                return Err(corrupt(&format!("the stored document file no longer matches its SHA-256 {}", record.sha256)));
+            }
+            let file = DocumentFile { content_type: record.content_type, bytes: std::sync::Arc::new(bytes), sha256: record.sha256, source_host: host };
+            return Ok(StoredContent::Document(Box::new(MarketDocument { order_id: record.order_id, tracking_number: record.tracking_number, file, part: record.part })));
+        }
         if content.trim_start().starts_with('[') {
             let orders: Vec<Order> = serde_json::from_str(&content).map_err(|e| corrupt(&e))?;
             Ok(StoredContent::Orders(orders))
@@ -926,14 +1013,15 @@ impl Spool {
         Ok(rows)
     }
 
-    /// Another order's label with this tracking number, if any (cancelled ones do not count).
+    /// Another order's label or marketplace document with this tracking number, if any (cancelled
+    /// ones do not count).
     /// The compliance rule `duplicate_tracking_number` asks this.
     pub fn find_other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, SpoolError> {
         let conn = self.lock();
         Ok(conn
             .prepare_cached(
                 "SELECT order_id FROM documents WHERE tracking_number = ?1 AND order_id <> ?2 \
-                 AND kind = 'label' AND state <> 'cancelled' ORDER BY id LIMIT 1",
+                 AND kind IN ('label', 'document') AND state <> 'cancelled' ORDER BY id LIMIT 1",
             )?
             .query_row([tracking, order_id], |r| r.get(0))
             .optional()?)
@@ -986,9 +1074,9 @@ fn reprint_in(tx: &Transaction, id: DocId, reason: &str, printer: Option<&str>, 
     tx.execute(
         "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
          reprint_of, reprint_reason, created_ms, updated_ms, ship_by_ms, handover_by_ms, carrier, handover, \
-         package_index, package_count, weight_g) \
+         package_index, package_count, weight_g, file_sha256) \
          SELECT ?2, ?3, ?4, ?5, ?6, ?7, content, 'queued', ?1, ?8, ?9, ?9, ship_by_ms, handover_by_ms, carrier, \
-         handover, package_index, package_count, weight_g FROM documents WHERE id = ?1",
+         handover, package_index, package_count, weight_g, file_sha256 FROM documents WHERE id = ?1",
         params![id, job, new_key, kind, printer, order_id, tracking, reason, now],
     )?;
     let new_id = tx.last_insert_rowid();
@@ -1018,6 +1106,8 @@ struct Prepared {
     tracking_number: Option<String>,
     content: String,
     parcel: Option<clock::ParcelColumns>,
+    /// A marketplace document's file, stored beside it once per SHA-256.
+    file: Option<DocumentFile>,
 }
 
 fn prepare(index: usize, d: &NewDocument, deadlines: &crate::deadlines::Deadlines) -> Result<Prepared, SpoolError> {
@@ -1037,13 +1127,35 @@ fn prepare(index: usize, d: &NewDocument, deadlines: &crate::deadlines::Deadline
         (Kind::Picklist, Content::Order(_)) => return Err(bad("a pick list takes a list of orders".into())),
         (Kind::TestPage, Content::TestPage) => TEST_PAGE_CONTENT.to_string(),
         (Kind::TestPage, _) | (_, Content::TestPage) => return Err(bad("a test page carries no orders".into())),
+        (Kind::Document, Content::Document(d)) => {
+            if d.order_id.trim().is_empty() || d.tracking_number.trim().is_empty() {
+                return Err(bad("a document needs an order id and a tracking number".into()));
+            }
+            if sha256_hex(&d.file.bytes) != d.file.sha256 {
+                return Err(bad("the document's SHA-256 does not match its bytes".into()));
+            }
+            let record = DocumentRecord {
+                order_id: d.order_id.clone(),
+                tracking_number: d.tracking_number.clone(),
+                content_type: d.file.content_type.clone(),
+                sha256: d.file.sha256.clone(),
+                bytes: d.file.bytes.len(),
+                part: d.part,
+            };
+            serde_json::to_string(&record).map_err(|e| bad(e.to_string()))?
+        }
+        (Kind::Document, _) | (_, Content::Document(_)) => return Err(bad("a marketplace document job carries a document, not orders".into())),
+    };
+    let file = match &d.content {
+        Content::Document(doc) => Some(doc.file.clone()),
+        _ => None,
     };
     let (order_id, tracking_number) = d.ids();
     let parcel = match &d.content {
         Content::Order(o) => Some(clock::ParcelColumns::of(o, deadlines)),
         _ => None,
     };
-    Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content, parcel })
+    Ok(Prepared { key, kind: d.kind, printer: d.printer.clone(), order_id, tracking_number, content, parcel, file })
 }
 
 /// Stores prepared documents in `tx` as one job; duplicate keys return the existing documents.
@@ -1057,11 +1169,20 @@ fn submit_in(tx: &Transaction, prepared: &[Prepared], now: i64) -> Result<Submit
             .optional()?;
         if let Some((id, job_id, state, content)) = existing {
             let state = parse_state(&state)?;
+            if p.file.is_some() && state != State::Held && content != p.content {
+                // The same parcel's document, but other bytes: printing either silently would be a guess.
+                return Err(SpoolError::KeyConflict(format!(
+                    "key {:?} already names document {id} ({state}) with other bytes or another tracking number; \
+                     send the same document again, or use a new key for a new one",
+                    p.key
+                )));
+            }
             if state == State::Held && content != p.content {
+                store_file(tx, p.file.as_ref(), now)?;
                 tx.execute(
                     "UPDATE documents SET content = ?2, order_id = ?3, tracking_number = ?4, report = NULL, \
-                     error = NULL WHERE id = ?1",
-                    params![id, p.content, p.order_id, p.tracking_number],
+                     error = NULL, file_sha256 = ?5 WHERE id = ?1",
+                    params![id, p.content, p.order_id, p.tracking_number, p.file.as_ref().map(|f| f.sha256.as_str())],
                 )?;
                 clock::store_parcel(tx, id, p.parcel.as_ref())?;
                 transition(tx, id, State::Queued, "resubmit", Some("resubmitted with a changed order"), now)?;
@@ -1086,17 +1207,29 @@ fn submit_in(tx: &Transaction, prepared: &[Prepared], now: i64) -> Result<Submit
                 j
             }
         };
+        store_file(tx, p.file.as_ref(), now)?;
         tx.prepare_cached(
             "INSERT INTO documents (job_id, idem_key, kind, printer, order_id, tracking_number, content, state, \
-             created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+             created_ms, updated_ms, file_sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8, ?9)",
         )?
-        .execute(params![job_id, p.key, p.kind.as_str(), p.printer, p.order_id, p.tracking_number, p.content, now])?;
+        .execute(params![job_id, p.key, p.kind.as_str(), p.printer, p.order_id, p.tracking_number, p.content, now, p.file.as_ref().map(|f| f.sha256.as_str())])?;
         let id = tx.last_insert_rowid();
         clock::store_parcel(tx, id, p.parcel.as_ref())?;
         audit(tx, id, "submit", None, Some(State::Queued), None, now)?;
         admissions.push(Admission { document: id, job: job_id, key: p.key.clone(), outcome: Outcome::New, state: State::Queued });
     }
     Ok(Submitted { job: job.unwrap_or(admissions[0].job), documents: admissions })
+}
+
+/// Keeps a marketplace document's bytes, once per SHA-256.
+fn store_file(tx: &Transaction, file: Option<&DocumentFile>, now: i64) -> Result<(), SpoolError> {
+    if let Some(f) = file {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO document_files (sha256, content_type, bytes, source_host, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![f.sha256, f.content_type, f.bytes.as_slice(), f.source_host, now])?;
+    }
+    Ok(())
 }
 
 /// The one place a document changes state: validates against [`State::next`] and logs it.

@@ -152,7 +152,67 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX documents_ship_by ON documents(kind, state, ship_by_ms);
     CREATE INDEX documents_printed ON documents(carrier, printed_ms) WHERE printed_ms IS NOT NULL;
     "#,
-    // 6: scan-to-print. A label of a batch submitted with release "on_scan" is rendered and checked
+    // 6: a document may be a marketplace's own label document (`kind = 'document'`). Its bytes are
+    // kept once per SHA-256 in `document_files`, so a reprint (which copies `content`, naming the
+    // hash) prints the stored bytes and never fetches again. The bytes show the buyer's address:
+    // purge drops them with the last document that needs them.
+    r#"
+    CREATE TABLE documents_v6 (
+        id               INTEGER PRIMARY KEY,
+        job_id           INTEGER NOT NULL REFERENCES jobs(id),
+        idem_key         TEXT    NOT NULL UNIQUE,
+        kind             TEXT    NOT NULL CHECK (kind IN ('label', 'picklist', 'test_page', 'document')),
+        printer          TEXT    NOT NULL,
+        order_id         TEXT,
+        tracking_number  TEXT,
+        content          TEXT    NOT NULL,
+        purged_ms        INTEGER,
+        state            TEXT    NOT NULL CHECK (state IN ('queued', 'rendering', 'ready', 'sending', 'sent',
+                                                           'done', 'held', 'failed', 'cancelled', 'in_doubt')),
+        attempts         INTEGER NOT NULL DEFAULT 0,
+        error            TEXT,
+        report           TEXT,
+        rendered         BLOB,
+        rendered_format  TEXT,
+        reprint_of       INTEGER REFERENCES documents(id),
+        reprint_reason   TEXT,
+        created_ms       INTEGER NOT NULL,
+        updated_ms       INTEGER NOT NULL,
+        ship_by_ms       INTEGER,
+        handover_by_ms   INTEGER,
+        printed_ms       INTEGER,
+        handed_over_ms   INTEGER,
+        carrier          TEXT,
+        handover         TEXT CHECK (handover IN ('pickup', 'dropoff')),
+        package_index    INTEGER,
+        package_count    INTEGER,
+        weight_g         INTEGER,
+        file_sha256      TEXT
+    );
+    INSERT INTO documents_v6 SELECT id, job_id, idem_key, kind, printer, order_id, tracking_number, content, purged_ms,
+        state, attempts, error, report, rendered, rendered_format, reprint_of, reprint_reason, created_ms, updated_ms,
+        ship_by_ms, handover_by_ms, printed_ms, handed_over_ms, carrier, handover, package_index, package_count,
+        weight_g, NULL
+        FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_v6 RENAME TO documents;
+    CREATE INDEX documents_queue    ON documents(printer, state, id);
+    CREATE INDEX documents_job      ON documents(job_id);
+    CREATE INDEX documents_order    ON documents(order_id);
+    CREATE INDEX documents_tracking ON documents(tracking_number) WHERE tracking_number IS NOT NULL;
+    CREATE INDEX documents_age      ON documents(state, updated_ms);
+    CREATE INDEX documents_ship_by  ON documents(kind, state, ship_by_ms);
+    CREATE INDEX documents_printed  ON documents(carrier, printed_ms) WHERE printed_ms IS NOT NULL;
+
+    CREATE TABLE document_files (
+        sha256        TEXT    PRIMARY KEY,
+        content_type  TEXT    NOT NULL,
+        bytes         BLOB    NOT NULL,
+        source_host   TEXT,
+        created_ms    INTEGER NOT NULL
+    );
+    "#,
+    // 7: scan-to-print. A label of a batch submitted with release "on_scan" is rendered and checked
     // ahead like any other, then waits at `ready` (`scan = 'awaiting'`) until a packer scans its
     // order at the bench. The scan commits `released` (and when, `scanned_ms`) before anything
     // prints; the printer's worker takes a released label (`scan` back to NULL) and sends it.
@@ -230,7 +290,7 @@ mod tests {
         let indexes: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents' AND name LIKE 'documents_%'", [], |r| r.get(0))
             .unwrap();
-        // Five from the rebuild, two for the clocks (migration 5), one for scan-to-print (6).
+        // Five from the rebuild, two for the clocks (migration 5), one for scan-to-print (7).
         assert_eq!(indexes, 8);
         conn.execute(
             "INSERT INTO documents (job_id, idem_key, kind, printer, content, state, created_ms, updated_ms) \

@@ -37,6 +37,7 @@ use crate::compose::test_page::TestPage;
 use crate::compose::{ComposeError, Content, Gate, Target};
 use crate::config::Role;
 use crate::events::{Event, EventBus, Subject};
+use crate::marketdoc::Part;
 use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
 use crate::spool::{Document, ScanState, Spool, SpoolError, State, StoredContent};
@@ -68,6 +69,8 @@ pub struct PrinterSpec {
     /// False when the profile or config says the link carries no status answers: then, and only
     /// then, labels are sent without a status check.
     pub status_channel: bool,
+    /// Whether a marketplace page too large for the media is shrunk (`fit = "scale"`) or refused.
+    pub fit: crate::marketdoc::Fit,
 }
 
 /// What the API shows about a printer.
@@ -145,6 +148,10 @@ pub struct Shared {
     pub bins: Arc<crate::bins::BinPattern>,
     /// Opens printer links.
     pub connect: Connector,
+    /// `[documents] slips`: the printer marketplace packing slips go to, when not the job's own.
+    pub slips: Option<String>,
+    /// Every printer's handle, filled by [`Workers::start`]: a worker wakes the slips printer.
+    pub peers: Arc<BTreeMap<String, Arc<PrinterHandle>>>,
 }
 
 /// All workers, by printer name.
@@ -156,12 +163,12 @@ pub struct Workers {
 impl Workers {
     /// Starts one worker per printer on the current runtime. They stop, after finishing the label
     /// being sent, when `stop` becomes true.
-    pub fn start(shared: Shared, printers: Vec<PrinterSpec>, stop: watch::Receiver<bool>) -> Workers {
-        let mut map = BTreeMap::new();
+    pub fn start(mut shared: Shared, printers: Vec<PrinterSpec>, stop: watch::Receiver<bool>) -> Workers {
+        let map: BTreeMap<String, Arc<PrinterHandle>> =
+            printers.into_iter().map(|spec| (spec.name.clone(), Arc::new(PrinterHandle::new(spec)))).collect();
+        shared.peers = Arc::new(map.clone());
         let mut tasks = Vec::new();
-        for spec in printers {
-            let handle = Arc::new(PrinterHandle::new(spec));
-            map.insert(handle.spec.name.clone(), handle.clone());
+        for handle in map.values().cloned() {
             let worker = Worker { shared: shared.clone(), handle, stop: stop.clone(), link: Mutex::new(None), last_state: None, answered: false };
             tasks.push(tokio::spawn(worker.run()));
         }
@@ -668,6 +675,39 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
             }
             encoded
         }
+        Ok(StoredContent::Document(d)) => {
+            let media = crate::marketdoc::Media::of_profile(&spec.profile);
+            let drawn = match crate::marketdoc::render(&d.file.bytes, &media, spec.fit) {
+                Ok(drawn) => drawn,
+                // Checked at submit; a reader that changed its mind since is a failure, not a hold.
+                Err(crate::marketdoc::DocError::Unreadable(u)) => return fail(format!("unreadable document: {u}")),
+                Err(e) => return hold(shared, spec, &doc, e.rule(), &e.to_string(), None),
+            };
+            let pages: Vec<serde_json::Value> = document_pages(&drawn.pages, &d.tracking_number);
+            // Packing slips go to the slips printer, when it is another one: this printer gets the labels.
+            let slips_elsewhere = shared.slips.as_deref().filter(|s| *s != spec.name && d.part == Part::Whole);
+            let has_slips = crate::marketdoc::prove::prove(&drawn.pages, Some(&d.tracking_number)).roles.contains(&crate::marketdoc::PageRole::Slip);
+            let part = match slips_elsewhere {
+                Some(_) if has_slips => Part::Labels,
+                _ => d.part,
+            };
+            let content =
+                Content::Marketplace { pages: &drawn.pages, tracking: Some(&d.tracking_number), order_id: Some(&d.order_id), seen: spool.as_ref(), part };
+            match shared.gate.printer_bytes(content, &target, &shared.fonts) {
+                Err(ComposeError::Document(held)) => return hold(shared, spec, &doc, held.rule(), held.message(), Some(pages)),
+                Ok(e) => {
+                    tracing::info!(printer = spec.name, document = doc.id, order_id = d.order_id, tracking = d.tracking_number,
+                        pages = %serde_json::Value::Array(pages), "marketplace document proven");
+                    if let (Part::Labels, Some(slips)) = (part, slips_elsewhere) {
+                        if let Err(e) = queue_slips(shared, &doc, &d, slips) {
+                            return fail(format!("cannot queue the packing slips on {slips}: {e}"));
+                        }
+                    }
+                    Ok(e)
+                }
+                other => other,
+            }
+        }
         Ok(StoredContent::Purged { .. }) => return fail("buyer data was purged".into()),
         Err(e) => return fail(e.to_string()),
     };
@@ -688,6 +728,46 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
         // Layout, read-back, size and encoding errors name fields and figures, not their text.
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// The packing slips of a proven document, as their own document on the slips printer (keyed after
+/// the label's, so rendering the label again queues them once), and that printer woken.
+fn queue_slips(shared: &Shared, doc: &Document, d: &crate::spool::MarketDocument, slips: &str) -> Result<(), SpoolError> {
+    let part = crate::spool::MarketDocument { part: Part::Slips, ..d.clone() };
+    let slip = crate::spool::NewDocument::document(slips, part).with_key(format!("{}#slips", doc.key));
+    let submitted = shared.spool.submit(vec![slip])?;
+    if let Some(a) = submitted.documents.first().filter(|a| a.outcome != crate::spool::Outcome::Duplicate) {
+        let subject = Subject { job: a.job, document: a.document, printer: slips.to_string(), order_id: doc.order_id.clone(), tracking_number: doc.tracking_number.clone() };
+        shared.events.publish(Event::job(subject, a.state, None, false));
+    }
+    if let Some(p) = shared.peers.get(slips) {
+        p.wake();
+    }
+    Ok(())
+}
+
+/// What each page of a marketplace document is and how it was placed, for a hold's report and the log:
+/// its role, the factor, turned or trimmed, and how many barcodes read back (not what they say).
+fn document_pages(pages: &[crate::marketdoc::Page], tracking: &str) -> Vec<serde_json::Value> {
+    let verdict = crate::marketdoc::prove::prove(pages, Some(tracking));
+    pages
+        .iter()
+        .zip(verdict.roles)
+        .map(|(p, role)| serde_json::json!({ "role": role, "placement": p.placement, "barcodes": p.codes.len() }))
+        .collect()
+}
+
+/// Holds a marketplace document that may not print as it is (`reason` is the rule id), with the
+/// pages it was judged on.
+fn hold(shared: &Shared, spec: &PrinterSpec, doc: &Document, reason: &str, message: &str, pages: Option<Vec<serde_json::Value>>) -> RenderOutcome {
+    tracing::info!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
+        tracking = doc.tracking_number.as_deref().unwrap_or(""), reason, "document held");
+    let report = serde_json::json!({ "refusals": [], "hold": { "reason": reason, "message": message, "pages": pages } });
+    match shared.spool.mark_held(doc.id, &report) {
+        Ok(()) => publish(shared, doc, State::Held, Some(format!("{reason}: {message}"))),
+        Err(e) => tracing::error!(document = doc.id, error = %e, "recording a hold"),
+    }
+    RenderOutcome::Settled
 }
 
 /// The rendered document, unless the link is too slow to carry it within the printer's

@@ -166,7 +166,7 @@ fn each_problem_is_named_with_line_and_column() {
             "[spool]\nretension = \"7d\"\n",
             "labeld.toml:2:1: spool: unknown key \"retension\" (expected one of: path, retention)",
         ),
-        ("[sever]\nlisten = \"127.0.0.1:1\"\n", "labeld.toml:1:2: unknown key \"sever\" (expected one of: comply, deadlines, feed, picklist, printer, server, spool, warehouses)"),
+        ("[sever]\nlisten = \"127.0.0.1:1\"\n", "labeld.toml:1:2: unknown key \"sever\" (expected one of: comply, deadlines, documents, feed, picklist, printer, server, spool, warehouses)"),
         (
             "[[printer]]\nname = \"a\"\ndriver = \"zd421\"\n",
             "labeld.toml:1:1: printer \"a\": uri: missing (required)",
@@ -189,7 +189,7 @@ fn each_problem_is_named_with_line_and_column() {
         ),
         (
             "[[printer]]\nname = \"a\"\ndriver = \"zd421\"\nuri = \"tcp://p\"\ncolour = \"red\"\n",
-            "labeld.toml:5:1: printer \"a\": unknown key \"colour\" (expected one of: driver, link_bytes_per_second, max_label_seconds, name, role, status, uri)",
+            "labeld.toml:5:1: printer \"a\": unknown key \"colour\" (expected one of: driver, fit, link_bytes_per_second, max_label_seconds, name, role, status, uri)",
         ),
         ("[printer]\nname = \"a\"\n", "labeld.toml:1:1: printer: expected [[printer]] entries, found a table"),
         (

@@ -1193,3 +1193,56 @@ impl Sse {
         self.thread.join().unwrap()
     }
 }
+
+/// Marketplace label documents as feed messages (base64 in the message), into a `labeld serve`
+/// station and out of its virtual printer in ZPL, each label page's tracking barcode read back with
+/// zbarimg; a document that is not what it says is terminated with a `rejected` event and stores nothing.
+#[test]
+fn marketplace_documents_over_the_feed_print_and_a_bad_one_is_terminated() {
+    use base64::Engine;
+    let Some(nats) = Nats::start() else { return };
+    let zbar = common::zbar::available("marketplace_documents_over_the_feed").is_some();
+    let root = tempfile::tempdir().unwrap();
+    let mut s = Station::new(root.path(), "docs-01", &nats, "mdoc", &[]);
+    s.start();
+    let docs = common::fixtures().join("docs");
+    let manifest: BTreeMap<String, String> = serde_json::from_slice(&std::fs::read(docs.join("manifest.json")).unwrap()).unwrap();
+    let printable: Vec<(String, String)> =
+        manifest.into_iter().filter(|(f, _)| !["a5-label.pdf", "letter.pdf", "thin-bars.pdf"].contains(&f.as_str())).collect();
+    let mut lines: Vec<String> = printable
+        .iter()
+        .map(|(file, tn)| {
+            let ct = if file.ends_with(".png") { "image/png" } else { "application/pdf" };
+            let data = base64::engine::general_purpose::STANDARD.encode(std::fs::read(docs.join(file)).unwrap());
+            serde_json::json!({"kind": "document", "order_id": format!("FEED-{file}"), "tracking_number": tn,
+                "document": {"content_type": ct, "data": data}})
+            .to_string()
+        })
+        .collect();
+    // A PNG that says it is a PDF.
+    let png = base64::engine::general_purpose::STANDARD.encode(std::fs::read(docs.join("label-203.png")).unwrap());
+    lines.push(serde_json::json!({"kind": "document", "order_id": "FEED-BAD", "tracking_number": "TBAD",
+        "document": {"content_type": "application/pdf", "data": png}}).to_string());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let js = context(&nats).await;
+        publish::ensure_stream(&js, "LABELS_mdoc", "mdoc.*.*").await.unwrap();
+        let msgs: Vec<_> = lines.iter().map(|l| publish::message(l, "label").unwrap()).collect();
+        assert_eq!(msgs.last().unwrap().1, "document:FEED-BAD:TBAD");
+        assert_eq!(publish::publish(&js, &s.subject("mdoc"), msgs).await.unwrap().stored, lines.len());
+    });
+    wait_until("every document printed", Duration::from_secs(120), || s.settled() >= printable.len() as u64);
+    wait_until("the bad one terminated", Duration::from_secs(30), || s.health()["feed"]["terminated"].as_u64() == Some(1));
+    let stored = s.documents();
+    assert_eq!(stored.len(), printable.len(), "{stored:?}");
+    assert!(stored.iter().all(|d| d["kind"] == "document" && d["state"] == "done"), "{stored:?}");
+    let pages = printable.len() + 1; // label-slip.pdf has two pages
+    assert_eq!(s.printer.wait_for_saved(pages, Duration::from_secs(30)), pages);
+    if zbar {
+        let saved = s.printer.saved();
+        let read = common::zbar::code128(&saved.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+        for (file, tn) in &printable {
+            assert!(read.contains(tn), "{file}: {tn} not read back from the printed pages ({read:?})");
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod comply_independent;
 mod config;
 mod connections;
 mod daemon;
+mod doc_jobs;
 mod docs;
 mod feed;
 mod http;

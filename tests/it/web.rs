@@ -74,8 +74,10 @@ fn packers_page_in_chromium() {
         "127.0.0.1:0".parse().unwrap(),
     )
     .unwrap();
+    // Marketplace label documents.
+    let market = vp(Language::Zpl, &work.path().join("dock-5"));
     // The packing bench's printer, for the scan-to-print batch.
-    let bench = vp(Language::Zpl, &work.path().join("bench-5"));
+    let bench = vp(Language::Zpl, &work.path().join("bench-6"));
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = work.path().join("labeld.toml");
@@ -87,11 +89,13 @@ fn packers_page_in_chromium() {
              [[printer]]\nname = \"desk-2\"\ndriver = \"tsc-te200\"\nuri = \"tcp://{}\"\n\n\
              [[printer]]\nname = \"dock-3\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
              [[printer]]\nname = \"dock-4\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
-             [[printer]]\nname = \"bench-5\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
+             [[printer]]\nname = \"dock-5\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
+             [[printer]]\nname = \"bench-6\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
             dock.addr(),
             desk.addr(),
             ribbon.addr(),
             drop.addr(),
+            market.addr(),
             bench.addr()
         ),
     )
@@ -137,6 +141,9 @@ fn packers_page_in_chromium() {
         .env("ORDER_LATE", &late)
         .env("ORDER_DOUBT_A", &doubt_a)
         .env("ORDER_DOUBT_B", &doubt_b)
+        .env("DOC_OK", common::fixtures().join("docs/a6-label.pdf"))
+        .env("DOC_OK_TRACKING", "JX2345678901VN")
+        .env("DOC_WRONG", common::fixtures().join("docs/a6-wide.pdf"))
         .env("SCAN_BATCH", &scan_batch)
         .env("SHOT_DIR", &shots)
         .env("CHROMIUM", CHROMIUM)
@@ -154,7 +161,7 @@ fn packers_page_in_chromium() {
     );
     let summary: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("drive.js prints one JSON line");
     eprintln!("web: screenshots in {}; page transfer {} bytes", shots.display(), summary["page_transfer_bytes"]);
-    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png", "web-scan-to-print.png"] {
+    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png", "web-document.png", "web-scan-to-print.png"] {
         assert!(shots.join(shot).is_file(), "{shot}");
     }
     manifest_from_the_page(&summary, &[&ok, &held, &late, &doubt_a, &doubt_b]);
@@ -182,7 +189,7 @@ fn packers_page_in_chromium() {
         let got: Vec<String> =
             saved.iter().flat_map(|p| common::zbar::code128(&[p.as_path()])).filter(|c| !c.starts_with("BENCH-")).collect();
         let want: Vec<String> = summary["bench_printed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-        assert_eq!(got, want, "bench-5");
+        assert_eq!(got, want, "bench-6");
     }
     let desk_saved = desk.saved();
     assert_eq!(desk_saved.len(), 1, "{desk_saved:?}");
@@ -190,6 +197,12 @@ fn packers_page_in_chromium() {
     let expected = labeld::compose::test_page::render(&labeld::compose::test_page::TestPage::for_profile(&profile), common::fonts());
     let got = labeld::render::png::decode(&std::fs::read(&desk_saved[0]).unwrap()).unwrap();
     assert!(labeld::lang::same_raster(&expected, &got), "desk-2 printed the test page");
+
+    // The marketplace document printed once on dock-5, its tracking barcode read back; the held one never.
+    let market_saved = market.saved();
+    assert_eq!(market_saved.len(), 1, "{market_saved:?}");
+    let raster = labeld::render::png::decode(&std::fs::read(&market_saved[0]).unwrap()).unwrap();
+    assert!(labeld::barcode::verify::read_1d_codes(&raster).iter().any(|c| c.text == "JX2345678901VN"));
 
     // In doubt, resolved on the page: "came out" printed nothing more on dock-3; "did not come out"
     // printed the label on dock-4 once (the first, cut-off copy was discarded by the printer).

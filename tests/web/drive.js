@@ -4,8 +4,9 @@
 //
 // Environment: LABELD_URL, LABELD_TOKEN, ORDER_OK, ORDER_HELD, ORDER_LATE, ORDER_DOUBT_A, ORDER_DOUBT_B
 // (order JSON files; the DOUBT ones go to dock-3, which stops on "ribbon out" after a label, and dock-4,
-// which drops the link mid-label once), SCAN_BATCH (a JSON array of two orders, the second with one
-// item: a scan-to-print batch for bench-5),
+// which drops the link mid-label once), DOC_OK and DOC_WRONG (marketplace label PDFs for dock-5, with
+// DOC_OK_TRACKING the tracking number DOC_OK carries and DOC_WRONG does not), SCAN_BATCH (a JSON array
+// of two orders, the second with one item: a scan-to-print batch for bench-6),
 // SHOT_DIR (where screenshots go), CHROMIUM (the browser binary), PROFILE_DIR (a fresh, empty user
 // data dir: Playwright passes it to Chromium as --user-data-dir).
 // Prints one JSON line on success: the document ids it made, for the Rust side to check.
@@ -39,6 +40,20 @@ async function submit(printer, file) {
   const body = await resp.json();
   if (resp.status !== 202) throw new Error(`submit ${file}: ${resp.status} ${JSON.stringify(body)}`);
   return { id: body.documents[0].document, order_id: order.order_id, tracking: order.shipment.tracking_number, order };
+}
+
+// A marketplace label document, as the backend sends it.
+async function submitDocument(printer, file, orderId, tracking) {
+  const data = fs.readFileSync(file).toString('base64');
+  const resp = await fetch(`${BASE}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify({ printer, kind: 'document', order_id: orderId, tracking_number: tracking,
+      document: { content_type: 'application/pdf', data } }),
+  });
+  const body = await resp.json();
+  if (resp.status !== 202) throw new Error(`submit document ${file}: ${resp.status} ${JSON.stringify(body)}`);
+  return { id: body.documents[0].document, order_id: orderId, tracking };
 }
 
 async function apiGet(p) {
@@ -117,6 +132,25 @@ async function main() {
     await heldRow.waitFor();
     const heldText = await heldRow.locator('.reasons').innerText();
     if (!heldText.includes('label_note') || !heldText.includes('Outside contact')) throw new Error(`held reason: ${heldText}`);
+
+    step('a marketplace document prints; one that is not this parcel\'s is held with its reason and a preview');
+    const docOk = await submitDocument('dock-5', env('DOC_OK'), 'MKT-1', env('DOC_OK_TRACKING'));
+    const docOkRow = page.locator(`#recent .doc[data-id="${docOk.id}"][data-kind="document"][data-state="done"]`);
+    await docOkRow.waitFor();
+    const docOkText = await docOkRow.innerText();
+    if (!docOkText.includes('Marketplace label') || !docOkText.includes(docOk.tracking)) throw new Error(`document row: ${docOkText}`);
+    const docWrong = await submitDocument('dock-5', env('DOC_WRONG'), 'MKT-2', 'NOT0000000000');
+    const docWrongRow = page.locator(`#attention .doc[data-id="${docWrong.id}"][data-state="held"]`);
+    await docWrongRow.waitFor();
+    const docWhy = await docWrongRow.locator('.reasons').innerText();
+    if (!docWhy.includes('Wrong label for this parcel')) throw new Error(`held document reason: ${docWhy}`);
+    await docWrongRow.getByRole('button', { name: 'Preview' }).click();
+    await page.locator('#preview-img').waitFor({ state: 'visible' });
+    await page.waitForFunction(() => document.getElementById('preview-img').naturalWidth > 0);
+    const docSize = await page.locator('#preview-img').evaluate((i) => [i.naturalWidth, i.naturalHeight]);
+    if (docSize[0] < 700 || docSize[1] < 1100) throw new Error(`document preview is ${docSize}`);
+    await page.screenshot({ path: path.join(SHOTS, 'web-document.png') });
+    await page.click('#preview-dialog button[type=submit]');
 
     step('the page shows order ids and tracking numbers, never buyer data');
     const bodyText = await page.locator('body').innerText();
@@ -276,13 +310,13 @@ async function main() {
     const batchResp = await fetch(`${BASE}/v1/jobs`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
-      body: JSON.stringify({ printer: 'bench-5', orders: benchOrders, batch_id: 'WEB-BENCH', release: 'on_scan' }),
+      body: JSON.stringify({ printer: 'bench-6', orders: benchOrders, batch_id: 'WEB-BENCH', release: 'on_scan' }),
     });
     if (batchResp.status !== 202) throw new Error(`on_scan batch: ${batchResp.status} ${await batchResp.text()}`);
     // Both labels rendered and checked: the page counts them as waiting, and the queue says so.
     await page.locator('#bench-waiting', { hasText: '2' }).waitFor();
     await page.locator('#queue .doc [data-state="awaiting_scan"]').first().waitFor();
-    await page.selectOption('#bench-printer', 'bench-5');
+    await page.selectOption('#bench-printer', 'bench-6');
     await page.click('#bench-start');
     await page.locator('#bench-panel:not([hidden])').waitFor();
     const benchFocus = await page.evaluate(() => document.activeElement && document.activeElement.id);
@@ -346,7 +380,7 @@ async function main() {
     const weight = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
       .filter((e) => !e.name.includes('/v1/') && !e.name.includes('/healthz') && !e.name.startsWith('blob:'))
       .reduce((n, e) => n + (e.transferSize || 0), 0));
-    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], handed_over: b.tracking, missing: ok.tracking, bench_printed: [first.shipment.tracking_number, first.shipment.tracking_number, single.shipment.tracking_number], page_transfer_bytes: weight }) + '\n');
+    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, document: docOk.id, document_held: docWrong.id, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], handed_over: b.tracking, missing: ok.tracking, bench_printed: [first.shipment.tracking_number, first.shipment.tracking_number, single.shipment.tracking_number], page_transfer_bytes: weight }) + '\n');
   } finally {
     await context.close();
   }

@@ -23,6 +23,8 @@ const RULE_WORDS = {
   unrelated_content: 'Marketing text', unknown_warehouse: 'Unknown warehouse', tracking_number: 'Bad tracking number',
   duplicate_tracking_number: 'Tracking number used twice', missing_glyph: 'Character cannot print',
   overflow: 'Text does not fit', barcode: 'Barcode', link_too_slow: 'Link too slow',
+  document_tracking_mismatch: 'Wrong label for this parcel', document_barcode_unreadable: 'Barcode does not scan',
+  document_does_not_fit: 'Page too large for the label',
 };
 
 const $ = (id) => document.getElementById(id);
@@ -222,6 +224,7 @@ function docRow(d) {
       d.late ? el('span', { class: 'badge late', title: 'Printed after its ship-by time' }, 'Late') : null,
       d.state_words ? el('span', { class: 'badge doc-awaiting', 'data-state': 'awaiting_scan' }, d.state_words) : badge('doc', d.state, DOC_WORDS)),
     el('p', { class: 'meta' },
+      d.kind === 'document' ? el('span', { class: 'doc-kind' }, 'Marketplace label') : null,
       d.tracking_number ? el('span', { class: 'tracking' }, d.tracking_number) : null,
       el('span', {}, `${d.printer} · #${d.id}`),
       d.reprint_of ? el('span', { class: 'reprint-of' }, `reprint of #${d.reprint_of}: ${d.reprint_reason || ''}`) : null),
