@@ -41,5 +41,5 @@ pub async fn scan(State(state): State<Arc<StationState>>, bytes: Result<Bytes, B
     let answer = on_station(&state.station, move |s| s.scan(&code, req.printer.as_deref())).await?;
     // The code and ids only: the answer never carries buyer data, and neither does this line.
     tracing::info!(result = answer.result.as_str(), order_id = answer.order_id.as_deref().unwrap_or(""), printer = answer.printer.as_deref().unwrap_or(""), "scan");
-    Ok(axum::Json(answer).into_response())
+    Ok(axum::Json(super::api::Scan::from(&answer)).into_response())
 }

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::scan::Release;
 use super::{
-    Admission, DOC_COLUMNS, DocId, Document, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, document_from_row, from_ms, now_ms,
+    Admission, DOC_COLUMNS, DocId, Record, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, document_from_row, from_ms, now_ms,
     parse_state, prepare, submit_in,
 };
 
@@ -57,7 +57,7 @@ pub struct BatchMember {
     pub seq: u32,
     /// 1-based chunk of a label; None for the pick list.
     pub chunk: Option<u32>,
-    pub document: Document,
+    pub document: Record,
 }
 
 impl Spool {

@@ -13,7 +13,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::{DocId, Document, Rendered, Spool, SpoolError, State, audit, now_ms, parse_state, transition};
+use super::{DocId, Record, Rendered, Spool, SpoolError, State, audit, now_ms, parse_state, transition};
 
 /// When a batch's labels print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -105,15 +105,15 @@ impl ScanResult {
     }
 }
 
-/// The answer to one scan: order ids and tracking numbers only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The answer to one scan: order ids and tracking numbers only (`server::api::Scan` is its HTTP shape).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScanAnswer {
     pub code: String,
     pub result: ScanResult,
     pub matched: Option<ScanMatch>,
     pub order_id: Option<String>,
     /// The order's labels (originals, one per package), after the scan.
-    pub documents: Vec<Document>,
+    pub documents: Vec<Record>,
     /// The bench printer the scan released labels to, when it released any.
     pub printer: Option<String>,
     /// How many times the order's label has printed (the most of any of its packages): the n of
@@ -220,7 +220,7 @@ impl Spool {
     /// Hands `printer`'s worker the label a scan released first, with its stored bytes: it is an
     /// ordinary `ready` document from here on (`scan` back to NULL), in one commit, so no two
     /// takers ever get the same label.
-    pub fn take_released(&self, printer: &str) -> Result<Option<(Document, Rendered)>, SpoolError> {
+    pub fn take_released(&self, printer: &str) -> Result<Option<(Record, Rendered)>, SpoolError> {
         let id = self.write(|tx| {
             let id: Option<DocId> = tx
                 .prepare_cached(
@@ -303,7 +303,7 @@ fn words(
     result: ScanResult,
     matched: Option<ScanMatch>,
     order_id: Option<&str>,
-    documents: &[Document],
+    documents: &[Record],
     printer: Option<&str>,
     printed: u32,
     still_waiting: u32,
