@@ -7,7 +7,7 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::spool::{DocId, Document, JobId, Spool, SpoolError, State};
+use crate::spool::{DocId, Record, JobId, Spool, SpoolError, State};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -86,7 +86,7 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub fn of(doc: &Document) -> Subject {
+    pub fn of(doc: &Record) -> Subject {
         Subject {
             job: doc.job,
             document: doc.id,

@@ -18,7 +18,7 @@ use crate::marketdoc::intake::{self, Incoming, Rejected};
 use crate::order::Order;
 use crate::bins::BinPattern;
 use crate::spool::{
-    Admission, BatchSubmitted, DocId, Document, JobId, Kind, MarketDocument, NewDocument, Outcome, Resolution, Resolved, Spool, SpoolError, State,
+    Admission, BatchSubmitted, DocId, JobId, Kind, MarketDocument, NewDocument, Outcome, Record, Resolution, Resolved, Spool, SpoolError, State,
     Submitted,
 };
 use crate::worker::{PrinterHandle, Workers};
@@ -330,7 +330,7 @@ impl Station {
 
     /// Withdraws one document (not the rest of its job) that has not started sending, or drops an
     /// in-doubt one an operator has decided not to reprint.
-    pub fn cancel_document(&self, id: DocId) -> Result<Document, SpoolError> {
+    pub fn cancel_document(&self, id: DocId) -> Result<Record, SpoolError> {
         self.spool.cancel(id)?;
         let doc = self.spool.document(id)?;
         self.announce(&doc);
@@ -338,7 +338,7 @@ impl Station {
     }
 
     /// A copy of a document, on its printer or `printer`, for a stated reason.
-    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Document, StationError> {
+    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Record, StationError> {
         if let Some(p) = printer {
             self.printer("printer", p)?;
         }
@@ -367,7 +367,7 @@ impl Station {
     }
 
     /// Tells listeners about a change made by a person.
-    fn announce(&self, doc: &Document) {
+    fn announce(&self, doc: &Record) {
         self.events.publish(Event::job(Subject::of(doc), doc.state, None, doc.late));
     }
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, StationState};
+use super::{AppState, StationState, api};
 use super::error::ApiError;
 use super::preview::body;
 use super::request::json_body;
@@ -196,26 +196,8 @@ async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Optio
 }
 
 /// The answer to a batch submit: its id, chunks and one admission per document with its chunk.
-fn batch_answer(accepted: station::AcceptedBatch) -> Value {
-    let submitted = accepted.submitted;
-    let documents: Vec<Value> = submitted
-        .documents
-        .iter()
-        .map(|(chunk, a)| {
-            let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
-            v["chunk"] = json!(chunk);
-            v
-        })
-        .collect();
-    json!({
-        "job": submitted.job,
-        "printer": accepted.printer,
-        "batch": submitted.batch,
-        "outcome": submitted.outcome,
-        "chunks": submitted.chunks,
-        "picklist_printer": accepted.picklist_printer,
-        "documents": documents,
-    })
+fn batch_answer(accepted: station::AcceptedBatch) -> api::BatchAccepted {
+    api::BatchAccepted::of(accepted.printer, accepted.picklist_printer, &accepted.submitted)
 }
 
 /// `POST /v1/jobs` with `"kind": "document"`: one marketplace label document.
@@ -236,8 +218,7 @@ async fn submit_document(state: &StationState, req: SubmitBody, key: Option<Stri
     let document = req.document.ok_or_else(|| ApiError::bad_request("missing", "document", "document ({content_type, data | url}) is required"))?.incoming("document")?;
     let job = station::DocumentJob { printer: req.printer, order_id, tracking_number, document, key };
     let accepted = on_station(&state.station, move |s| s.submit_document(job)).await?;
-    let (printer, submitted) = (accepted.printer, accepted.submitted);
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": printer, "documents": submitted.documents }))).into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(api::Accepted::of(accepted.printer, &accepted.submitted))).into_response())
 }
 
 /// `POST /v1/jobs`: `{"printer", "kind", "order" | "orders", "key"}`; `orders` for labels is a
@@ -296,7 +277,7 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
         let job = station::Job { printer: req.printer, kind, orders, key };
         let accepted = on_station(&state.station, move |s| s.submit_job(job)).await?;
         let (printer, submitted) = (accepted.printer, accepted.submitted);
-        return Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": printer, "documents": submitted.documents }))).into_response());
+        return Ok((StatusCode::ACCEPTED, axum::Json(api::Accepted::of(printer, &submitted))).into_response());
     }
     let picklist = match (req.picklist.unwrap_or(false), req.picklist_printer) {
         (false, Some(_)) => return Err(ApiError::bad_request("invalid", "picklist_printer", "picklist_printer needs \"picklist\": true")),
@@ -334,7 +315,7 @@ pub async fn job(State(state): State<Arc<StationState>>, Path(id): Path<String>)
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a job id")))?;
     let spool = d.spool().clone();
     match blocking(move || spool.job(id)).await? {
-        Some(job) => Ok(axum::Json(job).into_response()),
+        Some(job) => Ok(axum::Json(api::Job::from(&job)).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_job", format!("no job {id}"))),
     }
 }
@@ -362,7 +343,7 @@ pub async fn list(
     let filter = Filter { printer: q.printer, states, order_id: q.order_id, before: q.before, limit: q.limit, ..Filter::default() };
     let spool = d.spool().clone();
     let docs = blocking(move || spool.list(&filter)).await?;
-    Ok(axum::Json(json!({ "documents": docs })).into_response())
+    Ok(axum::Json(api::Documents::of(&docs)).into_response())
 }
 
 /// Cancels every document of the job that has not started sending.
@@ -393,7 +374,7 @@ pub async fn reprint(State(state): State<Arc<StationState>>, Path(id): Path<Stri
         _ => return Err(ApiError::bad_request("missing", "reason", "a reprint needs a reason (why the first label is not usable)")),
     };
     let doc = on_station(&state.station, move |s| s.reprint(id, &reason, req.printer.as_deref())).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(doc)).into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(api::Document::from(&doc))).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -418,7 +399,7 @@ pub async fn resolve(State(state): State<Arc<StationState>>, Path(id): Path<Stri
         _ => return Err(ApiError::bad_request("missing", "reason", "resolving a label in doubt needs a reason (what the operator saw)")),
     };
     let resolved = on_station(&state.station, move |s| Ok(s.resolve(id, outcome, &reason)?)).await?;
-    Ok(axum::Json(resolved).into_response())
+    Ok(axum::Json(api::Resolved::from(&resolved)).into_response())
 }
 
 /// `POST /v1/check`: the compliance report for one order, without printing. With a spool, a
@@ -433,8 +414,8 @@ pub async fn check(State(state): State<Arc<AppState>>, bytes: Result<Bytes, Byte
 
 pub async fn printers(State(state): State<Arc<StationState>>) -> Result<Response, ApiError> {
     let d = &state.station;
-    let list: Vec<_> = d.workers().all().map(|p| p.view()).collect();
-    Ok(axum::Json(json!({ "printers": list })).into_response())
+    let printers = d.workers().all().map(|p| api::Printer::from(&p.view())).collect();
+    Ok(axum::Json(api::Printers { printers }).into_response())
 }
 
 fn printer_named(d: &Station, name: &str) -> Result<Arc<crate::worker::PrinterHandle>, ApiError> {
@@ -446,23 +427,20 @@ pub async fn printer(State(state): State<Arc<StationState>>, Path(name): Path<St
     let p = printer_named(d, &name)?;
     let spool = d.spool().clone();
     let counts = blocking(move || spool.counts()).await?;
-    let queue: serde_json::Map<String, Value> =
-        counts.into_iter().filter(|(p, _, _)| *p == name).map(|(_, s, n)| (s.as_str().to_string(), json!(n))).collect();
-    let mut v = serde_json::to_value(p.view()).map_err(ApiError::internal)?;
-    v["documents"] = Value::Object(queue);
-    Ok(axum::Json(v).into_response())
+    let queue = counts.into_iter().filter(|(p, _, _)| *p == name).map(|(_, s, n)| (s.as_str(), n)).collect();
+    Ok(axum::Json(api::Printer { documents: Some(queue), ..api::Printer::from(&p.view()) }).into_response())
 }
 
 pub async fn pause(State(state): State<Arc<StationState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let p = printer_named(&state.station, &name)?;
     p.set_operator_pause(true);
-    Ok(axum::Json(p.view()).into_response())
+    Ok(axum::Json(api::Printer::from(&p.view())).into_response())
 }
 
 pub async fn resume(State(state): State<Arc<StationState>>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let p = printer_named(&state.station, &name)?;
     p.set_operator_pause(false);
-    Ok(axum::Json(p.view()).into_response())
+    Ok(axum::Json(api::Printer::from(&p.view())).into_response())
 }
 
 /// `GET /v1/events`: server-sent events from the bus. A slow reader skips what it missed.
@@ -493,7 +471,7 @@ pub async fn events(State(state): State<Arc<StationState>>) -> Result<Response, 
 pub async fn health(d: &Station) -> Value {
     let spool = d.spool().clone();
     let counts = tokio::task::spawn_blocking(move || spool.counts()).await.ok().and_then(|r| r.ok());
-    let printers: Vec<_> = d.workers().all().map(|p| p.view()).collect();
+    let printers: Vec<_> = d.workers().all().map(|p| api::Printer::from(&p.view())).collect();
     let spool_state = match &counts {
         Some(c) => {
             let mut by_state = serde_json::Map::new();
@@ -534,7 +512,7 @@ pub async fn test_print(State(state): State<Arc<StationState>>, Path(name): Path
     printer_named(&state.station, &name)?;
     let printer = name.clone();
     let submitted = on_station(&state.station, move |s| s.test_print(&printer)).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "job": submitted.job, "printer": name, "documents": submitted.documents }))).into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(api::Accepted::of(name, &submitted))).into_response())
 }
 
 /// `POST /v1/documents/{id}/cancel`: withdraws one document (not the rest of its job) that has
@@ -542,7 +520,7 @@ pub async fn test_print(State(state): State<Arc<StationState>>, Path(name): Path
 pub async fn cancel_document(State(state): State<Arc<StationState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::bad_request("invalid", "id", format!("{id:?} is not a document id")))?;
     let doc = on_station(&state.station, move |s| Ok(s.cancel_document(id)?)).await?;
-    Ok(axum::Json(doc).into_response())
+    Ok(axum::Json(api::Document::from(&doc)).into_response())
 }
 
 #[cfg(test)]

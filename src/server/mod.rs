@@ -9,6 +9,7 @@
 //! [`ROUTES`] is the one list of endpoints: the router is checked against it and so is the OpenAPI
 //! document served at `/v1/openapi.json` (tests/it/http.rs), so the two cannot drift apart.
 
+pub mod api;
 pub mod connections;
 pub mod error;
 pub mod guard;

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{
-    Admission, DOC_COLUMNS, DocId, Document, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, document_from_row, from_ms, now_ms,
+    Admission, DOC_COLUMNS, DocId, Record, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, document_from_row, from_ms, now_ms,
     parse_state, prepare, submit_in,
 };
 
@@ -54,7 +54,7 @@ pub struct BatchMember {
     pub seq: u32,
     /// 1-based chunk of a label; None for the pick list.
     pub chunk: Option<u32>,
-    pub document: Document,
+    pub document: Record,
 }
 
 impl Spool {

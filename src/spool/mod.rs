@@ -14,7 +14,7 @@
 //! Buyer data (recipient name, phone, address) is stored only in a document's content (the order
 //! JSON) and, derived from it, the rendered bytes and a held document's compliance report;
 //! [`Spool::purge`] replaces all three once a document has been done or cancelled for the retention
-//! period. [`Document`], what lists and events see, carries no buyer data.
+//! period. [`Record`], what lists and events see, carries no buyer data.
 //!
 //! The spool is synchronous and internally locked; async callers use `spawn_blocking`.
 
@@ -255,14 +255,14 @@ impl NewDocument {
 
 /// The answer to a submit: the job that holds the new documents and one admission per document,
 /// in the order submitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
     /// The new job, or for an all-duplicate submit, the job of the first document.
     pub job: JobId,
     pub documents: Vec<Admission>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
     pub document: DocId,
     pub job: JobId,
@@ -283,7 +283,17 @@ pub enum Outcome {
     Resubmitted,
 }
 
-impl Document {
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::New => "new",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Resubmitted => "resubmitted",
+        }
+    }
+}
+
+impl Record {
     /// Whether reaching `state` now makes this label late: printed after its `ship_by`.
     pub fn late_if(&self, state: State) -> bool {
         match (state, self.printed_at, self.ship_by) {
@@ -300,9 +310,10 @@ impl Serialize for State {
     }
 }
 
-/// A document as lists, the API and events see it: no buyer data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Document {
+/// A document's record in the spool: its ids, state and clocks, no buyer data. Lists and events
+/// read it; the API shows it as `server::api::Document`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
     pub id: DocId,
     pub job: JobId,
     pub key: String,
@@ -318,9 +329,7 @@ pub struct Document {
     pub report: Option<serde_json::Value>,
     pub reprint_of: Option<DocId>,
     pub reprint_reason: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     /// Buyer data was removed after the retention period.
     pub purged: bool,
@@ -331,15 +340,12 @@ pub struct Document {
     /// Its print batch (1-based) within that batch: at most 50 labels each. None for a pick list.
     pub chunk: Option<u32>,
     /// A label's print deadline: the order's `ship_by`, else `created_at` + `[deadlines] print_within`.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub ship_by: Option<OffsetDateTime>,
     /// When its last byte reached the printer (the first time).
-    #[serde(with = "time::serde::rfc3339::option")]
     pub printed_at: Option<OffsetDateTime>,
     /// Printed after its `ship_by`: it still printed, and says so.
     pub late: bool,
     /// When a carrier handover scan ticked the parcel off.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub handed_over_at: Option<OffsetDateTime>,
 }
 
@@ -364,12 +370,11 @@ pub struct Rendered {
     pub format: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: JobId,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    pub documents: Vec<Document>,
+    pub documents: Vec<Record>,
 }
 
 /// Which documents to list. Newest first; `before` pages backwards by id.
@@ -516,7 +521,7 @@ impl Spool {
 
     /// Claims the most urgent queued document for `printer` (queued → rendering): see
     /// [`clock::QUEUE_ORDER`].
-    pub fn claim_next(&self, printer: &str) -> Result<Option<Document>, SpoolError> {
+    pub fn claim_next(&self, printer: &str) -> Result<Option<Record>, SpoolError> {
         let now = now_ms();
         let id = self.write(|tx| {
             let id: Option<DocId> = tx
@@ -657,7 +662,7 @@ impl Spool {
     /// Prints a document again, explicitly: a new document in a new job, linked to the original,
     /// with the reason in the audit log. The original keeps its state. `printer` defaults to the
     /// original's.
-    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Document, SpoolError> {
+    pub fn reprint(&self, id: DocId, reason: &str, printer: Option<&str>) -> Result<Record, SpoolError> {
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(SpoolError::Invalid("a reprint needs a reason".into()));
@@ -807,7 +812,7 @@ impl Spool {
         Ok(problems)
     }
 
-    pub fn document(&self, id: DocId) -> Result<Document, SpoolError> {
+    pub fn document(&self, id: DocId) -> Result<Record, SpoolError> {
         let conn = self.lock();
         conn.prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"))?
             .query_row([id], document_from_row)
@@ -826,7 +831,7 @@ impl Spool {
         Ok(Some(Job { id, created_at: from_ms(created), documents }))
     }
 
-    pub fn list(&self, filter: &Filter) -> Result<Vec<Document>, SpoolError> {
+    pub fn list(&self, filter: &Filter) -> Result<Vec<Record>, SpoolError> {
         let mut sql = format!("SELECT {DOC_COLUMNS} FROM documents WHERE 1 = 1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
@@ -1030,10 +1035,10 @@ pub enum Resolution {
 }
 
 /// A resolved document and, for "did not come out", its reprint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Resolved {
-    pub document: Document,
-    pub reprint: Option<Document>,
+    pub document: Record,
+    pub reprint: Option<Record>,
 }
 
 /// Copies document `id` as a new queued document in a new job, linked to it, with the reason audited.
@@ -1249,7 +1254,7 @@ fn parse_state(s: &str) -> Result<State, SpoolError> {
     State::parse(s).ok_or_else(|| SpoolError::Invalid(format!("unknown state {s:?} in the spool")))
 }
 
-fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, SpoolError>> {
+fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Record, SpoolError>> {
     let id: DocId = r.get(0)?;
     let kind: String = r.get(3)?;
     let state: String = r.get(7)?;
@@ -1265,7 +1270,7 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Document, Spo
             }
             None => None,
         };
-        Ok(Document {
+        Ok(Record {
             id,
             job: r.get(1)?,
             key: r.get(2)?,

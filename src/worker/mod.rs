@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
@@ -40,7 +39,7 @@ use crate::events::{Event, EventBus, Subject};
 use crate::marketdoc::Part;
 use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
-use crate::spool::{Document, Spool, SpoolError, State, StoredContent};
+use crate::spool::{Record, Spool, SpoolError, State, StoredContent};
 use crate::text::Fonts;
 use crate::transport::speed::LinkSpeed;
 use crate::transport::{Connector, Transport, TransportError, Uri};
@@ -73,8 +72,8 @@ pub struct PrinterSpec {
     pub fit: crate::marketdoc::Fit,
 }
 
-/// What the API shows about a printer.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// What a printer is doing, as its worker last saw it (the API shows it as `server::api::Printer`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct PrinterView {
     pub name: String,
     pub role: &'static str,
@@ -210,7 +209,7 @@ impl Workers {
 
 /// A document rendered and ready to go, held in memory until the printer takes it.
 struct Rendered {
-    doc: Document,
+    doc: Record,
     bytes: Vec<u8>,
     format: String,
     /// Already `ready` in the spool (a retried send, or found at startup): only `mark_sending` left.
@@ -618,7 +617,7 @@ async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> 
 
 /// Renders one claimed document (blocking): its printer bytes come from the gate, the one path from a
 /// document to a printer's language; the worker records what became of it.
-fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
+fn render(shared: &Shared, spec: &PrinterSpec, doc: Record) -> RenderOutcome {
     let spool = &shared.spool;
     let fail = |why: String| {
         tracing::warn!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
@@ -706,7 +705,7 @@ fn render(shared: &Shared, spec: &PrinterSpec, doc: Document) -> RenderOutcome {
 
 /// The packing slips of a proven document, as their own document on the slips printer (keyed after
 /// the label's, so rendering the label again queues them once), and that printer woken.
-fn queue_slips(shared: &Shared, doc: &Document, d: &crate::spool::MarketDocument, slips: &str) -> Result<(), SpoolError> {
+fn queue_slips(shared: &Shared, doc: &Record, d: &crate::spool::MarketDocument, slips: &str) -> Result<(), SpoolError> {
     let part = crate::spool::MarketDocument { part: Part::Slips, ..d.clone() };
     let slip = crate::spool::NewDocument::document(slips, part).with_key(format!("{}#slips", doc.key));
     let submitted = shared.spool.submit(vec![slip])?;
@@ -733,7 +732,7 @@ fn document_pages(pages: &[crate::marketdoc::Page], tracking: &str) -> Vec<serde
 
 /// Holds a marketplace document that may not print as it is (`reason` is the rule id), with the
 /// pages it was judged on.
-fn hold(shared: &Shared, spec: &PrinterSpec, doc: &Document, reason: &str, message: &str, pages: Option<Vec<serde_json::Value>>) -> RenderOutcome {
+fn hold(shared: &Shared, spec: &PrinterSpec, doc: &Record, reason: &str, message: &str, pages: Option<Vec<serde_json::Value>>) -> RenderOutcome {
     tracing::info!(printer = spec.name, document = doc.id, order_id = doc.order_id.as_deref().unwrap_or(""),
         tracking = doc.tracking_number.as_deref().unwrap_or(""), reason, "document held");
     let report = serde_json::json!({ "refusals": [], "hold": { "reason": reason, "message": message, "pages": pages } });
@@ -746,7 +745,7 @@ fn hold(shared: &Shared, spec: &PrinterSpec, doc: &Document, reason: &str, messa
 
 /// The rendered document, unless the link is too slow to carry it within the printer's
 /// `max_label_seconds`: then it is held as `link_too_slow` with the figures, before a byte goes.
-fn fits_link(shared: &Shared, spec: &PrinterSpec, doc: Document, bytes: Vec<u8>) -> RenderOutcome {
+fn fits_link(shared: &Shared, spec: &PrinterSpec, doc: Record, bytes: Vec<u8>) -> RenderOutcome {
     let seconds = spec.speed.time_for(bytes.len()).as_secs_f64();
     if seconds <= spec.max_label_seconds as f64 {
         let format = spec.profile.language.to_string().to_lowercase();
@@ -787,7 +786,7 @@ pub fn link_too_slow_message(spec: &PrinterSpec, bytes: usize, seconds: f64) -> 
 }
 
 /// Lets go of a claimed document that was rendered but not sent (rendering → queued).
-async fn release(shared: &Shared, doc: &Document) {
+async fn release(shared: &Shared, doc: &Record) {
     let spool = shared.spool.clone();
     let id = doc.id;
     let state = blocking(move || spool.document(id).map(|d| d.state)).await;
@@ -804,7 +803,7 @@ async fn release(shared: &Shared, doc: &Document) {
     }
 }
 
-fn publish(shared: &Shared, doc: &Document, state: State, reason: Option<String>) {
+fn publish(shared: &Shared, doc: &Record, state: State, reason: Option<String>) {
     shared.events.publish(Event::job(Subject::of(doc), state, reason, doc.late_if(state)));
     // A settled document moves its batch on: publish the batch's counts after the job event.
     if doc.batch.is_some() && Outcome::of(state) != Outcome::Pending {

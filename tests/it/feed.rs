@@ -127,7 +127,7 @@ fn station(spool: Arc<Spool>, wake: impl Fn(&str) + Send + Sync + 'static) -> Ar
     Arc::new(labeld::station::Station::detached(spool, EventBus::default(), Arc::new(BinPattern::default()), wake))
 }
 
-fn documents(spool: &Spool) -> Vec<labeld::spool::Document> {
+fn documents(spool: &Spool) -> Vec<labeld::spool::Record> {
     let mut all = Vec::new();
     let mut before = None;
     loop {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod api_shapes;
 mod architecture;
 mod batch;
 mod cli_check;

@@ -1,9 +1,11 @@
 //! Every shared fixture renders at 203 and 300 dpi, its barcodes read back, nothing collides, and the
 //! raster matches the golden image exactly.
 //!
-//! Golden images live in tests/golden/. After a deliberate change to the template, layout or fonts,
-//! regenerate them with `LABELD_UPDATE_GOLDEN=1 cargo test --test it render_fixtures` and look at them
-//! before committing. A mismatch writes the new image next to target/golden-diff/ for comparison.
+//! Golden images live in tests/golden/, drawn with the fonts the tests pin (`common::pinned_fonts`: the
+//! DejaVu Sans built into labeld and the Noto faces under tests/fonts, never the system's), so they hold
+//! on any machine. After a deliberate change to the template, layout or fonts, regenerate them with
+//! `LABELD_UPDATE_GOLDEN=1 cargo test --test it render_fixtures` and look at them before committing. A
+//! mismatch writes the new image next to target/golden-diff/ for comparison.
 
 use crate::common;
 
@@ -99,7 +101,7 @@ fn golden_images_match() {
     let mut failures = Vec::new();
     for (name, order) in common::fixture_orders() {
         for dpi in DPIS {
-            let label = common::render(&order, dpi).unwrap();
+            let label = common::render_with(&order, dpi, common::pinned_fonts()).unwrap_or_else(|e| panic!("{name}@{dpi} with the pinned fonts: {e}"));
             let path = dir.join(format!("{name}-{dpi}.png"));
             let png = render::png::encode(label.raster(), dpi);
             if update {

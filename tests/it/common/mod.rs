@@ -52,6 +52,17 @@ pub fn fonts() -> &'static Fonts {
     FONTS.get_or_init(|| Fonts::load(&FontConfig::default()).expect("fonts"))
 }
 
+/// The fonts the golden images are drawn with, and only these: the DejaVu Sans compiled into labeld
+/// and the Noto Sans Thai and Noto Sans CJK JP (a subset) under tests/fonts, never the machine's own, so
+/// a system font update cannot move a dot.
+pub fn pinned_fonts() -> &'static Fonts {
+    static FONTS: OnceLock<Fonts> = OnceLock::new();
+    FONTS.get_or_init(|| {
+        let dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fonts")];
+        Fonts::load(&FontConfig { dirs, no_system: true, no_builtin: false }).expect("the test fonts")
+    })
+}
+
 pub fn template() -> &'static Template {
     static T: OnceLock<Template> = OnceLock::new();
     T.get_or_init(|| Template::load(labeld::template::DEFAULT).unwrap())
@@ -70,5 +81,10 @@ pub fn gate() -> &'static Gate {
 
 /// A label as the daemon prints it (no other order has its tracking number), at the golden images' print time.
 pub fn render(order: &Order, dpi: u32) -> Result<Label, compose::ComposeError> {
-    gate().label(order, &labeld::comply::NoSpool, fonts(), &compose::Options { dpi, printed_at: fixed_time() })
+    render_with(order, dpi, fonts())
+}
+
+/// [`render`] with these fonts.
+pub fn render_with(order: &Order, dpi: u32, fonts: &Fonts) -> Result<Label, compose::ComposeError> {
+    gate().label(order, &labeld::comply::NoSpool, fonts, &compose::Options { dpi, printed_at: fixed_time() })
 }

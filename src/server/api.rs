@@ -1,0 +1,231 @@
+//! What the HTTP API answers: the shapes a client reads, each made from a domain type by an explicit
+//! conversion.
+//!
+//! The spool's records, a submit's admissions and the printers' views do not derive `Serialize`, so
+//! renaming one of their fields cannot change the API. A field here is a promise to clients:
+//! `openapi.json` declares it, and the tests check real answers against that declaration.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::spool::{self, DocId, JobId};
+use crate::worker::PrinterView;
+
+/// A document (a label, pick list or test page) as lists, jobs and reprints show it: ids and clocks,
+/// no buyer data.
+#[derive(Debug, Serialize)]
+pub struct Document {
+    pub id: DocId,
+    pub job: JobId,
+    pub key: String,
+    pub kind: &'static str,
+    pub printer: String,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub state: &'static str,
+    pub attempts: u32,
+    pub error: Option<String>,
+    /// The rules' report while held: rule ids, field paths and spans.
+    pub report: Option<serde_json::Value>,
+    pub reprint_of: Option<DocId>,
+    pub reprint_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub purged: bool,
+    pub rendered_bytes: Option<i64>,
+    pub batch: Option<String>,
+    pub chunk: Option<u32>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ship_by: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub printed_at: Option<OffsetDateTime>,
+    pub late: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub handed_over_at: Option<OffsetDateTime>,
+}
+
+impl From<&spool::Record> for Document {
+    fn from(r: &spool::Record) -> Document {
+        Document {
+            id: r.id,
+            job: r.job,
+            key: r.key.clone(),
+            kind: r.kind.as_str(),
+            printer: r.printer.clone(),
+            order_id: r.order_id.clone(),
+            tracking_number: r.tracking_number.clone(),
+            state: r.state.as_str(),
+            attempts: r.attempts,
+            error: r.error.clone(),
+            report: r.report.clone(),
+            reprint_of: r.reprint_of,
+            reprint_reason: r.reprint_reason.clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            purged: r.purged,
+            rendered_bytes: r.rendered_bytes,
+            batch: r.batch.clone(),
+            chunk: r.chunk,
+            ship_by: r.ship_by,
+            printed_at: r.printed_at,
+            late: r.late,
+            handed_over_at: r.handed_over_at,
+        }
+    }
+}
+
+/// `GET /v1/jobs`: documents, newest first.
+#[derive(Debug, Serialize)]
+pub struct Documents {
+    pub documents: Vec<Document>,
+}
+
+impl Documents {
+    pub fn of(records: &[spool::Record]) -> Documents {
+        Documents { documents: records.iter().map(Document::from).collect() }
+    }
+}
+
+/// `GET /v1/jobs/{id}`.
+#[derive(Debug, Serialize)]
+pub struct Job {
+    pub id: JobId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub documents: Vec<Document>,
+}
+
+impl From<&spool::Job> for Job {
+    fn from(j: &spool::Job) -> Job {
+        Job { id: j.id, created_at: j.created_at, documents: j.documents.iter().map(Document::from).collect() }
+    }
+}
+
+/// What a submit did with one document: stored now, or the same key seen before.
+#[derive(Debug, Serialize)]
+pub struct Admission {
+    pub document: DocId,
+    pub job: JobId,
+    pub key: String,
+    /// `new`, `duplicate` or `resubmitted`.
+    pub outcome: &'static str,
+    pub state: &'static str,
+}
+
+impl From<&spool::Admission> for Admission {
+    fn from(a: &spool::Admission) -> Admission {
+        Admission { document: a.document, job: a.job, key: a.key.clone(), outcome: a.outcome.as_str(), state: a.state.as_str() }
+    }
+}
+
+/// `POST /v1/jobs` (a label or a pick list) and `POST /v1/printers/{name}/test-print`: 202.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub job: JobId,
+    pub printer: String,
+    pub documents: Vec<Admission>,
+}
+
+impl Accepted {
+    pub fn of(printer: String, submitted: &spool::Submitted) -> Accepted {
+        Accepted { job: submitted.job, printer, documents: submitted.documents.iter().map(Admission::from).collect() }
+    }
+}
+
+/// `POST /v1/jobs` with `orders`: a shipping batch, 202.
+#[derive(Debug, Serialize)]
+pub struct BatchAccepted {
+    pub job: JobId,
+    pub printer: String,
+    pub batch: String,
+    /// `new` or `duplicate` (the batch id or key was seen before).
+    pub outcome: &'static str,
+    pub chunks: u32,
+    pub picklist_printer: Option<String>,
+    pub documents: Vec<BatchAdmission>,
+}
+
+/// A batch document's admission and its print chunk (1-based; null for the batch's pick list).
+#[derive(Debug, Serialize)]
+pub struct BatchAdmission {
+    #[serde(flatten)]
+    pub admission: Admission,
+    pub chunk: Option<u32>,
+}
+
+impl BatchAccepted {
+    pub fn of(printer: String, picklist_printer: Option<String>, submitted: &spool::BatchSubmitted) -> BatchAccepted {
+        let documents = submitted
+            .documents
+            .iter()
+            .map(|(chunk, a)| BatchAdmission { admission: Admission::from(a), chunk: *chunk })
+            .collect();
+        BatchAccepted {
+            job: submitted.job,
+            printer,
+            batch: submitted.batch.clone(),
+            outcome: submitted.outcome.as_str(),
+            chunks: submitted.chunks,
+            picklist_printer,
+            documents,
+        }
+    }
+}
+
+/// `POST /v1/documents/{id}/resolve`: the document, and for "not printed" its one reprint.
+#[derive(Debug, Serialize)]
+pub struct Resolved {
+    pub document: Document,
+    pub reprint: Option<Document>,
+}
+
+impl From<&spool::Resolved> for Resolved {
+    fn from(r: &spool::Resolved) -> Resolved {
+        Resolved { document: Document::from(&r.document), reprint: r.reprint.as_ref().map(Document::from) }
+    }
+}
+
+/// A printer as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct Printer {
+    pub name: String,
+    /// `label` or `picklist`.
+    pub role: &'static str,
+    pub driver: String,
+    pub language: String,
+    pub dpi: u32,
+    pub state: String,
+    pub status_channel: bool,
+    pub detail: Option<String>,
+    pub held_by_operator: bool,
+    /// `GET /v1/printers/{name}` only: its documents by state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<BTreeMap<&'static str, u64>>,
+}
+
+impl From<&PrinterView> for Printer {
+    fn from(v: &PrinterView) -> Printer {
+        Printer {
+            name: v.name.clone(),
+            role: v.role,
+            driver: v.driver.clone(),
+            language: v.language.clone(),
+            dpi: v.dpi,
+            state: v.state.clone(),
+            status_channel: v.status_channel,
+            detail: v.detail.clone(),
+            held_by_operator: v.held_by_operator,
+            documents: None,
+        }
+    }
+}
+
+/// `GET /v1/printers`.
+#[derive(Debug, Serialize)]
+pub struct Printers {
+    pub printers: Vec<Printer>,
+}
