@@ -164,7 +164,16 @@ EOF
 $(repeat "$runs" "labeld-cli-$dpi.times" "$B" render "$ref" -f zpl --dpi "$dpi" --printed-at "$printed_at" -o "labeld-$dpi.zpl")
 EOF
     { echo "cli_${dpi}_ms=$w"; echo "cli_${dpi}_cpu_ms=$c"; echo "cli_${dpi}_bytes=$(stat -c %s "labeld-$dpi.zpl")"; } >> labeld.kv
+    # The same without the font index (a cache directory that cannot be made): every run scans the fonts.
+    read -r w c <<EOF
+$(repeat "$runs" "labeld-cli-noindex-$dpi.times" env XDG_CACHE_HOME=/proc/labeld-no-cache "$B" render "$ref" -f zpl --dpi "$dpi" --printed-at "$printed_at" -o "labeld-$dpi.zpl")
+EOF
+    { echo "cli_noindex_${dpi}_ms=$w"; echo "cli_noindex_${dpi}_cpu_ms=$c"; } >> labeld.kv
 done
+read -r w c <<EOF
+$(repeat "$runs" "labeld-check.times" sh -c "\"$B\" check \"$ref\" > /dev/null")
+EOF
+{ echo "check_ms=$w"; echo "check_cpu_ms=$c"; } >> labeld.kv
 rm -f cups.kv.tmp
 ckv() { sed -n "s/^$1=//p" cups.kv | tail -n 1; }
 
@@ -220,7 +229,10 @@ log "writing $out/results.md"
         echo "| $dpi | labeld in process, ZPL \`png\` | $pw | $pc | $pb | $(ratio "$cw" "$pw")×, $(ratio "$cc" "$pc")×, $(ratio "$cb" "$pb")× |"
         lw=$(kv "cli_${dpi}_ms"); lc=$(kv "cli_${dpi}_cpu_ms"); lb=$(kv "cli_${dpi}_bytes")
         echo "| $dpi | labeld CLI process, ZPL \`:Z64:\` | $lw | $lc | $lb | $(ratio "$cw" "$lw")×, $(ratio "$cc" "$lc")×, $(ratio "$cb" "$lb")× |"
+        nw=$(kv "cli_noindex_${dpi}_ms"); nc=$(kv "cli_noindex_${dpi}_cpu_ms")
+        echo "| $dpi | the same without the font index | $nw | $nc | $lb | $(ratio "$cw" "$nw")×, $(ratio "$cc" "$nc")× |"
     done
+    echo "| | labeld \`check\` process (rules only, no label) | $(kv check_ms) | $(kv check_cpu_ms) | | $(ratio "$(ckv cups_203_ms)" "$(kv check_ms)")×, $(ratio "$(ckv cups_203_cpu_ms)" "$(kv check_cpu_ms)")× against CUPS at 203 dpi |"
     echo
     echo "### labeld against glabels, $n_batch orders (batch-500.jsonl)"
     echo

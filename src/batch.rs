@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::order::Order;
 use crate::bins::BinPattern;
 use crate::picklist;
-use crate::spool::{Kind, NewBatch, NewDocument, State, StoredBatch};
+use crate::spool::{Kind, NewBatch, NewDocument, Release, State, StoredBatch};
 
 /// Labels per print batch: the marketplace allows at most 50.
 pub const PRINT_BATCH: usize = 50;
@@ -27,6 +27,7 @@ pub fn plan(
     picklist_printer: Option<&str>,
     pattern: &BinPattern,
     key: Option<&str>,
+    release: Release,
 ) -> NewBatch {
     let picklist = picklist_printer.map(|p| NewDocument::picklist(p, orders.clone()).with_key(format!("picklist:{id}")));
     let order = picklist::pick_order_indices(&orders, pattern);
@@ -41,7 +42,7 @@ pub fn plan(
             }
         })
         .collect();
-    NewBatch { id, printer: printer.to_string(), picklist, labels, chunk_size: PRINT_BATCH }
+    NewBatch { id, printer: printer.to_string(), picklist, labels, chunk_size: PRINT_BATCH, release }
 }
 
 /// A batch of marketplace documents in walking order (by the bins of each parcel's items, when
@@ -61,7 +62,7 @@ pub fn plan_documents(id: String, documents: Vec<(NewDocument, Vec<Option<String
             }
         })
         .collect();
-    NewBatch { id, printer: printer.to_string(), picklist: None, labels, chunk_size: PRINT_BATCH }
+    NewBatch { id, printer: printer.to_string(), picklist: None, labels, chunk_size: PRINT_BATCH, release: Release::AtOnce }
 }
 
 /// What became of one document, in the words `labeld batch` prints.
@@ -274,7 +275,7 @@ mod tests {
     fn labels_follow_the_walk_and_fill_chunks_of_fifty() {
         // 120 orders whose bins run backwards: the walk reverses them.
         let orders: Vec<Order> = (0..120).map(|i| order(&format!("{i:04}"), &format!("A-{:02}-01", 120 - i))).collect();
-        let plan = plan("B1".into(), orders, "dock", Some("office"), &BinPattern::default(), Some("k"));
+        let plan = plan("B1".into(), orders, "dock", Some("office"), &BinPattern::default(), Some("k"), Release::AtOnce);
         assert_eq!(plan.picklist.as_ref().unwrap().printer, "office");
         assert_eq!(plan.labels.len(), 120);
         let first = match &plan.labels[0].content {

@@ -402,8 +402,15 @@ fn longest_fitting_prefix(text: &str, fits: impl Fn(&str) -> Result<bool, Layout
 }
 
 fn place_barcode(id: &str, max_module_mm: f32, bound: &Bound, rect: Rect, dpi: u32) -> Result<Barcode, LayoutError> {
-    let fail = |message: String| LayoutError::Barcode { element: id.to_string(), field: bound.sources(), message };
-    let symbol = code128::encode(&bound.text).map_err(|e| fail(e.to_string()))?;
+    code128_in(id, &bound.sources(), &bound.text, rect, max_module_mm, dpi)
+}
+
+/// A Code 128 of `data` centred in `rect`: whole dots per module, the widest up to `max_module_mm`
+/// that fits with its quiet zones, never under the 0.25 mm minimum (then refused as `barcode`,
+/// naming `source`). Labels, pick lists and manifests all place their bars through here.
+pub fn code128_in(id: &str, source: &str, data: &str, rect: Rect, max_module_mm: f32, dpi: u32) -> Result<Barcode, LayoutError> {
+    let fail = |message: String| LayoutError::Barcode { element: id.to_string(), field: source.to_string(), message };
+    let symbol = code128::encode(data).map_err(|e| fail(e.to_string()))?;
     let modules = symbol.modules();
     let quiet_modules = code128::QUIET_MODULES as i32;
     let total = modules.len() as i32 + 2 * quiet_modules;
@@ -413,7 +420,7 @@ fn place_barcode(id: &str, max_module_mm: f32, bound: &Bound, rect: Rect, dpi: u
     if module < min_module {
         return Err(fail(format!(
             "{:?} needs {} modules; at the {MIN_MODULE_MM} mm minimum bar width that is {:.1} mm, wider than the {:.1} mm box",
-            bound.text,
+            data,
             total,
             (total * min_module) as f32 * 25.4 / dpi as f32,
             rect.w as f32 * 25.4 / dpi as f32
@@ -422,8 +429,8 @@ fn place_barcode(id: &str, max_module_mm: f32, bound: &Bound, rect: Rect, dpi: u
     let width = modules.len() as i32 * module;
     Ok(Barcode {
         element: id.to_string(),
-        source: bound.sources(),
-        data: bound.text.clone(),
+        source: source.to_string(),
+        data: data.to_string(),
         x: rect.x + (rect.w - width) / 2,
         y: rect.y,
         module,

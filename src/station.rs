@@ -18,8 +18,8 @@ use crate::marketdoc::intake::{self, Incoming, Rejected};
 use crate::order::Order;
 use crate::bins::BinPattern;
 use crate::spool::{
-    Admission, BatchSubmitted, DocId, JobId, Kind, MarketDocument, NewDocument, Outcome, Record, Resolution, Resolved, Spool, SpoolError, State,
-    Submitted,
+    Admission, BatchSubmitted, DocId, JobId, Kind, MarketDocument, NewDocument, Outcome, Record, Release, Resolution, Resolved, ScanAnswer,
+    ScanResult, Spool, SpoolError, State, Submitted,
 };
 use crate::worker::{PrinterHandle, Workers};
 
@@ -72,6 +72,8 @@ pub struct Batch {
     pub picklist: Picklist,
     /// Given, or derived from the orders.
     pub batch_id: Option<String>,
+    /// At once, or each label when its order is scanned at a packing bench.
+    pub release: Release,
 }
 
 /// A batch of marketplace documents: walking order by the bins of each parcel's items, chunks of 50.
@@ -276,7 +278,7 @@ impl Station {
         };
         let batch_id = request.batch_id.unwrap_or_else(|| crate::picklist::batch_id(&request.orders, time::OffsetDateTime::now_utc()));
         let name = printer.spec.name.clone();
-        let plan = batch::plan(batch_id, request.orders, &name, picklist_printer.as_ref().map(|p| p.spec.name.as_str()), &self.bins, request.key.as_deref());
+        let plan = batch::plan(batch_id, request.orders, &name, picklist_printer.as_ref().map(|p| p.spec.name.as_str()), &self.bins, request.key.as_deref(), request.release);
         let submitted = self.spool.submit_batch(plan)?;
         self.wake(&name);
         if let Some(p) = &picklist_printer {
@@ -364,6 +366,30 @@ impl Station {
     pub fn test_print(&self, printer: &str) -> Result<Submitted, StationError> {
         self.printer("printer", printer)?;
         Ok(self.submit(vec![NewDocument::test_page(printer)])?)
+    }
+
+    /// A packer scanned `code` (an order id from the pick list, or the SKU of a single-item order) at
+    /// the bench whose printer is `printer` (default: each label's own printer). The release is
+    /// committed first; then listeners hear of it and the printer wakes to print it.
+    pub fn scan(&self, code: &str, printer: Option<&str>) -> Result<ScanAnswer, StationError> {
+        if let Some(p) = printer {
+            self.printer("printer", p)?;
+        }
+        // Bytes made for one printer suit another with the same profile and link.
+        let reuses_bytes = |from: &str, to: &str| match (self.workers.get(from), self.workers.get(to)) {
+            (Some(a), Some(b)) => {
+                a.spec.profile == b.spec.profile && a.spec.speed == b.spec.speed && a.spec.max_label_seconds == b.spec.max_label_seconds
+            }
+            _ => false,
+        };
+        let answer = self.spool.scan(code, printer, &reuses_bytes)?;
+        if answer.result == ScanResult::Printing {
+            for d in &answer.documents {
+                self.announce(d);
+                self.wake(&d.printer);
+            }
+        }
+        Ok(answer)
     }
 
     /// Tells listeners about a change made by a person.

@@ -1,4 +1,4 @@
-//! `labeld batch BATCH.jsonl --printer NAME [--server URL] [--token T] [--no-picklist]`
+//! `labeld batch BATCH.jsonl --printer NAME [--server URL] [--token T] [--no-picklist] [--release on_scan]`
 //!
 //! Submits a shipping batch to the running daemon over HTTP (the daemon owns the printers and the
 //! spool), follows its progress, and ends with a result per order. The daemon prints the pick list
@@ -10,6 +10,11 @@
 //! A batch of marketplace label documents is one `{"kind": "document", ...}` per line instead (see
 //! [`super::input::read_document_batch`]): no pick list, the same walking order (by the items' bins),
 //! chunks and progress.
+//!
+//! With `--release on_scan` the labels print one by one as packers scan their orders at the bench,
+//! which takes hours; the command follows the batch until the pick list printed and every label
+//! was rendered and checked, reports which labels wait for their scan, and exits (0 when none is
+//! held or failed).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -48,6 +53,10 @@ pub struct Args {
     /// so submitting it again prints nothing twice).
     #[arg(long)]
     batch_id: Option<String>,
+    /// When the labels print: at_once, or on_scan (each when its order is scanned at a packing
+    /// bench: POST /v1/scans or the packers' page).
+    #[arg(long, default_value = "at_once", value_parser = ["at_once", "on_scan"])]
+    release: String,
 }
 
 /// The orders of an order batch (none for a document batch, which is read elsewhere).
@@ -116,6 +125,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(id) = &args.batch_id {
         body["batch_id"] = json!(id);
     }
+    let on_scan = args.release == "on_scan";
+    if on_scan {
+        body["release"] = json!("on_scan");
+    }
     let (status, answer) = match api.call("POST", "/v1/jobs", Some(&body)) {
         Ok(r) => r,
         Err(e) => return Ok(unreachable(&api, &e)),
@@ -142,7 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let p: Progress = serde_json::from_value(v)?;
                 let printer = api.call("GET", &format!("/v1/printers/{}", args.printer), None).ok().map(|(_, v)| v);
                 display.update(&p, printer.as_ref());
-                if p.complete {
+                if p.complete || (on_scan && all_checked(&p)) {
                     break p;
                 }
             }
@@ -163,6 +176,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(report(&progress))
 }
 
+/// Scan-to-print: the pick list is settled and no label is still queued or being rendered (each
+/// waits for its scan, printed already, or was refused).
+fn all_checked(p: &Progress) -> bool {
+    let picklist_done = p.picklist.as_ref().is_none_or(|pl| pl.result != Outcome::Pending);
+    picklist_done && p.documents.iter().all(|d| !matches!(d.state.as_str(), "queued" | "rendering"))
+}
+
+/// A label rendered, checked and waiting at `ready` for its scan (or on its way out after one).
+fn waits_for_scan(d: &labeld::batch::DocResult) -> bool {
+    d.result == Outcome::Pending && d.state == "ready"
+}
+
 /// The final result per order, on standard output; the exit status.
 fn report(p: &Progress) -> ExitCode {
     let mut out = std::io::stdout().lock();
@@ -172,7 +197,8 @@ fn report(p: &Progress) -> ExitCode {
     for d in &p.documents {
         let order = d.order_id.as_deref().unwrap_or("-");
         let tracking = d.tracking_number.as_deref().unwrap_or("-");
-        let _ = writeln!(out, "{order:<22} {tracking:<24} chunk {:>2}  {}{}", d.chunk.unwrap_or(0), words(d.result), detail(d));
+        let result = if waits_for_scan(d) { "waits for its scan" } else { words(d.result) };
+        let _ = writeln!(out, "{order:<22} {tracking:<24} chunk {:>2}  {result}{}", d.chunk.unwrap_or(0), detail(d));
     }
     let c = &p.counts;
     let _ = writeln!(
@@ -180,6 +206,13 @@ fn report(p: &Progress) -> ExitCode {
         "batch {}: {} printed, {} held, {} failed, {} in doubt, {} cancelled, of {}",
         p.batch, c.printed, c.held, c.failed, c.in_doubt, c.cancelled, c.total
     );
+    let waiting = p.documents.iter().filter(|d| waits_for_scan(d)).count() as u32;
+    if waiting > 0 {
+        let _ = writeln!(out, "batch {}: {waiting} label(s) wait for their scan at the packing bench", p.batch);
+        let refused = c.held + c.failed + c.in_doubt + c.cancelled;
+        let picklist_ok = p.picklist.as_ref().is_none_or(|pl| pl.result == Outcome::Printed);
+        return if refused == 0 && picklist_ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
     let picklist_ok = p.picklist.as_ref().is_none_or(|pl| pl.result == Outcome::Printed);
     if c.printed == c.total && picklist_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

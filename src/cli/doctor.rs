@@ -129,7 +129,7 @@ fn package_for(script: &str) -> &'static str {
 
 fn check_fonts(args: &Args, report: &mut Report) {
     const AREA: &str = "fonts";
-    let cfg = FontConfig { dirs: args.fonts_dirs.clone(), no_system: args.no_system_fonts, no_builtin: false };
+    let cfg = FontConfig { dirs: args.fonts_dirs.clone(), no_system: args.no_system_fonts, no_builtin: false, index_cache: None };
     let fonts = match Fonts::load(&cfg) {
         Ok(f) => f,
         Err(e) => {
@@ -424,7 +424,7 @@ fn check_serial(config: Option<&Config>, report: &mut Report) {
 fn check_link_speed(args: &Args, profiles: &Profiles, config: Option<&Config>, report: &mut Report) {
     const AREA: &str = "serial";
     let Some(config) = config else { return };
-    let cfg = FontConfig { dirs: args.fonts_dirs.clone(), no_system: args.no_system_fonts, no_builtin: false };
+    let cfg = FontConfig { dirs: args.fonts_dirs.clone(), no_system: args.no_system_fonts, no_builtin: false, index_cache: None };
     let Ok(fonts) = Fonts::load(&cfg) else { return };
     for printer in &config.printers {
         let Ok(profile) = profiles.get(&printer.driver) else { continue };

@@ -126,7 +126,9 @@ pub struct FontArgs {
 
 impl FontArgs {
     pub fn load(&self) -> anyhow::Result<Fonts> {
-        Fonts::load(&FontConfig { dirs: self.dirs.clone(), ..FontConfig::default() }).context("loading fonts")
+        // A one-shot command keeps the system font index between runs rather than parse every font file.
+        let cfg = FontConfig { dirs: self.dirs.clone(), index_cache: labeld::text::font_index::user_cache_file(), ..FontConfig::default() };
+        Fonts::load(&cfg).context("loading fonts")
     }
 }
 

@@ -12,9 +12,10 @@
 //!
 //! * `:Z64:` data is the strip deflated in zlib format, Base64-encoded, followed by `:` and the CRC-16 of
 //!   the Base64 text (polynomial 0x1021, initial value 0: CRC-16/XMODEM), in four hex digits.
-//! * ACS (for firmware older than x.14) is ASCII hex with Zebra's compression: `G`–`Y` repeat the next hex
-//!   digit 1–19 times, `g`–`z` 20–400 times (summed when combined), `,` fills the rest of the row with 0,
-//!   `!` with 1, and `:` repeats the previous row.
+//! * ACS (every ZPL II printer; the default takes it for a field where it is shorter than `:Z64:`) is ASCII
+//!   hex with Zebra's compression: `G`–`Y` repeat the next hex digit 1–19 times, `g`–`z` 20–400 times
+//!   (summed when combined), `,` fills the rest of the row with 0, `!` with 1, and `:` repeats the previous
+//!   row.
 //!
 //! The decoder interprets formats: `^XA`/`^XZ`, `^LH`, `^FO`/`^FT`, `^GF` (A: hex, ACS, `:B64:`, `:Z64:`;
 //! B: binary), `^GB` boxes, `^PW`, `^LL`, `^PQ`, `^CC`/`^CT` prefix changes, and the status queries
@@ -51,7 +52,7 @@ pub const DIALECT: Dialect = Dialect {
 /// How `^GF` data is packed (profile `[options] zpl_compression`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
-    /// zlib + Base64 + CRC-16 (`:Z64:`), firmware x.14 and later: the smallest.
+    /// Per `^GF` field the shorter of zlib + Base64 + CRC-16 (`:Z64:`) and ACS, for firmware x.14 and later.
     #[default]
     Z64,
     /// ASCII hex with Zebra's run-length letters (`G`–`z`, `,` `!` `:`): every ZPL II printer reads it.
@@ -115,13 +116,34 @@ pub fn z64(data: &[u8]) -> String {
     format!(":Z64:{text}:{crc:04X}")
 }
 
+/// The shorter of the two encodings a printer with `:Z64:` reads (firmware x.14 on reads ACS too). A small
+/// field (a rule, a few rows) is shorter in ACS, since `:Z64:` spends about 20 bytes on the zlib header,
+/// Adler-32, Base64 padding and CRC; a whole label is about a third the size in `:Z64:` (deflate repeats rows
+/// as cheaply as ACS's `:` and codes text rows far better).
+pub fn smaller_of_z64_and_acs(data: &[u8], stride: usize) -> String {
+    let z = z64(data);
+    match acs_within(data, stride, z.len() - 1) {
+        Some(a) => a,
+        None => z,
+    }
+}
+
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// Zebra's ASCII compression of packed rows, `stride` bytes each.
 pub fn acs(data: &[u8], stride: usize) -> String {
-    let mut out = String::with_capacity(data.len() / 4);
+    acs_within(data, stride, usize::MAX).expect("no limit")
+}
+
+/// Zebra's ASCII compression, or `None` as soon as it is longer than `limit` bytes: text rows cost ACS about
+/// three times what they cost `:Z64:`, so most of a label is never encoded twice.
+pub fn acs_within(data: &[u8], stride: usize, limit: usize) -> Option<String> {
+    let mut out = String::with_capacity((data.len() / 4).min(limit.saturating_add(1)));
     let mut prev: Option<&[u8]> = None;
     for row in data.chunks(stride) {
+        if out.len() > limit {
+            return None;
+        }
         if prev == Some(row) {
             out.push(':');
             continue;
@@ -161,7 +183,7 @@ pub fn acs(data: &[u8], stride: usize) -> String {
             out.push(c);
         }
     }
-    out
+    (out.len() <= limit).then_some(out)
 }
 
 /// `n` copies of a hex digit, with repeat letters when they are shorter.
@@ -234,7 +256,7 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
                 if data.iter().any(|&b| b != 0) {
                     let body = match encoding {
                         Encoding::Acs => acs(data, stride),
-                        _ => z64(data),
+                        _ => smaller_of_z64_and_acs(data, stride),
                     };
                     put(&mut out, &format!("^FO0,{y}^GFA,{n},{n},{stride},{body}^FS\n", n = data.len()));
                 }
@@ -1073,11 +1095,43 @@ mod tests {
     }
 
     #[test]
+    fn each_field_takes_the_shorter_encoding() {
+        // A short rule: a few ACS digits and `:` per row, against :Z64:'s zlib header, Adler-32, Base64 and CRC.
+        let mut rule = Bitmap::new(96, 4);
+        for y in 0..4 {
+            for x in 8..88 {
+                rule.set(x, y, true);
+            }
+        }
+        // Scattered dots that repeat neither along a row nor down a column: ACS spells every digit.
+        let mut noise = Bitmap::new(800, 300);
+        let mut seed = 0x2545_f491_u32;
+        for y in 0..300 {
+            for x in 0..800 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                noise.set(x, y, seed % 7 == 0);
+            }
+        }
+        for (name, page, want_acs) in [("rule", &rule, true), ("noise", &noise, false)] {
+            let data = page.data();
+            let (z, a) = (z64(data), acs(data, page.stride()));
+            assert_eq!(a.len() < z.len(), want_acs, "{name}: ACS {} bytes, :Z64: {} bytes", a.len(), z.len());
+            let zpl = encode(std::slice::from_ref(page), &JobSettings::new(203, page.width(), page.height())).unwrap();
+            let text = String::from_utf8(zpl.clone()).unwrap();
+            assert_eq!(!text.contains(":Z64:"), want_acs, "{name}");
+            assert!(zpl.len() < z.len().min(a.len()) + 100, "{name}: {} bytes", zpl.len());
+            let back = labels(decode_all(Language::Zpl, 203, &zpl).unwrap());
+            assert!(crate::lang::same_raster(page, &back[0]), "{name}");
+        }
+        assert_eq!(acs_within(noise.data(), noise.stride(), 1000), None);
+        assert_eq!(acs_within(rule.data(), rule.stride(), usize::MAX).as_deref(), Some(acs(rule.data(), rule.stride()).as_str()));
+    }
+
+    #[test]
     fn bad_crc_is_an_error_naming_gf() {
-        let mut bmp = Bitmap::new(16, 2);
-        bmp.set(3, 1, true);
-        let bytes = encode(&[bmp], &JobSettings::new(203, 16, 2)).unwrap();
-        let text = String::from_utf8(bytes).unwrap();
+        let text = format!("^XA^FO0,0^GFA,4,4,2,{}^FS^XZ", z64(&[0, 0, 0x10, 0]));
         let at = text.find(":Z64:").unwrap() + 8;
         let mut broken = text.clone().into_bytes();
         broken[at] = if broken[at] == b'A' { b'B' } else { b'A' };

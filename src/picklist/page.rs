@@ -61,6 +61,8 @@ impl Paper {
                 header_h: 17.0,
                 qr_mm: 14.0,
                 row_h: 6.5,
+                bar_h: 7.0,
+                module_mm: 0.25,
                 footer_h: 5.0,
                 // ☐, bin, SKU, item, qty, orders
                 columns: [5.0, 15.0, 21.0, 0.0, 8.0, 8.0],
@@ -74,6 +76,8 @@ impl Paper {
                 header_h: 24.0,
                 qr_mm: 20.0,
                 row_h: 8.0,
+                bar_h: 9.0,
+                module_mm: 0.34,
                 footer_h: 7.0,
                 columns: [8.0, 26.0, 36.0, 0.0, 16.0, 16.0],
                 headings: ["", "Bin", "SKU", "Item", "Qty", "Orders"],
@@ -91,6 +95,10 @@ struct Metrics {
     header_h: f32,
     qr_mm: f32,
     row_h: f32,
+    /// Height of the order's Code 128 under a packing check's heading.
+    bar_h: f32,
+    /// Its module width aimed for (narrower, down to 0.25 mm, when a long id needs it).
+    module_mm: f32,
     footer_h: f32,
     /// Column widths; the 0 one takes what is left.
     columns: [f32; 6],
@@ -105,7 +113,8 @@ enum Block {
     SectionTitle(&'static str),
     TableHeader,
     PickRow(usize),
-    /// Order `i`'s heading row, then rows `from..to` of its items.
+    /// Order `i`'s heading row and its order id as a Code 128 (what a packer scans to print the
+    /// order's label at the bench), then rows `from..to` of its items.
     PackCheck { order: usize, from: usize, to: usize, heading: bool },
 }
 
@@ -130,16 +139,17 @@ pub fn pages(list: &PickList, paper: Paper, dpi: u32, fonts: &Fonts) -> Result<V
     if !list.orders.is_empty() {
         flow.push((Block::SectionTitle("Packing check"), m.row_h));
     }
+    let heading_h = m.row_h + m.bar_h + 1.0;
     for (i, o) in list.orders.iter().enumerate() {
         let n = o.items.len();
-        let whole = m.row_h * (n as f32 + 1.0);
+        let whole = heading_h + m.row_h * n as f32;
         if whole <= body_h {
             flow.push((Block::PackCheck { order: i, from: 0, to: n, heading: true }, whole));
         } else {
             // Taller than a page: one block per row, the heading with the first.
             for r in 0..n {
-                let rows = if r == 0 { 2.0 } else { 1.0 };
-                flow.push((Block::PackCheck { order: i, from: r, to: r + 1, heading: r == 0 }, m.row_h * rows));
+                let h = if r == 0 { heading_h + m.row_h } else { m.row_h };
+                flow.push((Block::PackCheck { order: i, from: r, to: r + 1, heading: r == 0 }, h));
             }
         }
     }
@@ -387,6 +397,13 @@ impl Painter<'_> {
                     let r = self.rect(m.margin, y + 0.5, self.content_w(), m.row_h - 0.5);
                     self.text(&format!("order{order}"), "order_id", &s, r, m.body_pt, Weight::Bold, Align::Left, Overflow::Refuse)?;
                     y += m.row_h;
+                    // The order id to scan at the packing bench. An id Code 128 cannot carry (not
+                    // ASCII) or that is too long for the page gets none: the packer types it instead.
+                    let r = self.rect(m.margin, y, self.content_w() * 0.75, m.bar_h);
+                    if let Ok(code) = layout::code128_in(&format!("order_code{order}"), "order_id", &o.order_id, r, m.module_mm, self.dpi) {
+                        self.doc.elements.push(Element::Barcode(code));
+                    }
+                    y += m.bar_h + 1.0;
                 }
                 for (k, it) in o.items.iter().enumerate().take(to).skip(from) {
                     let src = |what: &str| format!("order {} items[{k}].{what}", o.order_id);

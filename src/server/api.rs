@@ -46,6 +46,10 @@ pub struct Document {
     pub late: bool,
     #[serde(with = "time::serde::rfc3339::option")]
     pub handed_over_at: Option<OffsetDateTime>,
+    /// A scan-to-print label: `awaiting` its scan at the bench, or `released` by one; else null.
+    pub scan: Option<&'static str>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub scanned_at: Option<OffsetDateTime>,
 }
 
 impl From<&spool::Record> for Document {
@@ -74,6 +78,8 @@ impl From<&spool::Record> for Document {
             printed_at: r.printed_at,
             late: r.late,
             handed_over_at: r.handed_over_at,
+            scan: r.scan.map(spool::ScanState::as_str),
+            scanned_at: r.scanned_at,
         }
     }
 }
@@ -146,6 +152,8 @@ pub struct BatchAccepted {
     pub outcome: &'static str,
     pub chunks: u32,
     pub picklist_printer: Option<String>,
+    /// `at_once`, or `on_scan`: each label waits for its order's scan at a packing bench.
+    pub release: &'static str,
     pub documents: Vec<BatchAdmission>,
 }
 
@@ -171,7 +179,44 @@ impl BatchAccepted {
             outcome: submitted.outcome.as_str(),
             chunks: submitted.chunks,
             picklist_printer,
+            release: spool::Release::AtOnce.as_str(),
             documents,
+        }
+    }
+}
+
+/// `POST /v1/scans`: what a packer's scan at the bench did.
+#[derive(Debug, Serialize)]
+pub struct Scan {
+    pub code: String,
+    /// `printing`, `checking`, `already_scanned`, `already_printed`, `not_printable`, `not_waiting`, `unknown`.
+    pub result: &'static str,
+    /// `order_id` or `sku`; null when nothing matched.
+    pub matched: Option<&'static str>,
+    pub order_id: Option<String>,
+    pub documents: Vec<Document>,
+    pub printer: Option<String>,
+    /// The n of "already printed #n".
+    pub printed: u32,
+    pub still_waiting: u32,
+    pub message: String,
+}
+
+impl From<&spool::ScanAnswer> for Scan {
+    fn from(a: &spool::ScanAnswer) -> Scan {
+        Scan {
+            code: a.code.clone(),
+            result: a.result.as_str(),
+            matched: a.matched.map(|m| match m {
+                spool::ScanMatch::OrderId => "order_id",
+                spool::ScanMatch::Sku => "sku",
+            }),
+            order_id: a.order_id.clone(),
+            documents: a.documents.iter().map(Document::from).collect(),
+            printer: a.printer.clone(),
+            printed: a.printed,
+            still_waiting: a.still_waiting,
+            message: a.message.clone(),
         }
     }
 }

@@ -24,7 +24,7 @@ use super::preview::body;
 use super::request::json_body;
 use crate::marketdoc::intake::{Incoming, Source};
 use crate::order::Order;
-use crate::spool::{Filter, Kind, MAX_BATCH, SpoolError, State as DocState};
+use crate::spool::{Filter, Kind, MAX_BATCH, Release, SpoolError, State as DocState};
 use crate::station::{self, Picklist, Station, StationError};
 
 pub(super) fn spool_error(e: SpoolError) -> ApiError {
@@ -45,7 +45,7 @@ pub(super) fn spool_error(e: SpoolError) -> ApiError {
     }
 }
 
-fn station_error(e: StationError) -> ApiError {
+pub(super) fn station_error(e: StationError) -> ApiError {
     match e {
         StationError::NoSuchPrinter { field, .. } => {
             ApiError::new(StatusCode::NOT_FOUND, "no_such_printer", e.to_string()).with_detail(json!({ "field": field }))
@@ -61,7 +61,7 @@ pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Sp
 }
 
 /// A station call on the blocking pool (it commits to the spool).
-async fn on_station<T: Send + 'static>(
+pub(super) async fn on_station<T: Send + 'static>(
     station: &Arc<Station>,
     f: impl FnOnce(&Station) -> Result<T, StationError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -91,6 +91,8 @@ struct SubmitBody {
     picklist: Option<bool>,
     picklist_printer: Option<String>,
     batch_id: Option<String>,
+    /// `at_once` (default) or `on_scan`: each label waits for its order's scan at a packing bench.
+    release: Option<Release>,
     /// A marketplace document job (`"kind": "document"`): the parcel and its file.
     order_id: Option<String>,
     tracking_number: Option<String>,
@@ -164,6 +166,7 @@ async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Optio
         ("document", req.document.is_some()),
         ("picklist", req.picklist.is_some()),
         ("picklist_printer", req.picklist_printer.is_some()),
+        ("release", req.release.is_some()),
     ] {
         if given {
             return Err(ApiError::bad_request("invalid", k, format!("{k} does not apply to a batch of documents (each item carries its own)")));
@@ -207,6 +210,7 @@ async fn submit_document(state: &StationState, req: SubmitBody, key: Option<Stri
         ("orders", req.orders.is_some()),
         ("picklist", req.picklist.is_some()),
         ("picklist_printer", req.picklist_printer.is_some()),
+        ("release", req.release.is_some()),
         ("batch_id", req.batch_id.is_some()),
     ] {
         if given {
@@ -269,7 +273,12 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
         (None, None) => return Err(ApiError::bad_request("missing", "order", "give order (one order) or orders (a batch)")),
     };
     if !is_batch {
-        for (k, given) in [("picklist", req.picklist.is_some()), ("picklist_printer", req.picklist_printer.is_some()), ("batch_id", req.batch_id.is_some())] {
+        for (k, given) in [
+            ("picklist", req.picklist.is_some()),
+            ("picklist_printer", req.picklist_printer.is_some()),
+            ("batch_id", req.batch_id.is_some()),
+            ("release", req.release.is_some()),
+        ] {
             if given {
                 return Err(ApiError::bad_request("invalid", k, format!("{k} applies to a batch of labels (orders), not to this job")));
             }
@@ -290,9 +299,12 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
             return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
         }
     }
-    let batch = station::Batch { printer: req.printer, orders, key, picklist, batch_id: req.batch_id };
+    let release = req.release.unwrap_or_default();
+    let batch = station::Batch { printer: req.printer, orders, key, picklist, batch_id: req.batch_id, release };
     let accepted = on_station(&state.station, move |s| s.submit_batch(batch)).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(batch_answer(accepted))).into_response())
+    let mut answer = batch_answer(accepted);
+    answer.release = release.as_str();
+    Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
 }
 
 fn valid_batch_id(s: &str) -> bool {

@@ -19,6 +19,7 @@ mod manifests;
 pub mod metrics;
 mod preview;
 mod request;
+mod scans;
 #[path = "web/web.rs"]
 pub mod web;
 
@@ -80,6 +81,7 @@ pub const ROUTES: &[Route] = &[
     station("GET", "/v1/due"),
     station("GET", "/v1/manifests"),
     station("POST", "/v1/handovers"),
+    station("POST", "/v1/scans"),
     station("GET", "/v1/printers"),
     station("GET", "/v1/printers/{name}"),
     station("POST", "/v1/printers/{name}/pause"),
@@ -178,6 +180,7 @@ pub fn router(served: Served, opts: &ServerOptions, bound: SocketAddr) -> Router
                 .route("/v1/due", get(clocks::due))
                 .route("/v1/manifests", get(manifests::manifest))
                 .route("/v1/handovers", post(manifests::close))
+                .route("/v1/scans", post(scans::scan))
                 .route("/v1/printers", get(jobs::printers))
                 .route("/v1/printers/{name}", get(jobs::printer))
                 .route("/v1/printers/{name}/pause", post(jobs::pause))

@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
+use super::scan::Release;
 use super::{
     Admission, DOC_COLUMNS, DocId, Record, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, document_from_row, from_ms, now_ms,
     parse_state, prepare, submit_in,
@@ -21,6 +22,8 @@ pub struct NewBatch {
     pub labels: Vec<NewDocument>,
     /// Labels per chunk: the marketplace allows at most 50 per print batch.
     pub chunk_size: usize,
+    /// At once, or each label when a packer scans its order (see `spool::scan`).
+    pub release: Release,
 }
 
 /// What a batch submit stored: one admission per document, pick list first, in print order.
@@ -117,6 +120,10 @@ impl Spool {
             let mut documents = Vec::with_capacity(submitted.documents.len());
             for (seq, admission) in submitted.documents.into_iter().enumerate() {
                 let chunk = chunk_of(seq);
+                // A label stored now waits for its scan; one submitted before keeps its own way.
+                if batch.release == Release::OnScan && chunk.is_some() && admission.outcome == Outcome::New {
+                    tx.prepare_cached("UPDATE documents SET scan = 'awaiting' WHERE id = ?1")?.execute([admission.document])?;
+                }
                 tx.prepare_cached("INSERT INTO batch_documents (batch_id, seq, chunk, document_id) VALUES (?1, ?2, ?3, ?4)")?
                     .execute(params![id, seq as i64, chunk, admission.document])?;
                 documents.push((chunk, admission));
@@ -139,7 +146,7 @@ impl Spool {
                  WHERE m.batch_id = ?1 ORDER BY m.seq"
             ))?
             .query_map([id], |r| {
-                let (seq, chunk) = (r.get(22)?, r.get(23)?);
+                let (seq, chunk) = (r.get(24)?, r.get(25)?);
                 Ok(document_from_row(r)?.map(|document| BatchMember { seq, chunk, document }))
             })?
             .collect::<Result<Result<Vec<_>, _>, _>>()??;

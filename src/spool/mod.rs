@@ -31,12 +31,14 @@ use crate::order::Order;
 mod batch;
 mod clock;
 mod handover;
+mod scan;
 mod schema;
 mod state;
 
 pub use batch::{BatchMember, BatchSubmitted, NewBatch, StoredBatch};
 pub use clock::{Due, Parcel};
 pub use handover::{HandoverParcel, HandoverScope};
+pub use scan::{MAX_CODE as SCAN_MAX_CODE, Release, ScanAnswer, ScanMatch, ScanResult, ScanState};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 pub use state::{ALL_STATES, IllegalTransition, State};
@@ -347,6 +349,11 @@ pub struct Record {
     pub late: bool,
     /// When a carrier handover scan ticked the parcel off.
     pub handed_over_at: Option<OffsetDateTime>,
+    /// A scan-to-print label: `awaiting` its packer's scan (rendered, checked, not sent), or
+    /// `released` by a scan and about to print. None for every other document.
+    pub scan: Option<ScanState>,
+    /// When a packer's scan released it.
+    pub scanned_at: Option<OffsetDateTime>,
 }
 
 /// A document's content as stored.
@@ -449,7 +456,7 @@ const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracki
      report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, length(rendered), \
      (SELECT batch_id FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
      (SELECT chunk FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
-     ship_by_ms, printed_ms, handed_over_ms";
+     ship_by_ms, printed_ms, handed_over_ms, scan, scanned_ms";
 
 impl Spool {
     /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
@@ -1294,6 +1301,8 @@ fn document_from_row(r: &rusqlite::Row) -> rusqlite::Result<Result<Record, Spool
             printed_at: printed.map(from_ms),
             late: matches!((printed, ship_by), (Some(p), Some(s)) if p > s),
             handed_over_at: r.get::<_, Option<i64>>(21)?.map(from_ms),
+            scan: r.get::<_, Option<String>>(22)?.as_deref().and_then(ScanState::parse),
+            scanned_at: r.get::<_, Option<i64>>(23)?.map(from_ms),
         })
     })();
     Ok(built)

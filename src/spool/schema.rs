@@ -212,6 +212,15 @@ const MIGRATIONS: &[&str] = &[
         created_ms    INTEGER NOT NULL
     );
     "#,
+    // 7: scan-to-print. A label of a batch submitted with release "on_scan" is rendered and checked
+    // ahead like any other, then waits at `ready` (`scan = 'awaiting'`) until a packer scans its
+    // order at the bench. The scan commits `released` (and when, `scanned_ms`) before anything
+    // prints; the printer's worker takes a released label (`scan` back to NULL) and sends it.
+    r#"
+    ALTER TABLE documents ADD COLUMN scan       TEXT CHECK (scan IN ('awaiting', 'released'));
+    ALTER TABLE documents ADD COLUMN scanned_ms INTEGER;
+    CREATE INDEX documents_scan ON documents(printer, scan) WHERE scan IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -281,8 +290,8 @@ mod tests {
         let indexes: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'documents' AND name LIKE 'documents_%'", [], |r| r.get(0))
             .unwrap();
-        // Five from the rebuild, two for the clocks (migration 5).
-        assert_eq!(indexes, 7);
+        // Five from the rebuild, two for the clocks (migration 5), one for scan-to-print (7).
+        assert_eq!(indexes, 8);
         conn.execute(
             "INSERT INTO documents (job_id, idem_key, kind, printer, content, state, created_ms, updated_ms) \
              VALUES (1, 'test_page:dock:1', 'test_page', 'dock', '{}', 'queued', 12, 12)",
@@ -342,7 +351,7 @@ mod tests {
             .unwrap()
         };
         let labels: Vec<NewDocument> = (0..3).map(|i| NewDocument::label("dock-1", order(&format!("N{i}")))).collect();
-        let batch = NewBatch { id: "B-1".into(), printer: "dock-1".into(), picklist: None, labels, chunk_size: 2 };
+        let batch = NewBatch { id: "B-1".into(), printer: "dock-1".into(), picklist: None, labels, chunk_size: 2, release: Default::default() };
         let submitted = spool.submit_batch(batch.clone()).unwrap();
         assert_eq!(submitted.chunks, 2);
         let chunks: Vec<Option<u32>> = submitted.documents.iter().map(|(c, _)| *c).collect();

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! queued → rendering → ready → sending → sent → done
-//!             │  ▲        ▲       │  │      │
+//!   ▲         │  ▲        ▲ │     │  │      │
+//!   └─────────┼──┼────────┼─┘ (a scan-to-print label sent to another bench's printer)
+//!             │  │        │       │  │      │
 //!             │  └ requeue│       │  └──────┴──► in_doubt ──► done | cancelled
 //!             ├──► held ──┼─► queued | cancelled
 //!             └──► failed ┴─► queued | cancelled
@@ -78,7 +80,9 @@ impl State {
             Queued => &[Rendering, Cancelled],
             // Back to queued: a worker let go of it, or a restart interrupted the render.
             Rendering => &[Ready, Held, Failed, Queued, Cancelled],
-            Ready => &[Sending, Cancelled],
+            // Back to queued: a label waiting for its scan is scanned at a bench whose printer
+            // needs other bytes; it is rendered again for that printer, nothing having been sent.
+            Ready => &[Sending, Cancelled, Queued],
             // Back to ready or to failed only when the link failed before the first byte.
             Sending => &[Sent, InDoubt, Ready, Failed],
             // In doubt: the printer reported a fault right after receiving it.

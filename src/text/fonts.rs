@@ -236,7 +236,7 @@ impl FontSet {
         }
         let configured: std::collections::HashSet<fontdb::ID> = db.faces().map(|f| f.id).collect();
         if !cfg.no_system {
-            db.load_system_fonts();
+            super::font_index::load_system_fonts(&mut db, cfg.index_cache.as_deref(), |db| db.load_system_fonts());
         }
         let mut builtin: HashMap<fontdb::ID, &'static [u8]> = HashMap::new();
         if !cfg.no_builtin {

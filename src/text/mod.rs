@@ -11,6 +11,7 @@
 //! and script), `shape` (rustybuzz), `breaking` (UAX #14 + greedy fill), `raster` (coverage masks).
 
 mod breaking;
+pub mod font_index;
 mod fonts;
 mod itemize;
 mod raster;
@@ -50,6 +51,9 @@ pub struct FontConfig {
     pub no_system: bool,
     /// Skip the DejaVu Sans compiled into the binary (tests of discovery itself).
     pub no_builtin: bool,
+    /// Keep the system font index in this file between runs (`font_index::user_cache_file()` for the
+    /// CLI); `None` scans every time.
+    pub index_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -451,6 +451,7 @@ fn configured_dir_without_system_fonts() {
         dirs: vec![dir],
         no_system: true,
         no_builtin: true,
+        index_cache: None,
     })
     .unwrap();
     assert!(fonts.layout("Hello", &style(20.0), None).is_ok());
@@ -468,6 +469,7 @@ fn configured_dir_without_system_fonts() {
         dirs: vec![empty.clone()],
         no_system: true,
         no_builtin: true,
+        index_cache: None,
     })
     .err();
     assert!(matches!(err, Some(TextError::NoFonts { .. })));
@@ -521,6 +523,7 @@ fn builtin_dejavu_renders_latin_and_vietnamese_without_any_installed_font() {
         dirs: vec![],
         no_system: true,
         no_builtin: false,
+        index_cache: None,
     })
     .unwrap();
     assert!(fonts.layout("Nguyễn Văn An, Quận 1", &style(20.0), None).is_ok());

@@ -39,7 +39,7 @@ use crate::events::{Event, EventBus, Subject};
 use crate::marketdoc::Part;
 use crate::printer::profile::Profile;
 use crate::printer::status::{self, PrinterState};
-use crate::spool::{Record, Spool, SpoolError, State, StoredContent};
+use crate::spool::{Record, ScanState, Spool, SpoolError, State, StoredContent};
 use crate::text::Fonts;
 use crate::transport::speed::LinkSpeed;
 use crate::transport::{Connector, Transport, TransportError, Uri};
@@ -313,6 +313,8 @@ impl Worker {
         let found = blocking(move || {
             let filter = crate::spool::Filter { printer: Some(name), states: vec![State::Ready], limit: Some(1000), ..Default::default() };
             let mut docs = spool.list(&filter)?;
+            // Labels waiting for a scan (or released by one) are not this run's: `take_released` hands them out.
+            docs.retain(|d| d.scan.is_none());
             docs.sort_by_key(|d| d.id);
             for d in docs {
                 if let Some(r) = spool.rendered(d.id)? {
@@ -587,6 +589,14 @@ enum SendResult {
 /// skipped, so this returns the next one that can print, or `None` when the queue is empty.
 async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> Option<Rendered> {
     loop {
+        // A label a packer's scan released goes before the queue: the packer is waiting for it.
+        let spool = shared.spool.clone();
+        let name = handle.spec.name.clone();
+        match blocking(move || spool.take_released(&name)).await {
+            Ok(Some((doc, r))) => return Some(Rendered { doc, bytes: r.bytes, format: r.format, stored: true }),
+            Ok(None) => {}
+            Err(e) => tracing::error!(printer = handle.spec.name, error = %e, "taking a scanned label from the spool"),
+        }
         let spool = shared.spool.clone();
         let name = handle.spec.name.clone();
         let doc = match blocking(move || spool.claim_next(&name)).await {
@@ -603,6 +613,22 @@ async fn claim_and_render_with(shared: &Shared, handle: &Arc<PrinterHandle>) -> 
         let doc2 = doc.clone();
         let outcome = tokio::task::spawn_blocking(move || render(&shared2, &spec, doc2)).await;
         match outcome {
+            Ok(RenderOutcome::Ready(r)) if r.doc.scan == Some(ScanState::Awaiting) => {
+                // Rendered and checked ahead; it waits at ready for its scan unless one came meanwhile.
+                let (spool, id, bytes, format) = (shared.spool.clone(), r.doc.id, r.bytes.clone(), r.format.clone());
+                match blocking(move || spool.park(id, &bytes, &format)).await {
+                    Ok(true) => {
+                        publish(shared, &r.doc, State::Ready, None);
+                        continue;
+                    }
+                    Ok(false) => return Some(*r),
+                    Err(e) => {
+                        tracing::error!(printer = handle.spec.name, document = r.doc.id, error = %e, "parking a label for its scan");
+                        release(shared, &r.doc).await;
+                        return None;
+                    }
+                }
+            }
             Ok(RenderOutcome::Ready(r)) => return Some(*r),
             Ok(RenderOutcome::Settled) => continue,
             Err(e) => {
@@ -791,14 +817,16 @@ async fn release(shared: &Shared, doc: &Record) {
     let id = doc.id;
     let state = blocking(move || spool.document(id).map(|d| d.state)).await;
     let spool = shared.spool.clone();
-    let res = match state {
+    let (res, now) = match state {
         // Rendered ahead, still only claimed: back to the queue.
-        Ok(State::Rendering) => blocking(move || spool.requeue(id)).await,
+        Ok(State::Rendering) => (blocking(move || spool.requeue(id)).await, State::Queued),
+        // Taken after a packer's scan: released again, so the next take (or run) sends it.
+        Ok(State::Ready) if doc.scanned_at.is_some() => (blocking(move || spool.return_released(id)).await, State::Ready),
         // Ready (a retried send) stays ready for the next run.
-        _ => Ok(()),
+        _ => (Ok(()), State::Queued),
     };
     match res {
-        Ok(()) => publish(shared, doc, State::Queued, None),
+        Ok(()) => publish(shared, doc, now, None),
         Err(e) => tracing::error!(document = id, error = %e, "releasing a document"),
     }
 }

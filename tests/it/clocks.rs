@@ -61,6 +61,7 @@ fn the_queue_runs_the_most_urgent_first_and_a_batch_whole_in_walking_order() {
             picklist: None,
             labels: vec![label(10, Some(20)), label(11, Some(5)), label(12, Some(10))],
             chunk_size: 50,
+            release: Default::default(),
         })
         .unwrap();
     assert_eq!(drain(&spool), ["CLK-0004", "CLK-0002", "CLK-0010", "CLK-0011", "CLK-0012", "CLK-0001", "CLK-0003"]);

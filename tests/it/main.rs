@@ -32,6 +32,7 @@ mod orders;
 mod packaging;
 mod picklist;
 mod render_fixtures;
+mod scan;
 mod spool;
 mod virtual_printer;
 mod web;

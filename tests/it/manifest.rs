@@ -192,7 +192,7 @@ fn a_batch_manifest_lists_the_batch_parcels_of_that_carrier_and_mode() {
         NewDocument::label("dock-1", order("sg-ninjavan", 22)),
         NewDocument::label("dock-1", order("ph-jnt", 23)),
     ];
-    let batch = spool.submit_batch(NewBatch { id: "B-MF".into(), printer: "dock-1".into(), picklist: None, labels, chunk_size: 50 }).unwrap();
+    let batch = spool.submit_batch(NewBatch { id: "B-MF".into(), printer: "dock-1".into(), picklist: None, labels, chunk_size: 50, release: Default::default() }).unwrap();
     for (_, a) in &batch.documents {
         print(&spool, a.document);
     }

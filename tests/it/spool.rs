@@ -79,7 +79,8 @@ fn legal(from: State, to: State) -> bool {
         (from, to),
         (Queued, Rendering | Cancelled)
             | (Rendering, Ready | Held | Failed | Queued | Cancelled)
-            | (Ready, Sending | Cancelled)
+            // Ready → queued: a label waiting for its scan, scanned at a bench whose printer needs other bytes.
+            | (Ready, Sending | Cancelled | Queued)
             | (Sending, Sent | InDoubt | Ready | Failed)
             | (Sent, Done | InDoubt)
             | (Held, Queued | Cancelled)

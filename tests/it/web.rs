@@ -76,6 +76,8 @@ fn packers_page_in_chromium() {
     .unwrap();
     // Marketplace label documents.
     let market = vp(Language::Zpl, &work.path().join("dock-5"));
+    // The packing bench's printer, for the scan-to-print batch.
+    let bench = vp(Language::Zpl, &work.path().join("bench-6"));
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let config = work.path().join("labeld.toml");
@@ -87,12 +89,14 @@ fn packers_page_in_chromium() {
              [[printer]]\nname = \"desk-2\"\ndriver = \"tsc-te200\"\nuri = \"tcp://{}\"\n\n\
              [[printer]]\nname = \"dock-3\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
              [[printer]]\nname = \"dock-4\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
-             [[printer]]\nname = \"dock-5\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
+             [[printer]]\nname = \"dock-5\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n\n\
+             [[printer]]\nname = \"bench-6\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
             dock.addr(),
             desk.addr(),
             ribbon.addr(),
             drop.addr(),
-            market.addr()
+            market.addr(),
+            bench.addr()
         ),
     )
     .unwrap();
@@ -123,6 +127,7 @@ fn packers_page_in_chromium() {
     let late = order_file(&orders, "th-flash-cod.json", None);
     let doubt_a = order_file(&orders, "id-jnt.json", None);
     let doubt_b = order_file(&orders, "ph-jnt.json", None);
+    let scan_batch = scan_batch_file(&orders);
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("web");
     std::fs::create_dir_all(&shots).unwrap();
     let profile_dir = work.path().join("chromium-profile");
@@ -139,6 +144,7 @@ fn packers_page_in_chromium() {
         .env("DOC_OK", common::fixtures().join("docs/a6-label.pdf"))
         .env("DOC_OK_TRACKING", "JX2345678901VN")
         .env("DOC_WRONG", common::fixtures().join("docs/a6-wide.pdf"))
+        .env("SCAN_BATCH", &scan_batch)
         .env("SHOT_DIR", &shots)
         .env("CHROMIUM", CHROMIUM)
         .env("PROFILE_DIR", &profile_dir)
@@ -155,7 +161,7 @@ fn packers_page_in_chromium() {
     );
     let summary: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).expect("drive.js prints one JSON line");
     eprintln!("web: screenshots in {}; page transfer {} bytes", shots.display(), summary["page_transfer_bytes"]);
-    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png", "web-document.png"] {
+    for shot in ["web-phone.png", "web-desktop.png", "web-preview.png", "web-manifest.png", "web-document.png", "web-scan-to-print.png"] {
         assert!(shots.join(shot).is_file(), "{shot}");
     }
     manifest_from_the_page(&summary, &[&ok, &held, &late, &doubt_a, &doubt_b]);
@@ -174,6 +180,16 @@ fn packers_page_in_chromium() {
     for p in &saved {
         let raster = labeld::render::png::decode(&std::fs::read(p).unwrap()).unwrap();
         assert_eq!(labeld::barcode::verify::read_code128(&raster).as_deref(), Some(ok_tracking.as_str()), "{}", p.display());
+    }
+    // The bench printed what the scans asked for, read back with zbarimg: the first order, its
+    // reprint, then the one-item order scanned by its SKU.
+    if common::zbar::available("packers_page_in_chromium").is_some() {
+        let saved = bench.saved();
+        // Each label carries its order id as a Code 128 too; the tracking number says which parcel.
+        let got: Vec<String> =
+            saved.iter().flat_map(|p| common::zbar::code128(&[p.as_path()])).filter(|c| !c.starts_with("BENCH-")).collect();
+        let want: Vec<String> = summary["bench_printed"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        assert_eq!(got, want, "bench-6");
     }
     let desk_saved = desk.saved();
     assert_eq!(desk_saved.len(), 1, "{desk_saved:?}");
@@ -210,6 +226,22 @@ fn packers_page_in_chromium() {
             }
         }
     }
+}
+
+/// A scan-to-print batch of two orders with their own ids: a two-item one (scanned by order id) and
+/// a one-item one (scanned by its SKU).
+fn scan_batch_file(dir: &Path) -> PathBuf {
+    let base: serde_json::Value = serde_json::from_slice(&std::fs::read(common::fixtures().join("orders/my-jnt-cod.json")).unwrap()).unwrap();
+    let mut two = base.clone();
+    two["order_id"] = "BENCH-2001".into();
+    two["shipment"]["tracking_number"] = "635828770601".into();
+    let mut one = base;
+    one["order_id"] = "BENCH-2002".into();
+    one["shipment"]["tracking_number"] = "635828770602".into();
+    one["items"] = serde_json::json!([{"sku": "ST-900-GY", "name": "Phone stand", "bin": "C-01-01", "qty": 1}]);
+    let path = dir.join("scan-batch.json");
+    std::fs::write(&path, serde_json::json!([two, one]).to_string()).unwrap();
+    path
 }
 
 /// The manifest PDF the page downloaded, read from outside: poppler draws it, zbarimg decodes

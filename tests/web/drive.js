@@ -5,7 +5,8 @@
 // Environment: LABELD_URL, LABELD_TOKEN, ORDER_OK, ORDER_HELD, ORDER_LATE, ORDER_DOUBT_A, ORDER_DOUBT_B
 // (order JSON files; the DOUBT ones go to dock-3, which stops on "ribbon out" after a label, and dock-4,
 // which drops the link mid-label once), DOC_OK and DOC_WRONG (marketplace label PDFs for dock-5, with
-// DOC_OK_TRACKING the tracking number DOC_OK carries and DOC_WRONG does not),
+// DOC_OK_TRACKING the tracking number DOC_OK carries and DOC_WRONG does not), SCAN_BATCH (a JSON array
+// of two orders, the second with one item: a scan-to-print batch for bench-6),
 // SHOT_DIR (where screenshots go), CHROMIUM (the browser binary), PROFILE_DIR (a fresh, empty user
 // data dir: Playwright passes it to Chromium as --user-data-dir).
 // Prints one JSON line on success: the document ids it made, for the Rust side to check.
@@ -304,6 +305,63 @@ async function main() {
     await page.click('#manifest-dialog button[type=submit]');
     await page.locator('#manifest-dialog[open]').waitFor({ state: 'detached' });
 
+    step('scan to print: an on_scan batch waits; keystrokes as a scanner sends them print each label at the bench');
+    const benchOrders = JSON.parse(fs.readFileSync(env('SCAN_BATCH'), 'utf8'));
+    const batchResp = await fetch(`${BASE}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ printer: 'bench-6', orders: benchOrders, batch_id: 'WEB-BENCH', release: 'on_scan' }),
+    });
+    if (batchResp.status !== 202) throw new Error(`on_scan batch: ${batchResp.status} ${await batchResp.text()}`);
+    // Both labels rendered and checked: the page counts them as waiting, and the queue says so.
+    await page.locator('#bench-waiting', { hasText: '2' }).waitFor();
+    await page.locator('#queue .doc [data-state="awaiting_scan"]').first().waitFor();
+    await page.selectOption('#bench-printer', 'bench-6');
+    await page.click('#bench-start');
+    await page.locator('#bench-panel:not([hidden])').waitFor();
+    const benchFocus = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    if (benchFocus !== 'bench-input') throw new Error(`the bench scan field has no focus: ${benchFocus}`);
+    const [first, single] = benchOrders;
+    await scanner(first.order_id);
+    await page.locator('#bench-panel[data-result="printing"]').waitFor();
+    await page.locator(`#bench-log li[data-result="printing"]:has-text("${first.shipment.tracking_number}")`).waitFor();
+    // A tap on the panel's text leaves the focus with the scanner.
+    await page.click('#bench-status');
+    await scanner('ZZ-NOT-AN-ORDER');
+    await page.locator('#bench-panel[data-result="unknown"][data-last="unknown"]').waitFor();
+    // The printed one again: nothing prints, the page says so and offers the logged reprint.
+    await page.locator(`#recent .doc[data-state="done"]:has-text("${first.order_id}")`).waitFor();
+    await scanner(first.order_id);
+    await page.locator('#bench-panel[data-result="already_printed"][data-last="twice"]').waitFor();
+    const already = await page.locator('#bench-status').innerText();
+    if (!already.startsWith('Already printed #1')) throw new Error(`second scan: ${already}`);
+    await page.locator('#bench-again:not([hidden])').waitFor();
+    const benchText = await page.locator('#bench').innerText();
+    for (const o of benchOrders) {
+      for (const buyer of [o.recipient.name, o.recipient.phone, ...o.recipient.address.lines]) {
+        if (buyer && buyer.length >= 5 && benchText.includes(buyer)) throw new Error(`buyer data at the bench: ${buyer}`);
+      }
+    }
+    // For the README: a station screen, from the top of the page down to the end of the bench.
+    await page.setViewportSize({ width: 1000, height: 1400 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const benchBox = await page.locator('#bench').boundingBox();
+    await page.screenshot({ path: path.join(SHOTS, 'web-scan-to-print.png'), clip: { x: 0, y: 0, width: 1000, height: Math.min(1400, Math.ceil(benchBox.y + benchBox.height + 8)) } });
+    await page.setViewportSize({ width: 412, height: 915 });
+    await page.click('#bench-reprint');
+    await page.locator('#reprint-dialog[open]').waitFor();
+    await page.click('#reprint-form [data-reason="Label damaged"]');
+    await page.click('#reprint-go');
+    await page.locator('#reprint-dialog[open]').waitFor({ state: 'detached' });
+    await page.locator('#bench-panel[data-result="reprinting"]').waitFor();
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'bench-input');
+    // The one-item order by its SKU, as a packer scans the item itself.
+    await scanner(single.items[0].sku);
+    await page.locator('#bench-panel[data-result="printing"]').waitFor();
+    await page.locator(`#bench-log li[data-result="printing"]:has-text("${single.order_id}")`).waitFor();
+    await page.click('#bench-stop');
+    await page.locator('#bench-panel[hidden]').waitFor({ state: 'attached' });
+
     step('touch targets are big enough for a gloved finger');
     const small = await page.evaluate(() => [...document.querySelectorAll('button')]
       .filter((b) => b.offsetParent !== null)
@@ -322,7 +380,7 @@ async function main() {
     const weight = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
       .filter((e) => !e.name.includes('/v1/') && !e.name.includes('/healthz') && !e.name.startsWith('blob:'))
       .reduce((n, e) => n + (e.transferSize || 0), 0));
-    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, document: docOk.id, document_held: docWrong.id, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], handed_over: b.tracking, missing: ok.tracking, page_transfer_bytes: weight }) + '\n');
+    process.stdout.write(JSON.stringify({ ok: ok.id, held: held.id, reprint: reprintId, test_page: testId, cancelled: late.id, came_out: a.id, did_not: b.id, reprint_of_did_not: copyId, document: docOk.id, document_held: docWrong.id, manifest_pdf: manifestPdf, manifest_tracking: [ok.tracking, b.tracking], handed_over: b.tracking, missing: ok.tracking, bench_printed: [first.shipment.tracking_number, first.shipment.tracking_number, single.shipment.tracking_number], page_transfer_bytes: weight }) + '\n');
   } finally {
     await context.close();
   }

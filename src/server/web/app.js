@@ -191,6 +191,7 @@ function reasons(d) {
 }
 
 function docRow(d) {
+  if (d.scan === 'awaiting' && d.state === 'ready') d = Object.assign({}, d, { state_words: 'Waits for scan' });
   const actions = el('div', { class: 'actions' });
   if (d.kind !== 'picklist' && !d.purged) {
     const b = el('button', { type: 'button' }, 'Preview');
@@ -221,7 +222,7 @@ function docRow(d) {
     el('div', { class: 'doc-head' },
       el('span', { class: 'order' }, docTitle(d)),
       d.late ? el('span', { class: 'badge late', title: 'Printed after its ship-by time' }, 'Late') : null,
-      badge('doc', d.state, DOC_WORDS)),
+      d.state_words ? el('span', { class: 'badge doc-awaiting', 'data-state': 'awaiting_scan' }, d.state_words) : badge('doc', d.state, DOC_WORDS)),
     el('p', { class: 'meta' },
       d.kind === 'document' ? el('span', { class: 'doc-kind' }, 'Marketplace label') : null,
       d.tracking_number ? el('span', { class: 'tracking' }, d.tracking_number) : null,
@@ -291,6 +292,9 @@ async function refresh() {
     queueByPrinter = new Map();
     for (const d of active.documents) queueByPrinter.set(d.printer, (queueByPrinter.get(d.printer) || 0) + 1);
     drawPrinters();
+    drawBenchPrinters();
+    const waiting = active.documents.filter((d) => d.scan === 'awaiting').length;
+    $('bench-waiting').textContent = waiting ? String(waiting) : '';
     // Most urgent first, as printers take them (a batch keeps its walking order on the printer).
     const urgency = (d) => (d.ship_by ? Date.parse(d.ship_by) : Infinity);
     const queue = active.documents.slice().sort((a, b) => (urgency(a) - urgency(b)) || (a.id - b.id));
@@ -407,6 +411,88 @@ async function fetchOk(path) {
   if (resp.status === 401) askForToken();
   if (!resp.ok) throw new ApiError(resp.status, await resp.json().catch(() => null));
   return resp;
+}
+
+// A keyboard-wedge scanner types into whatever has the focus, so while a scan panel is open its
+// field keeps it: a tap on the panel's text does not move the focus, a key typed elsewhere goes to
+// the field, and a blur puts it back. Only the controls named in `allowed` (and a dialog's head, or
+// another dialog opened over the panel) may take it.
+function keepScanFocus(panel, input, active, allowed) {
+  const on = () => active() && !panel.hidden;
+  // Another dialog over the panel (a reprint's reason) has the keyboard until it closes.
+  const covered = () => [...document.querySelectorAll('dialog[open]')].some((d) => !d.contains(panel));
+  panel.addEventListener('mousedown', (ev) => {
+    if (!ev.target.closest('input, button, a, select')) ev.preventDefault();
+  });
+  document.addEventListener('keydown', () => {
+    const at = document.activeElement;
+    if (on() && !covered() && at !== input && !allowed.includes(at && at.id)) input.focus();
+  }, true);
+  input.addEventListener('blur', (ev) => {
+    const to = ev.relatedTarget;
+    if (!on() || (to && (allowed.includes(to.id) || to.closest('.sheet-head')))) return;
+    setTimeout(() => { if (on() && !covered()) input.focus(); }, 0);
+  });
+}
+
+// ---- scan to print at the packing bench ----
+
+let bench = null; // { printer } while the bench scans
+const BENCH_FLAG = {
+  printing: 'ok', checking: 'twice', already_scanned: 'twice', already_printed: 'twice',
+  not_printable: 'unknown', not_waiting: 'unknown', unknown: 'unknown',
+};
+let benchAgain = null; // the document "Reprint with a reason" copies, after "already printed"
+
+function drawBenchPrinters() {
+  const select = $('bench-printer');
+  const chosen = select.value;
+  const names = [...printers.values()].filter((p) => p.role === 'label').map((p) => p.name);
+  if (names.join('\n') === [...select.options].map((o) => o.value).join('\n')) return;
+  select.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
+  if (names.includes(chosen)) select.value = chosen;
+}
+
+function startBench() {
+  bench = { printer: $('bench-printer').value };
+  $('bench-log').replaceChildren();
+  $('bench-again').hidden = true;
+  $('bench-status').textContent = `Ready: scan an order. Labels print on ${bench.printer}.`;
+  $('bench-panel').dataset.last = '';
+  $('bench-panel').hidden = false;
+  $('bench-start').disabled = true;
+  $('bench-input').focus();
+}
+
+function stopBench() {
+  bench = null;
+  $('bench-panel').hidden = true;
+  $('bench-start').disabled = false;
+}
+
+async function onBenchScan(text) {
+  const code = text.trim();
+  if (!code || !bench) return;
+  const panel = $('bench-panel');
+  let answer;
+  try {
+    answer = await api('POST', '/v1/scans', { code, printer: bench.printer });
+  } catch (e) {
+    answer = { code, result: 'unknown', message: explain(e), documents: [] };
+  }
+  const flag = BENCH_FLAG[answer.result] || 'unknown';
+  panel.dataset.last = flag;
+  panel.dataset.result = answer.result;
+  $('bench-status').textContent = answer.message;
+  // "Already printed": a new label only through the logged reprint, with a reason.
+  benchAgain = answer.result === 'already_printed' && answer.documents.length ? answer.documents[0] : null;
+  $('bench-again').hidden = !benchAgain;
+  $('bench-log').prepend(el('li', { 'data-flag': flag, 'data-result': answer.result },
+    el('span', { class: 'order' }, answer.order_id || code),
+    el('span', { class: 'tracking' }, answer.documents.map((d) => d.tracking_number).filter(Boolean).join(', ')),
+    el('span', {}, answer.result.replace(/_/g, ' '))));
+  beep(flag === 'ok');
+  scheduleRefresh();
 }
 
 // What the open manifest was asked with: closing the handover asks the daemon with the same.
@@ -568,8 +654,10 @@ async function openPreview(d) {
 }
 
 let reprintDoc = null;
-function openReprint(d) {
+let reprintPrinter = null; // the bench's printer, for a reprint asked at the bench
+function openReprint(d, printer) {
   reprintDoc = d;
+  reprintPrinter = printer || null;
   $('reprint-title').textContent = `Reprint ${docTitle(d)}`;
   $('reprint-reason').value = '';
   $('reprint-dialog').showModal();
@@ -605,22 +693,18 @@ function setup() {
     onScan($('scan-input').value);
     $('scan-input').value = '';
   });
-  // The scan field keeps focus while scanning, so a scan never lands elsewhere; only the name
-  // field and the close button may take it.
-  // A tap on the panel's text does not move the focus at all; a key typed while it is elsewhere
-  // (not in the name field) goes to the scan field.
-  $('scan-panel').addEventListener('mousedown', (ev) => {
-    if (!ev.target.closest('input, button, a, select')) ev.preventDefault();
+  // The scan field keeps focus while scanning; only the name field and the close button may take it.
+  keepScanFocus($('scan-panel'), $('scan-input'), () => scan !== null, ['scan-by', 'scan-close']);
+  $('bench-start-form').addEventListener('submit', (ev) => { ev.preventDefault(); startBench(); });
+  $('bench-stop').addEventListener('click', stopBench);
+  $('bench-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const code = $('bench-input').value;
+    $('bench-input').value = '';
+    onBenchScan(code);
   });
-  document.addEventListener('keydown', (ev) => {
-    const at = document.activeElement;
-    if (scan && !$('scan-panel').hidden && at !== $('scan-input') && at !== $('scan-by')) $('scan-input').focus();
-  }, true);
-  $('scan-input').addEventListener('blur', (ev) => {
-    const to = ev.relatedTarget;
-    if (!scan || (to && (to.id === 'scan-by' || to.id === 'scan-close' || to.closest('.sheet-head')))) return;
-    setTimeout(() => { if (scan && !$('scan-panel').hidden) $('scan-input').focus(); }, 0);
-  });
+  keepScanFocus($('bench-panel'), $('bench-input'), () => bench !== null, ['bench-printer', 'bench-stop', 'bench-reprint']);
+  $('bench-reprint').addEventListener('click', () => { if (benchAgain) openReprint(benchAgain, bench && bench.printer); });
   $('scan-close-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     busy($('scan-close'), closeHandover)();
@@ -650,6 +734,7 @@ function setup() {
     b.addEventListener('click', () => { $('reprint-reason').value = b.dataset.reason; $('reprint-go').focus(); });
   }
   $('reprint-cancel').addEventListener('click', () => $('reprint-dialog').close());
+  $('reprint-dialog').addEventListener('close', () => { if (bench && !$('bench-panel').hidden) $('bench-input').focus(); });
   for (const b of document.querySelectorAll('.due-box')) {
     b.addEventListener('click', () => { dueOpen = dueOpen === b.dataset.window ? null : b.dataset.window; drawDue(); });
   }
@@ -660,8 +745,15 @@ function setup() {
     const go = $('reprint-go');
     go.disabled = true;
     try {
-      await api('POST', `/v1/documents/${reprintDoc.id}/reprint`, { reason });
+      const body = reprintPrinter ? { reason, printer: reprintPrinter } : { reason };
+      await api('POST', `/v1/documents/${reprintDoc.id}/reprint`, body);
       $('reprint-dialog').close();
+      if (bench && reprintPrinter) {
+        $('bench-status').textContent = `Reprinting order ${reprintDoc.order_id} on ${reprintPrinter}: ${reason}`;
+        $('bench-again').hidden = true;
+        $('bench-panel').dataset.last = 'ok';
+        $('bench-panel').dataset.result = 'reprinting';
+      }
       scheduleRefresh(0);
     } catch (e) {
       showError(explain(e));

@@ -59,7 +59,7 @@ pub fn pinned_fonts() -> &'static Fonts {
     static FONTS: OnceLock<Fonts> = OnceLock::new();
     FONTS.get_or_init(|| {
         let dirs = vec![std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fonts")];
-        Fonts::load(&FontConfig { dirs, no_system: true, no_builtin: false }).expect("the test fonts")
+        Fonts::load(&FontConfig { dirs, no_system: true, no_builtin: false, index_cache: None }).expect("the test fonts")
     })
 }
 
