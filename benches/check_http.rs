@@ -4,6 +4,8 @@
 //!
 //! Reports texts per second of wall time and per second of the server's CPU time (from /proc), which is the
 //! one-core figure whatever else the machine is doing. The client is 4 keep-alive connections on the other cores.
+//! Two rounds of measurement: one order per request, then the batch form (`{"orders": [...]}`, 100 orders a
+//! request), which must refuse exactly the same texts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -112,20 +114,50 @@ fn client(addr: SocketAddr, bodies: &[Vec<u8>]) -> usize {
         }
         let mut answer = vec![0; len];
         r.read_exact(&mut answer).unwrap();
-        if answer.starts_with(b"{\"printable\":false") {
-            refused += 1;
-        }
+        refused += answer.windows(19).filter(|w| w == b"\"printable\":false,").count();
     }
     refused
 }
 
+/// The same orders as `{"orders": [...]}` bodies of `per` orders each.
+fn batches(bodies: &[Vec<u8>], per: usize) -> Vec<Vec<u8>> {
+    bodies
+        .chunks(per)
+        .map(|chunk| {
+            let mut b = b"{\"orders\":[".to_vec();
+            for (i, o) in chunk.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                b.extend_from_slice(o);
+            }
+            b.extend_from_slice(b"]}");
+            b
+        })
+        .collect()
+}
+
 fn main() {
-    let bodies = corpus_bodies();
+    let singles = corpus_bodies();
+    let texts = singles.len();
     let dir = tempfile::tempdir().unwrap();
     let (server, addr, pinned) = start(dir.path());
     let pid = server.0.id();
     // Warm up (first requests open the spool, fill caches).
-    client(addr, &bodies[..200]);
+    client(addr, &singles[..200]);
+    let mut refused_singly = None;
+    for (form, bodies) in [("one order a request", singles.clone()), ("100 orders a request", batches(&singles, 100))] {
+        let refused = measure(addr, pid, pinned, texts, form, &bodies);
+        match refused_singly {
+            None => refused_singly = Some(refused),
+            Some(r) => assert_eq!(refused, r, "the batch form refused other texts than one by one"),
+        }
+    }
+}
+
+/// Sends `bodies` (all `texts` orders) ROUNDS times over CONNECTIONS connections, prints the rates and
+/// returns how many orders a round refused.
+fn measure(addr: SocketAddr, pid: u32, pinned: bool, texts: usize, form: &str, bodies: &[Vec<u8>]) -> usize {
     let mut rates = vec![];
     let mut cpu_rates = vec![];
     let mut refused = 0;
@@ -137,14 +169,13 @@ fn main() {
         refused = threads.into_iter().map(|t| t.join().unwrap()).sum::<usize>();
         let wall = t0.elapsed();
         let cpu = cpu_time(pid) - cpu0;
-        rates.push(bodies.len() as f64 / wall.as_secs_f64());
-        cpu_rates.push(bodies.len() as f64 / cpu.as_secs_f64());
+        rates.push(texts as f64 / wall.as_secs_f64());
+        cpu_rates.push(texts as f64 / cpu.as_secs_f64());
     }
     rates.sort_by(f64::total_cmp);
     cpu_rates.sort_by(f64::total_cmp);
     println!(
-        "POST /v1/check, {} texts × {ROUNDS} rounds, {CONNECTIONS} keep-alive connections, server {}: median {:.0} texts/s wall ({:.0}–{:.0}); median {:.0} texts per server CPU second ({:.0}–{:.0}); {refused} refused per round",
-        bodies.len(),
+        "POST /v1/check, {form}, {texts} texts × {ROUNDS} rounds, {CONNECTIONS} keep-alive connections, server {}: median {:.0} texts/s wall ({:.0}–{:.0}); median {:.0} texts per server CPU second ({:.0}–{:.0}); {refused} refused per round",
         if pinned { "pinned to one core" } else { "NOT pinned (no taskset)" },
         rates[ROUNDS / 2],
         rates[0],
@@ -153,4 +184,5 @@ fn main() {
         cpu_rates[0],
         cpu_rates[ROUNDS - 1],
     );
+    refused
 }

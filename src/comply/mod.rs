@@ -162,6 +162,46 @@ pub trait DuplicateTracking {
     /// The id of an order OTHER than `order_id` that already carries `tracking`, if any. An error (the
     /// spool could not be read) says why; the rule then refuses: an unanswered question is no "no".
     fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String>;
+
+    /// [`Self::other_order_with`] for many `(tracking, order_id)` pairs, answered in order. A spool
+    /// answers them in one query; the default asks one by one.
+    fn others_for(&self, pairs: &[(&str, &str)]) -> Vec<Result<Option<String>, String>> {
+        pairs.iter().map(|(tracking, order_id)| self.other_order_with(tracking, order_id)).collect()
+    }
+}
+
+/// Duplicate answers for a batch of orders, asked of `source` at once: an order is a duplicate when the
+/// source knows its tracking number on another order, or an earlier order of the batch that is not itself
+/// a duplicate carries it (so the order that already owns a number keeps it).
+pub struct BatchTracking {
+    known: HashMap<(String, String), Result<Option<String>, String>>,
+}
+
+impl BatchTracking {
+    pub fn of(orders: &[Order], source: &dyn DuplicateTracking) -> BatchTracking {
+        let pairs: Vec<(&str, &str)> = orders.iter().map(|o| (o.shipment.tracking_number.as_str(), o.order_id.as_str())).collect();
+        let answers = source.others_for(&pairs);
+        let mut first: HashMap<&str, &str> = HashMap::new();
+        let mut known = HashMap::new();
+        for (&(tracking, order_id), answer) in pairs.iter().zip(answers) {
+            let answer = match answer {
+                Ok(None) => Ok(first.get(tracking).filter(|earlier| **earlier != order_id).map(|e| e.to_string())),
+                other => other,
+            };
+            if answer == Ok(None) {
+                first.entry(tracking).or_insert(order_id);
+            }
+            known.entry((tracking.to_string(), order_id.to_string())).or_insert(answer);
+        }
+        BatchTracking { known }
+    }
+}
+
+impl DuplicateTracking for BatchTracking {
+    fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String> {
+        // Only the batch's own orders are asked; anything else was not looked up, so it is no answer.
+        self.known.get(&(tracking.to_string(), order_id.to_string())).cloned().unwrap_or_else(|| Err("not in this batch's lookup".into()))
+    }
 }
 
 /// No spool: nothing is a duplicate.

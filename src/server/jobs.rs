@@ -23,6 +23,7 @@ use super::error::ApiError;
 use super::preview::body;
 use super::request::json_body;
 use crate::marketdoc::intake::{Incoming, Source};
+use crate::comply::BatchTracking;
 use crate::order::Order;
 use crate::spool::{Filter, Kind, MAX_BATCH, Release, SpoolError, State as DocState};
 use crate::station::{self, Picklist, Station, StationError};
@@ -416,12 +417,63 @@ pub async fn resolve(State(state): State<Arc<StationState>>, Path(id): Path<Stri
 
 /// `POST /v1/check`: the compliance report for one order, without printing. With a spool, a
 /// tracking number already on another order is a duplicate.
+///
+/// `{"orders": [ORDER, ...]}` checks up to 500 orders in one request: one answer per order, in order,
+/// their tracking numbers looked up in the spool at once, and a tracking number repeated within the
+/// batch a duplicate as it would be when printed. A malformed order is a 400 naming `orders[i].field`.
 pub async fn check(State(state): State<Arc<AppState>>, bytes: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
-    let order = Order::from_json_bytes(&body(bytes)?)?;
-    let report = tokio::task::spawn_blocking(move || state.gate.checker().check_order(&order, state.seen.as_ref()))
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(axum::Json(json!({ "printable": report.is_printable(), "report": report })).into_response())
+    let orders = match check_body(&body(bytes)?)? {
+        CheckBody::Batch(orders) => orders,
+        CheckBody::One(order) => {
+            let report = tokio::task::spawn_blocking(move || state.gate.checker().check_order(&order, state.seen.as_ref()))
+                .await
+                .map_err(ApiError::internal)?;
+            return Ok(axum::Json(json!({ "printable": report.is_printable(), "report": report })).into_response());
+        }
+    };
+    let results = tokio::task::spawn_blocking(move || {
+        let seen = BatchTracking::of(&orders, state.seen.as_ref());
+        let checker = state.gate.checker();
+        let answer = |o: &Order| {
+            let report = checker.check_order(o, &seen);
+            json!({ "order_id": o.order_id, "printable": report.is_printable(), "report": report })
+        };
+        orders.iter().map(answer).collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(axum::Json(json!({ "results": results })).into_response())
+}
+
+/// What a check body holds: one order, or a batch (`{"orders": [...]}` and nothing else).
+enum CheckBody {
+    One(Order),
+    Batch(Vec<Order>),
+}
+
+/// Reads a check body, parsing the JSON once.
+fn check_body(bytes: &[u8]) -> Result<CheckBody, ApiError> {
+    // Not a JSON object: the order parser words the error.
+    let Ok(Value::Object(mut top)) = serde_json::from_slice::<Value>(bytes) else { return Ok(CheckBody::One(Order::from_json_bytes(bytes)?)) };
+    // An order has no `orders` field.
+    let Some(list) = top.remove("orders") else { return Ok(CheckBody::One(Order::from_json_value(Value::Object(top))?)) };
+    if let Some(other) = top.keys().next() {
+        return Err(ApiError::bad_request("invalid", other.clone(), format!("unknown field {other:?}: a batch check is {{\"orders\": [ORDER, ...]}}")));
+    }
+    let Value::Array(list) = list else { return Err(ApiError::bad_request("invalid", "orders", "orders must be a list of orders")) };
+    if list.is_empty() {
+        return Err(ApiError::bad_request("invalid", "orders", "orders is empty"));
+    }
+    if list.len() > MAX_BATCH {
+        return Err(ApiError::bad_request("invalid", "orders", format!("at most {MAX_BATCH} orders per check, got {}", list.len())));
+    }
+    let orders = list.into_iter().enumerate().map(|(i, v)| {
+        Order::from_json_value(v).map_err(|e| {
+            let field = if e.path.is_empty() { format!("orders[{i}]") } else { format!("orders[{i}].{}", e.path) };
+            ApiError::bad_request("invalid_order", field.clone(), format!("{field}: {}", e.problem))
+        })
+    });
+    Ok(CheckBody::Batch(orders.collect::<Result<_, _>>()?))
 }
 
 pub async fn printers(State(state): State<Arc<StationState>>) -> Result<Response, ApiError> {

@@ -18,6 +18,7 @@
 //!
 //! The spool is synchronous and internally locked; async callers use `spawn_blocking`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -1020,6 +1021,33 @@ impl Spool {
     /// Another order's label or marketplace document with this tracking number, if any (cancelled
     /// ones do not count).
     /// The compliance rule `duplicate_tracking_number` asks this.
+    /// Every order that carries one of `trackings` on a label or document not cancelled, oldest first:
+    /// the duplicate check for a whole batch in one query per 500 numbers.
+    pub fn orders_by_tracking(&self, trackings: &[&str]) -> Result<HashMap<String, Vec<String>>, SpoolError> {
+        let mut unique: Vec<&str> = trackings.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let conn = self.lock();
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in unique.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let sql = format!(
+                "SELECT tracking_number, order_id FROM documents WHERE tracking_number IN ({marks}) \
+                 AND order_id IS NOT NULL AND kind IN ('label', 'document') AND state <> 'cancelled' ORDER BY id"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            for row in rows {
+                let (tracking, order_id) = row?;
+                let owners = out.entry(tracking).or_default();
+                if !owners.contains(&order_id) {
+                    owners.push(order_id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn find_other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, SpoolError> {
         let conn = self.lock();
         Ok(conn
@@ -1095,6 +1123,17 @@ fn reprint_in(tx: &Transaction, id: DocId, reason: &str, printer: Option<&str>, 
 impl crate::comply::DuplicateTracking for Spool {
     fn other_order_with(&self, tracking: &str, order_id: &str) -> Result<Option<String>, String> {
         self.find_other_order_with(tracking, order_id).map_err(|e| format!("spool: {e}"))
+    }
+
+    fn others_for(&self, pairs: &[(&str, &str)]) -> Vec<Result<Option<String>, String>> {
+        let trackings: Vec<&str> = pairs.iter().map(|(t, _)| *t).collect();
+        match self.orders_by_tracking(&trackings) {
+            Ok(owners) => pairs
+                .iter()
+                .map(|(t, o)| Ok(owners.get(*t).and_then(|ids| ids.iter().find(|id| id.as_str() != *o)).cloned()))
+                .collect(),
+            Err(e) => pairs.iter().map(|_| Err(format!("spool: {e}"))).collect(),
+        }
     }
 }
 

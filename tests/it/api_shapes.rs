@@ -141,6 +141,12 @@ fn every_json_answer_matches_the_openapi_document() {
     check("POST", "/v1/documents/{id}/resolve", &resolved);
     assert!(resolved.json()["reprint"].is_object(), "{}", resolved.text());
 
+    // The rules, for one order and for a batch (one of them refused).
+    let mut linked = order(6);
+    linked["label_note"] = "See www.acme-shop.example".into();
+    check("POST", "/v1/check", &call(d.addr, "POST", "/v1/check", &linked));
+    check("POST", "/v1/check", &call(d.addr, "POST", "/v1/check", &json!({ "orders": [order(7), linked] })));
+
     check("GET", "/v1/due", &http::get(d.addr, "/v1/due"));
     check("GET", "/healthz", &http::get(d.addr, "/healthz"));
 }

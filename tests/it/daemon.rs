@@ -523,3 +523,27 @@ fn test_print_goes_through_the_queue_in_order_and_previews_show_what_was_sent() 
     assert_eq!(http::get(d.addr, "/v1/documents/999/preview.png").status, 404);
     assert_eq!(http::post_json(d.addr, "/v1/printers/nope/test-print", b"").status, 404);
 }
+
+/// A batch check on a daemon looks its tracking numbers up in the spool at once: a number already
+/// on another order's label is a duplicate, the order's own label is not.
+#[test]
+fn a_batch_check_finds_tracking_numbers_already_in_the_spool() {
+    let out = tempfile::tempdir().unwrap();
+    let printer = vp(Language::Zpl, out.path(), &[]);
+    let d = start(&[("dock-1", "zebra-zd421-203", printer.addr())]);
+    let orders = batch(3);
+    submit(d.addr, "dock-1", &orders[..1]);
+    let mut other = orders[1].clone();
+    other["shipment"]["tracking_number"] = orders[0]["shipment"]["tracking_number"].clone();
+    // The duplicate comes first: only the spool knows the number is taken.
+    let body = serde_json::json!({ "orders": [other, orders[0], orders[2]] });
+    let resp = http::post_json(d.addr, "/v1/check", body.to_string().as_bytes());
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let results = resp.json()["results"].as_array().unwrap().clone();
+    let printable: Vec<bool> = results.iter().map(|r| r["printable"].as_bool().unwrap()).collect();
+    assert_eq!(printable, [false, true, true], "{results:?}");
+    assert_eq!(results[0]["report"]["refusals"][0]["rule"], "duplicate_tracking_number");
+    // The single-order check agrees.
+    let single = http::post_json(d.addr, "/v1/check", other.to_string().as_bytes()).json();
+    assert_eq!(single["report"], results[0]["report"]);
+}

@@ -247,3 +247,55 @@ fn the_web_page_is_served_with_a_strict_policy_and_without_the_token() {
     }
     assert!(!html.contains("style="), "no inline styles (the policy would block them)");
 }
+
+/// `POST /v1/check` with `{"orders": [...]}`: one answer per order, in order; a tracking number repeated
+/// within the batch on another order is a duplicate, as it would be when printed; the same orders checked
+/// one by one are judged the same (duplicates aside).
+#[test]
+fn a_batch_check_answers_each_order_in_order() {
+    let order = |name: &str| -> serde_json::Value { serde_json::from_slice(&fixture(name)).unwrap() };
+    let good = order("my-jnt-cod.json");
+    let mut linked = good.clone();
+    linked["label_note"] = "Visit www.acme-shop.example for the manual".into();
+    let mut twin = order("vn-ghn.json");
+    twin["order_id"] = "VN-TWIN-1".into();
+    twin["shipment"] = good["shipment"].clone();
+    twin["sender"] = good["sender"].clone();
+    let body = serde_json::json!({ "orders": [good, order("jp-dhl.json"), linked, twin] });
+    let resp = http::post_json(server(), "/v1/check", body.to_string().as_bytes());
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let results = resp.json()["results"].as_array().unwrap().clone();
+    let rules = |r: &serde_json::Value| -> Vec<String> {
+        r["report"]["refusals"].as_array().unwrap().iter().map(|x| x["rule"].as_str().unwrap().to_string()).collect()
+    };
+    let ids: Vec<&str> = results.iter().map(|r| r["order_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [good["order_id"].as_str().unwrap(), order("jp-dhl.json")["order_id"].as_str().unwrap(), good["order_id"].as_str().unwrap(), "VN-TWIN-1"]);
+    let printable: Vec<bool> = results.iter().map(|r| r["printable"].as_bool().unwrap()).collect();
+    assert_eq!(printable, [true, true, false, false], "{results:?}");
+    // The same order twice (a fixed note) is not its own duplicate; another order with its number is.
+    assert_eq!(rules(&results[2]), ["hyperlink"]);
+    assert_eq!(rules(&results[3]), ["duplicate_tracking_number"]);
+    // One by one, each answer is the same report.
+    for (i, o) in body["orders"].as_array().unwrap().iter().enumerate().take(3) {
+        let single = http::post_json(server(), "/v1/check", o.to_string().as_bytes()).json();
+        assert_eq!((single["printable"].clone(), single["report"].clone()), (results[i]["printable"].clone(), results[i]["report"].clone()), "order {i}");
+    }
+}
+
+#[test]
+fn a_bad_batch_check_is_a_400_naming_the_order_and_field() {
+    let good: serde_json::Value = serde_json::from_slice(&fixture("my-jnt-cod.json")).unwrap();
+    let mut bad = good.clone();
+    bad["items"][0]["qty"] = 0.into();
+    let cases = [
+        (serde_json::json!({ "orders": [good, bad] }), "orders[1].items[0].qty"),
+        (serde_json::json!({ "orders": [] }), "orders"),
+        (serde_json::json!({ "orders": vec![good.clone(); 501] }), "orders"),
+        (serde_json::json!({ "orders": good }), "orders"),
+        (serde_json::json!({ "orders": [good], "printer": "dock" }), "printer"),
+    ];
+    for (body, field) in cases {
+        let resp = http::post_json(server(), "/v1/check", body.to_string().as_bytes());
+        assert_eq!((resp.status, resp.json()["error"]["field"].as_str().map(str::to_string)), (400, Some(field.to_string())), "{}", resp.text());
+    }
+}
