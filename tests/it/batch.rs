@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::http;
+use crate::daemon::wait_until;
 use crate::common::process::{Daemon, free_port};
 use labeld::comply::{Checker, SeenTracking};
 use labeld::lang::Language;
@@ -51,17 +52,6 @@ fn serve(work: &Path, printers: &[(&str, &str, &str, SocketAddr)]) -> (Daemon, S
         std::net::TcpStream::connect(addr).is_ok()
     });
     (d, addr)
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 struct Run {

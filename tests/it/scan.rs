@@ -13,29 +13,15 @@ use crate::common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::common::http;
+use crate::daemon::{vp, wait_until};
 use crate::common::process::{Daemon, free_port};
 use labeld::lang::Language;
-use labeld::virtual_printer::{Config as VpConfig, VirtualPrinter};
-
-fn vp(lang: Language, dir: &Path) -> VirtualPrinter {
-    VirtualPrinter::spawn(VpConfig::new(lang, 203, dir), "127.0.0.1:0".parse().unwrap()).unwrap()
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
-}
+use labeld::virtual_printer::VirtualPrinter;
 
 /// `labeld serve` on `config`, listening at `addr`.
 fn start(config: &Path, addr: SocketAddr, log: &Path) -> Daemon {
@@ -135,10 +121,10 @@ fn on_scan_batch_waits_then_prints_each_label_at_the_bench() {
     let w = work.path();
     // dock-1 takes the batch; bench-2 has the same kind of printer (the stored bytes go there as
     // they are); bench-3 speaks TSPL (the label is rendered again for it); office prints pick lists.
-    let dock = vp(Language::Zpl, &w.join("dock-1"));
-    let bench2 = vp(Language::Zpl, &w.join("bench-2"));
-    let bench3 = vp(Language::Tspl, &w.join("bench-3"));
-    let office = vp(Language::Zpl, &w.join("office"));
+    let dock = vp(Language::Zpl, &w.join("dock-1"), &[]);
+    let bench2 = vp(Language::Zpl, &w.join("bench-2"), &[]);
+    let bench3 = vp(Language::Tspl, &w.join("bench-3"), &[]);
+    let office = vp(Language::Zpl, &w.join("office"), &[]);
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mut config = format!("[server]\nlisten = \"{addr}\"\n\n[spool]\npath = \"{}\"\n", w.join("spool.db").display());
     for (name, driver, role, at) in [
@@ -266,7 +252,7 @@ fn on_scan_batch_waits_then_prints_each_label_at_the_bench() {
 fn cli_batch_on_scan_reports_the_labels_waiting() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
-    let dock = vp(Language::Zpl, &w.join("dock-1"));
+    let dock = vp(Language::Zpl, &w.join("dock-1"), &[]);
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let config = format!(
         "[server]\nlisten = \"{addr}\"\n\n[spool]\npath = \"{}\"\n\n[[printer]]\nname = \"dock-1\"\ndriver = \"zebra-zd421-203\"\nuri = \"tcp://{}\"\n",
