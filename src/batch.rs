@@ -128,8 +128,8 @@ impl Counts {
     }
 }
 
-/// One document's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One document's result (the API shows it as `server::api::BatchDocument`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DocResult {
     /// Print position in the batch, from 0 (the pick list, when there is one, is 0).
     pub seq: u32,
@@ -151,15 +151,14 @@ pub struct DocResult {
 }
 
 /// Counts for one chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkProgress {
     pub chunk: u32,
-    #[serde(flatten)]
     pub counts: Counts,
 }
 
-/// A batch as `GET /v1/batches/{id}` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where a stored batch stands (`GET /v1/batches/{id}` shows it as `server::api::BatchProgress`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     pub batch: String,
     pub job: i64,

@@ -25,7 +25,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 
-use labeld::batch::{Outcome, Progress};
+use labeld::batch::Outcome;
+use labeld::server::api::{BatchDocument, BatchProgress};
 use labeld::spool::MAX_BATCH;
 
 use super::input::{is_document_batch, read_batch_bytes, read_document_batch, read_source};
@@ -152,7 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match api.call("GET", &format!("/v1/batches/{id}"), None) {
             Ok((200, v)) => {
                 failed_polls = 0;
-                let p: Progress = serde_json::from_value(v)?;
+                let p: BatchProgress = serde_json::from_value(v)?;
                 let printer = api.call("GET", &format!("/v1/printers/{}", args.printer), None).ok().map(|(_, v)| v);
                 display.update(&p, printer.as_ref());
                 if p.complete || (on_scan && all_checked(&p)) {
@@ -178,18 +179,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Scan-to-print: the pick list is settled and no label is still queued or being rendered (each
 /// waits for its scan, printed already, or was refused).
-fn all_checked(p: &Progress) -> bool {
+fn all_checked(p: &BatchProgress) -> bool {
     let picklist_done = p.picklist.as_ref().is_none_or(|pl| pl.result != Outcome::Pending);
     picklist_done && p.documents.iter().all(|d| !matches!(d.state.as_str(), "queued" | "rendering"))
 }
 
 /// A label rendered, checked and waiting at `ready` for its scan (or on its way out after one).
-fn waits_for_scan(d: &labeld::batch::DocResult) -> bool {
+fn waits_for_scan(d: &BatchDocument) -> bool {
     d.result == Outcome::Pending && d.state == "ready"
 }
 
 /// The final result per order, on standard output; the exit status.
-fn report(p: &Progress) -> ExitCode {
+fn report(p: &BatchProgress) -> ExitCode {
     let mut out = std::io::stdout().lock();
     if let Some(pl) = &p.picklist {
         let _ = writeln!(out, "pick list {}: {} on {}{}", p.batch, words(pl.result), pl.printer, detail(pl));
@@ -224,7 +225,7 @@ fn words(o: Outcome) -> &'static str {
     }
 }
 
-fn detail(d: &labeld::batch::DocResult) -> String {
+fn detail(d: &BatchDocument) -> String {
     match d.result {
         Outcome::Held => format!(
             ": {} at {} — {}",
@@ -269,7 +270,7 @@ impl Display {
         Display { bar, reported_chunks: 0, printer_state: None }
     }
 
-    fn update(&mut self, p: &Progress, printer: Option<&Value>) {
+    fn update(&mut self, p: &BatchProgress, printer: Option<&Value>) {
         let c = &p.counts;
         // A printer that cannot print (paper out, head open, offline) is why nothing moves: say so.
         let state = printer.and_then(|v| v["state"].as_str()).filter(|s| !["ready", "printing", "unknown", "starting"].contains(s));
@@ -307,7 +308,7 @@ impl Display {
         }
     }
 
-    fn finish(&mut self, p: &Progress) {
+    fn finish(&mut self, p: &BatchProgress) {
         if let Some(bar) = self.bar.take() {
             bar.set_position(u64::from(p.counts.total));
             bar.finish_with_message(format!("{} chunk(s) · held {} · failed {}", p.chunks, p.counts.held, p.counts.failed + p.counts.in_doubt));

@@ -1,15 +1,17 @@
 //! What the HTTP API answers: the shapes a client reads, each made from a domain type by an explicit
 //! conversion.
 //!
-//! The spool's records, a submit's admissions and the printers' views do not derive `Serialize`, so
-//! renaming one of their fields cannot change the API. A field here is a promise to clients:
+//! The spool's records, a submit's admissions, a batch's progress and the printers' views do not derive
+//! `Serialize`, so renaming one of their fields cannot change the API. (Value enums and counts, spelled
+//! the same wherever they appear, keep their serde: a batch's `Outcome` and `Counts`.) A field here is a promise to clients:
 //! `openapi.json` declares it, and the tests check real answers against that declaration.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::batch::{self, Counts, Outcome};
 use crate::spool::{self, DocId, JobId};
 use crate::worker::PrinterView;
 
@@ -273,4 +275,86 @@ impl From<&PrinterView> for Printer {
 #[derive(Debug, Serialize)]
 pub struct Printers {
     pub printers: Vec<Printer>,
+}
+
+/// `GET /v1/batches/{id}`: a shipping batch's progress. `labeld batch` reads it back with the same type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchProgress {
+    pub batch: String,
+    pub job: JobId,
+    pub printer: String,
+    pub orders: u32,
+    pub chunk_size: u32,
+    pub chunks: u32,
+    pub complete: bool,
+    pub current_chunk: Option<u32>,
+    /// Labels by outcome (the pick list apart).
+    pub counts: Counts,
+    pub chunk_counts: Vec<ChunkCounts>,
+    pub picklist: Option<BatchDocument>,
+    /// Labels in print order.
+    pub documents: Vec<BatchDocument>,
+}
+
+/// One chunk's labels by outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChunkCounts {
+    pub chunk: u32,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// One document of a batch and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchDocument {
+    pub seq: u32,
+    pub chunk: Option<u32>,
+    pub document: DocId,
+    pub kind: String,
+    pub printer: String,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub state: String,
+    pub result: Outcome,
+    pub rule: Option<String>,
+    pub field: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&batch::DocResult> for BatchDocument {
+    fn from(d: &batch::DocResult) -> BatchDocument {
+        BatchDocument {
+            seq: d.seq,
+            chunk: d.chunk,
+            document: d.document,
+            kind: d.kind.clone(),
+            printer: d.printer.clone(),
+            order_id: d.order_id.clone(),
+            tracking_number: d.tracking_number.clone(),
+            state: d.state.clone(),
+            result: d.result,
+            rule: d.rule.clone(),
+            field: d.field.clone(),
+            reason: d.reason.clone(),
+        }
+    }
+}
+
+impl From<&batch::Progress> for BatchProgress {
+    fn from(p: &batch::Progress) -> BatchProgress {
+        BatchProgress {
+            batch: p.batch.clone(),
+            job: p.job,
+            printer: p.printer.clone(),
+            orders: p.orders,
+            chunk_size: p.chunk_size,
+            chunks: p.chunks,
+            complete: p.complete,
+            current_chunk: p.current_chunk,
+            counts: p.counts,
+            chunk_counts: p.chunk_counts.iter().map(|c| ChunkCounts { chunk: c.chunk, counts: c.counts }).collect(),
+            picklist: p.picklist.as_ref().map(BatchDocument::from),
+            documents: p.documents.iter().map(BatchDocument::from).collect(),
+        }
+    }
 }

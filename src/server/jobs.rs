@@ -318,7 +318,7 @@ pub async fn batch(State(state): State<Arc<StationState>>, Path(id): Path<String
     let spool = d.spool().clone();
     let lookup = id.clone();
     match blocking(move || spool.batch(&lookup)).await? {
-        Some(b) => Ok(axum::Json(crate::batch::Progress::of(&b)).into_response()),
+        Some(b) => Ok(axum::Json(api::BatchProgress::from(&crate::batch::Progress::of(&b))).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "no_such_batch", format!("no batch {id:?}"))),
     }
 }
