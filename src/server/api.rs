@@ -358,3 +358,120 @@ impl From<&batch::Progress> for BatchProgress {
         }
     }
 }
+
+/// `GET /v1/due`: labels by where their clock stands.
+#[derive(Debug, Serialize)]
+pub struct Due {
+    pub overdue: DueBucket,
+    pub soon: DueBucket,
+    pub today: DueBucket,
+    pub not_handed_over: DueBucket,
+}
+
+/// One window of the due strip: distinct orders, labels, and the first of them, most urgent first.
+#[derive(Debug, Serialize)]
+pub struct DueBucket {
+    pub orders: usize,
+    pub labels: usize,
+    pub parcels: Vec<DueParcel>,
+}
+
+/// A parcel on the due strip: order id and tracking number, no buyer data.
+#[derive(Debug, Serialize)]
+pub struct DueParcel {
+    pub document: DocId,
+    pub order_id: Option<String>,
+    pub tracking_number: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ship_by: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub printed_at: Option<OffsetDateTime>,
+}
+
+impl From<&spool::Due> for Due {
+    fn from(d: &spool::Due) -> Due {
+        let bucket = |b: &spool::Bucket| DueBucket {
+            orders: b.orders,
+            labels: b.labels,
+            parcels: b
+                .parcels
+                .iter()
+                .map(|p| DueParcel {
+                    document: p.document,
+                    order_id: p.order_id.clone(),
+                    tracking_number: p.tracking_number.clone(),
+                    ship_by: p.ship_by,
+                    printed_at: p.printed_at,
+                })
+                .collect(),
+        };
+        Due { overdue: bucket(&d.overdue), soon: bucket(&d.soon), today: bucket(&d.today), not_handed_over: bucket(&d.not_handed_over) }
+    }
+}
+
+/// A parcel on a handover manifest (`GET /v1/manifests?format=json`): no buyer data.
+#[derive(Debug, Serialize)]
+pub struct ManifestParcel {
+    pub tracking_number: String,
+    pub order_id: String,
+    pub carrier: String,
+    pub package_index: u32,
+    pub package_count: u32,
+    pub weight_g: Option<u32>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub printed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub handed_over_at: Option<OffsetDateTime>,
+}
+
+impl From<&spool::HandoverParcel> for ManifestParcel {
+    fn from(p: &spool::HandoverParcel) -> ManifestParcel {
+        ManifestParcel {
+            tracking_number: p.tracking_number.clone(),
+            order_id: p.order_id.clone(),
+            carrier: p.carrier.clone(),
+            package_index: p.package_index,
+            package_count: p.package_count,
+            weight_g: p.weight_g,
+            printed_at: p.printed_at,
+            handed_over_at: p.handed_over_at,
+        }
+    }
+}
+
+/// `POST /v1/handovers`: what closing a handover recorded.
+#[derive(Debug, Serialize)]
+pub struct HandoverClosed {
+    #[serde(with = "time::serde::rfc3339")]
+    pub closed_at: OffsetDateTime,
+    pub by: String,
+    pub carrier: String,
+    /// `pickup` or `dropoff`.
+    pub handover: &'static str,
+    pub handed_over: Vec<String>,
+    pub missing: Vec<MissingParcel>,
+    pub scanned_twice: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
+/// A parcel on the manifest that no scan ticked off.
+#[derive(Debug, Serialize)]
+pub struct MissingParcel {
+    pub tracking_number: String,
+    pub order_id: String,
+}
+
+impl From<&spool::HandoverClosed> for HandoverClosed {
+    fn from(c: &spool::HandoverClosed) -> HandoverClosed {
+        HandoverClosed {
+            closed_at: c.closed_at,
+            by: c.by.clone(),
+            carrier: c.carrier.clone(),
+            handover: c.handover.as_str(),
+            handed_over: c.handed_over.clone(),
+            missing: c.missing.iter().map(|m| MissingParcel { tracking_number: m.tracking_number.clone(), order_id: m.order_id.clone() }).collect(),
+            scanned_twice: c.scanned_twice.clone(),
+            unknown: c.unknown.clone(),
+        }
+    }
+}

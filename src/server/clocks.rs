@@ -17,7 +17,7 @@ use crate::station::Station;
 pub async fn due(State(state): State<Arc<StationState>>) -> Result<Response, ApiError> {
     let spool = state.station.spool().clone();
     let due = blocking(move || spool.due(time::OffsetDateTime::now_utc())).await?;
-    Ok(axum::Json(due).into_response())
+    Ok(axum::Json(super::api::Due::from(&due)).into_response())
 }
 
 /// `labeld_orders_due{window=…}`, `labeld_orders_overdue` and `labeld_labels_not_handed_over`.

@@ -169,7 +169,7 @@ pub async fn manifest(
                 let sections: Vec<serde_json::Value> = m
                     .sections
                     .iter()
-                    .map(|s| serde_json::json!({"carrier": s.carrier, "parcels": s.parcels, "totals": {"parcels": s.totals.parcels, "orders": s.totals.orders, "weight_g": s.totals.weight_g, "without_weight": s.totals.without_weight}}))
+                    .map(|s| serde_json::json!({"carrier": s.carrier, "parcels": s.parcels.iter().map(super::api::ManifestParcel::from).collect::<Vec<_>>(), "totals": {"parcels": s.totals.parcels, "orders": s.totals.orders, "weight_g": s.totals.weight_g, "without_weight": s.totals.without_weight}}))
                     .collect();
                 let body = serde_json::json!({"handover": m.handover, "generated_at": rfc3339(m.generated_at), "sections": sections});
                 Ok((body.to_string().into_bytes(), "application/json", None, parcels))
@@ -248,7 +248,7 @@ pub async fn close(State(state): State<Arc<StationState>>, bytes: Result<axum::b
         e
     })?;
     tracing::info!(carrier = closed.carrier, handed_over = closed.handed_over.len(), missing = closed.missing.len(), unknown = closed.unknown.len(), "handover closed");
-    Ok((StatusCode::CREATED, axum::Json(closed)).into_response())
+    Ok((StatusCode::CREATED, axum::Json(super::api::HandoverClosed::from(&closed))).into_response())
 }
 
 #[cfg(test)]

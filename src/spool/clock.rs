@@ -3,7 +3,6 @@
 //! are named by order id and tracking number only.
 
 use rusqlite::{Transaction, params};
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{DocId, Spool, SpoolError, from_ms, to_ms};
@@ -64,20 +63,18 @@ pub(super) fn store_parcel(tx: &Transaction, id: DocId, p: Option<&ParcelColumns
 }
 
 /// One parcel in a list the page shows: order id and tracking number, no buyer data.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Parcel {
     pub document: DocId,
     pub order_id: Option<String>,
     pub tracking_number: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub ship_by: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub printed_at: Option<OffsetDateTime>,
 }
 
 /// Parcels by where their clock stands. A list holds at most [`Due::LIST_MAX`] parcels, most
 /// urgent first; `orders` counts distinct order ids over the whole window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Bucket {
     pub orders: usize,
     /// Labels (parcels) in the window; `parcels` lists the first of them.
@@ -88,7 +85,7 @@ pub struct Bucket {
 /// The page's "due" strip and the metrics: labels not yet printed that are overdue, due within
 /// 4 h or due before the warehouse's day ends; and labels printed more than 20 h ago that no
 /// handover has ticked off.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Due {
     pub overdue: Bucket,
     pub soon: Bucket,

@@ -4,7 +4,6 @@
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{DocId, Spool, SpoolError, audit, from_ms, to_ms};
@@ -20,7 +19,7 @@ pub enum HandoverScope {
 }
 
 /// One parcel on a handover manifest: no buyer data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandoverParcel {
     pub tracking_number: String,
     pub order_id: String,
@@ -30,24 +29,21 @@ pub struct HandoverParcel {
     pub package_count: u32,
     pub weight_g: Option<u32>,
     /// The first time a label with this tracking number printed.
-    #[serde(with = "time::serde::rfc3339")]
     pub printed_at: OffsetDateTime,
     /// When a handover scan ticked it off.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub handed_over_at: Option<OffsetDateTime>,
 }
 
 /// A parcel on the manifest that no scan ticked off.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MissingParcel {
     pub tracking_number: String,
     pub order_id: String,
 }
 
 /// What closing a handover recorded, in the audit log of each parcel's labels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandoverClosed {
-    #[serde(with = "time::serde::rfc3339")]
     pub closed_at: OffsetDateTime,
     pub by: String,
     pub carrier: String,

@@ -37,8 +37,8 @@ mod schema;
 mod state;
 
 pub use batch::{BatchMember, BatchSubmitted, NewBatch, StoredBatch};
-pub use clock::{Due, Parcel};
-pub use handover::{HandoverParcel, HandoverScope};
+pub use clock::{Bucket, Due, Parcel};
+pub use handover::{HandoverClosed, HandoverParcel, HandoverScope, MissingParcel};
 pub use scan::{MAX_CODE as SCAN_MAX_CODE, Release, ScanAnswer, ScanMatch, ScanResult, ScanState};
 
 pub use schema::VERSION as SCHEMA_VERSION;

@@ -148,6 +148,16 @@ fn every_json_answer_matches_the_openapi_document() {
     check("POST", "/v1/check", &call(d.addr, "POST", "/v1/check", &json!({ "orders": [order(7), linked] })));
 
     check("GET", "/v1/due", &http::get(d.addr, "/v1/due"));
+    // A handover closed for the first label's carrier: it was scanned, nothing else was.
+    let first_label = order(1);
+    let carrier = first_label["shipment"]["carrier"].as_str().unwrap().to_string();
+    let handover = first_label["shipment"]["handover"].as_str().unwrap_or("pickup").to_string();
+    let tracking = first_label["shipment"]["tracking_number"].as_str().unwrap().to_string();
+    let closed = call(d.addr, "POST", "/v1/handovers", &json!({
+        "carrier": carrier, "handover": handover, "since": "2020-01-01T00:00:00Z", "scanned": [tracking, "NOT-A-PARCEL"], "by": "driver"
+    }));
+    check("POST", "/v1/handovers", &closed);
+    assert_eq!(closed.json()["unknown"], json!(["NOT-A-PARCEL"]), "{}", closed.text());
     check("GET", "/healthz", &http::get(d.addr, "/healthz"));
 }
 
