@@ -475,3 +475,54 @@ impl From<&spool::HandoverClosed> for HandoverClosed {
         }
     }
 }
+
+/// `/healthz`'s `feed` object: the NATS job feed's state and counters (the page shows these names).
+#[derive(Debug, Serialize)]
+pub struct FeedHealth {
+    /// `connected`, `reconnecting`, `disconnected` or `disabled`.
+    pub state: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    pub server: Option<String>,
+    pub stream: Option<String>,
+    pub subject: Option<String>,
+    pub consumer: Option<String>,
+    pub received: u64,
+    pub acked: u64,
+    pub redelivered: u64,
+    pub terminated: u64,
+    pub last_error: Option<String>,
+}
+
+impl From<&crate::feed::FeedState> for FeedHealth {
+    fn from(f: &crate::feed::FeedState) -> FeedHealth {
+        FeedHealth {
+            state: f.state,
+            since: f.since,
+            server: f.server.clone(),
+            stream: f.stream.clone(),
+            subject: f.subject.clone(),
+            consumer: f.consumer.clone(),
+            received: f.received,
+            acked: f.acked,
+            redelivered: f.redelivered,
+            terminated: f.terminated,
+            last_error: f.last_error.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `/healthz`'s feed object has the names the page shows, and not the metrics-only counters.
+    #[test]
+    fn the_feed_health_names_are_the_contract() {
+        let state = crate::feed::Monitor::disabled().snapshot();
+        let json = serde_json::to_value(FeedHealth::from(&state)).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let want = ["acked", "consumer", "last_error", "received", "redelivered", "server", "since", "state", "stream", "subject", "terminated"];
+        assert_eq!(keys, want);
+    }
+}

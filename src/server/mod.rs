@@ -261,7 +261,7 @@ async fn station_healthz(State(state): State<Arc<StationState>>) -> Response {
     body["printers"] = extra["printers"].clone();
     body["spool"] = extra["spool"].clone();
     // Still 200 while the broker is away: the station prints what it has spooled.
-    body["feed"] = serde_json::to_value(state.feed.snapshot()).unwrap_or_default();
+    body["feed"] = serde_json::to_value(api::FeedHealth::from(&state.feed.snapshot())).unwrap_or_default();
     axum::Json(body).into_response()
 }
 
