@@ -1,10 +1,11 @@
 //! What the HTTP API answers: the shapes a client reads, each made from a domain type by an explicit
 //! conversion.
 //!
-//! The spool's records, a submit's admissions, a batch's progress and the printers' views do not derive
-//! `Serialize`, so renaming one of their fields cannot change the API. (Value enums and counts, spelled
-//! the same wherever they appear, keep their serde: a batch's `Outcome` and `Counts`.) A field here is a promise to clients:
-//! `openapi.json` declares it, and the tests check real answers against that declaration.
+//! The domain types these are made from (the spool's records, a submit's admissions, a batch's progress,
+//! the due lists, the handover records, the printers' views, the feed's state) do not derive `Serialize`,
+//! so renaming one of their fields cannot change the API. Value enums and counts, spelled the same
+//! wherever they appear, keep their serde (a batch's `Outcome` and `Counts`). A field here is a promise to
+//! clients: `openapi.json` declares it, and the tests check real answers against that declaration.
 
 use std::collections::BTreeMap;
 
