@@ -159,7 +159,7 @@ fn required_id(value: Option<String>, field: &str) -> Result<String, ApiError> {
 /// `POST /v1/jobs` with `"documents": [...]`: a shipping batch of marketplace documents, in walking
 /// order when items with bins are given, in chunks of 50.
 async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Option<String>) -> Result<Response, ApiError> {
-    for (k, given) in [
+    refuse_given(&[
         ("order", req.order.is_some()),
         ("orders", req.orders.is_some()),
         ("order_id", req.order_id.is_some()),
@@ -168,11 +168,7 @@ async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Optio
         ("picklist", req.picklist.is_some()),
         ("picklist_printer", req.picklist_printer.is_some()),
         ("release", req.release.is_some()),
-    ] {
-        if given {
-            return Err(ApiError::bad_request("invalid", k, format!("{k} does not apply to a batch of documents (each item carries its own)")));
-        }
-    }
+    ], |k| format!("{k} does not apply to a batch of documents (each item carries its own)"))?;
     let list = req.documents.unwrap_or_default();
     if list.is_empty() {
         return Err(ApiError::bad_request("invalid", "documents", "documents is empty"));
@@ -180,11 +176,7 @@ async fn submit_document_batch(state: &StationState, req: SubmitBody, key: Optio
     if list.len() > MAX_BATCH {
         return Err(ApiError::bad_request("invalid", "documents", format!("at most {MAX_BATCH} documents per batch, got {}", list.len())));
     }
-    if let Some(id) = &req.batch_id {
-        if !valid_batch_id(id) {
-            return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
-        }
-    }
+    check_batch_id(req.batch_id.as_deref())?;
     let mut documents = Vec::with_capacity(list.len());
     for (i, item) in list.into_iter().enumerate() {
         let at = format!("documents[{i}]");
@@ -206,18 +198,14 @@ fn batch_answer(accepted: station::AcceptedBatch) -> api::BatchAccepted {
 
 /// `POST /v1/jobs` with `"kind": "document"`: one marketplace label document.
 async fn submit_document(state: &StationState, req: SubmitBody, key: Option<String>) -> Result<Response, ApiError> {
-    for (k, given) in [
+    refuse_given(&[
         ("order", req.order.is_some()),
         ("orders", req.orders.is_some()),
         ("picklist", req.picklist.is_some()),
         ("picklist_printer", req.picklist_printer.is_some()),
         ("release", req.release.is_some()),
         ("batch_id", req.batch_id.is_some()),
-    ] {
-        if given {
-            return Err(ApiError::bad_request("invalid", k, format!("{k} does not apply to a document job (order_id, tracking_number, document)")));
-        }
-    }
+    ], |k| format!("{k} does not apply to a document job (order_id, tracking_number, document)"))?;
     let order_id = required_id(req.order_id, "order_id")?;
     let tracking_number = required_id(req.tracking_number, "tracking_number")?;
     let document = req.document.ok_or_else(|| ApiError::bad_request("missing", "document", "document ({content_type, data | url}) is required"))?.incoming("document")?;
@@ -248,16 +236,12 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
     if kind == Kind::Document {
         return submit_document(&state, req, key).await;
     }
-    for (k, given) in [
+    refuse_given(&[
         ("order_id", req.order_id.is_some()),
         ("tracking_number", req.tracking_number.is_some()),
         ("document", req.document.is_some()),
         ("documents", req.documents.is_some()),
-    ] {
-        if given {
-            return Err(ApiError::bad_request("invalid", k, format!("{k} belongs to a document job (\"kind\": \"document\"); a label's order carries its own")));
-        }
-    }
+    ], |k| format!("{k} belongs to a document job (\"kind\": \"document\"); a label's order carries its own"))?;
     let is_batch = kind == Kind::Label && req.orders.is_some();
     let orders: Vec<Order> = match (req.order, req.orders) {
         (Some(_), Some(_)) => return Err(ApiError::bad_request("invalid", "orders", "give order or orders, not both")),
@@ -274,16 +258,12 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
         (None, None) => return Err(ApiError::bad_request("missing", "order", "give order (one order) or orders (a batch)")),
     };
     if !is_batch {
-        for (k, given) in [
+        refuse_given(&[
             ("picklist", req.picklist.is_some()),
             ("picklist_printer", req.picklist_printer.is_some()),
             ("batch_id", req.batch_id.is_some()),
             ("release", req.release.is_some()),
-        ] {
-            if given {
-                return Err(ApiError::bad_request("invalid", k, format!("{k} applies to a batch of labels (orders), not to this job")));
-            }
-        }
+        ], |k| format!("{k} applies to a batch of labels (orders), not to this job"))?;
         let job = station::Job { printer: req.printer, kind, orders, key };
         let accepted = on_station(&state.station, move |s| s.submit_job(job)).await?;
         let (printer, submitted) = (accepted.printer, accepted.submitted);
@@ -295,11 +275,7 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
         (true, None) => Picklist::Default,
         (true, Some(p)) => Picklist::On(p),
     };
-    if let Some(id) = &req.batch_id {
-        if !valid_batch_id(id) {
-            return Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"));
-        }
-    }
+    check_batch_id(req.batch_id.as_deref())?;
     let release = req.release.unwrap_or_default();
     let batch = station::Batch { printer: req.printer, orders, key, picklist, batch_id: req.batch_id, release };
     let accepted = on_station(&state.station, move |s| s.submit_batch(batch)).await?;
@@ -308,8 +284,22 @@ pub async fn submit(State(state): State<Arc<StationState>>, bytes: Result<Bytes,
     Ok((StatusCode::ACCEPTED, axum::Json(answer)).into_response())
 }
 
-fn valid_batch_id(s: &str) -> bool {
-    (1..=100).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+/// A batch id the caller chose: 1 to 100 letters, digits, '-', '_' or '.'.
+fn check_batch_id(id: Option<&str>) -> Result<(), ApiError> {
+    match id {
+        Some(s) if !((1..=100).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))) => {
+            Err(ApiError::bad_request("invalid", "batch_id", "batch_id must be 1 to 100 letters, digits, '-', '_' or '.'"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses the first field given that does not belong to this kind of request, saying why.
+fn refuse_given(fields: &[(&str, bool)], why: impl Fn(&str) -> String) -> Result<(), ApiError> {
+    match fields.iter().find(|(_, given)| *given) {
+        Some((k, _)) => Err(ApiError::bad_request("invalid", *k, why(k))),
+        None => Ok(()),
+    }
 }
 
 /// `GET /v1/batches/{id}`: counts by outcome, per chunk, and a result per document.
