@@ -6,6 +6,7 @@
 //! layout, PDF text) sees the same code points.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
@@ -328,14 +329,18 @@ impl Order {
                 return Err(over(format!("{who}.address.lines"), "lines", lines as u64, limits::ADDRESS_LINES as u64));
             }
         }
-        for (path, text) in self.text_fields() {
+        let mut too_long = None;
+        self.each_text_field(|path, text| {
             // Bytes bound characters from above: count only when the bytes could be over.
-            if text.len() > limits::TEXT_CHARS {
+            if too_long.is_none() && text.len() > limits::TEXT_CHARS {
                 let chars = text.chars().count();
                 if chars > limits::TEXT_CHARS {
-                    return Err(over(path, "characters", chars as u64, limits::TEXT_CHARS as u64));
+                    too_long = Some((path.to_string(), chars));
                 }
             }
+        });
+        if let Some((path, chars)) = too_long {
+            return Err(over(path, "characters", chars as u64, limits::TEXT_CHARS as u64));
         }
         let package = &self.shipment.package;
         if package.count > limits::PACKAGES {
@@ -355,60 +360,75 @@ impl Order {
     /// Every text of the order with its field path: what compliance checks and what a label may print.
     pub fn text_fields(&self) -> Vec<(String, &str)> {
         let mut out: Vec<(String, &str)> = Vec::with_capacity(32);
-        out.push(("order_id".into(), &self.order_id));
+        self.each_text_field(|path, text| out.push((path.to_string(), text)));
+        out
+    }
+
+    /// [`Self::text_fields`] without a `String` per path: `f` sees each path and text in the same order, the
+    /// path borrowed for the call only (the rules run on every field of every order).
+    pub fn each_text_field<'a>(&'a self, mut f: impl FnMut(&str, &'a str)) {
+        f("order_id", &self.order_id);
         let top = [("platform", &self.platform), ("shop", &self.shop), ("created_at", &self.created_at), ("ship_by", &self.ship_by)];
         for (path, s) in top {
             if let Some(s) = s {
-                out.push((path.into(), s));
+                f(path, s);
             }
         }
         let s = &self.shipment;
-        out.push(("shipment.carrier".into(), &s.carrier));
+        f("shipment.carrier", &s.carrier);
         if let Some(v) = &s.service {
-            out.push(("shipment.service".into(), v));
+            f("shipment.service", v);
         }
-        out.push(("shipment.tracking_number".into(), &s.tracking_number));
+        f("shipment.tracking_number", &s.tracking_number);
         if let Some(v) = &s.sort_code {
-            out.push(("shipment.sort_code".into(), v));
+            f("shipment.sort_code", v);
         }
         if let Some(c) = &s.cod {
-            out.push(("shipment.cod.amount".into(), &c.amount));
-            out.push(("shipment.cod.currency".into(), &c.currency));
+            f("shipment.cod.amount", &c.amount);
+            f("shipment.cod.currency", &c.currency);
         }
+        let mut path = String::with_capacity(40);
         for (who, p) in [("sender", &self.sender), ("recipient", &self.recipient)] {
+            let named = |what: usize| PARTY_PATHS[usize::from(who == "recipient")][what];
             if let Some(v) = &p.warehouse_id {
-                out.push((format!("{who}.warehouse_id"), v));
+                f(named(0), v);
             }
-            out.push((format!("{who}.name"), &p.name));
+            f(named(1), &p.name);
             if let Some(v) = &p.phone {
-                out.push((format!("{who}.phone"), v));
+                f(named(2), v);
             }
             let a = &p.address;
             for (i, l) in a.lines.iter().enumerate() {
-                out.push((format!("{who}.address.lines[{i}]"), l));
+                path.clear();
+                let _ = write!(path, "{who}.address.lines[{i}]");
+                f(&path, l);
             }
             if let Some(v) = &a.district {
-                out.push((format!("{who}.address.district"), v));
+                f(named(3), v);
             }
-            out.push((format!("{who}.address.city"), &a.city));
-            out.push((format!("{who}.address.region"), &a.region));
-            out.push((format!("{who}.address.postal_code"), &a.postal_code));
-            out.push((format!("{who}.address.country"), &a.country));
+            f(named(4), &a.city);
+            f(named(5), &a.region);
+            f(named(6), &a.postal_code);
+            f(named(7), &a.country);
         }
         for (i, it) in self.items.iter().enumerate() {
-            out.push((format!("items[{i}].sku"), &it.sku));
-            out.push((format!("items[{i}].name"), &it.name));
+            let mut item = |field: &str, text: &'a str| {
+                path.clear();
+                let _ = write!(path, "items[{i}].{field}");
+                f(&path, text);
+            };
+            item("sku", &it.sku);
+            item("name", &it.name);
             if let Some(v) = &it.variant {
-                out.push((format!("items[{i}].variant"), v));
+                item("variant", v);
             }
             if let Some(v) = &it.bin {
-                out.push((format!("items[{i}].bin"), v));
+                item("bin", v);
             }
         }
         if let Some(v) = &self.label_note {
-            out.push(("label_note".into(), v));
+            f("label_note", v);
         }
-        out
     }
 
     /// The document identity used for idempotency: order, document kind and package.
@@ -490,6 +510,31 @@ fn describe_serde_error(msg: &str) -> String {
     }
     msg.to_string()
 }
+
+/// The fixed paths of a party's text fields (sender, then recipient): warehouse id, name, phone, district,
+/// city, region, postal code, country.
+const PARTY_PATHS: [[&str; 8]; 2] = [
+    [
+        "sender.warehouse_id",
+        "sender.name",
+        "sender.phone",
+        "sender.address.district",
+        "sender.address.city",
+        "sender.address.region",
+        "sender.address.postal_code",
+        "sender.address.country",
+    ],
+    [
+        "recipient.warehouse_id",
+        "recipient.name",
+        "recipient.phone",
+        "recipient.address.district",
+        "recipient.address.city",
+        "recipient.address.region",
+        "recipient.address.postal_code",
+        "recipient.address.country",
+    ],
+];
 
 #[cfg(test)]
 mod tests {

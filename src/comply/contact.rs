@@ -14,10 +14,11 @@ use phonenumber::country;
 use regex::Regex;
 
 use super::normalize::Normalized;
-use super::lexicon::Lexicon;
+use super::lexicon::{Lexicon, List, Present};
 use super::{FieldKind, Finding, Rule, TextContext};
 
-pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+/// `present` says which word lists match in the text at all ([`Lexicon::present`]).
+pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, present: Present, out: &mut Vec<Finding>) {
     let t = n.text.as_str();
     if t.contains('@') {
         emails(t, out);
@@ -28,14 +29,15 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>)
     if cx.kind != FieldKind::OwnPhone && t.bytes().filter(u8::is_ascii_digit).count() >= 7 {
         phones(t, cx, out);
     }
-    if cx.kind != FieldKind::OwnPhone && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic())) {
+    // A spelled-out number needs a digit word: without one every run is bare digits.
+    if cx.kind != FieldKind::OwnPhone && present.has(List::DigitWords) && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic())) {
         spelled_phones(t, cx, out);
     }
     // The buyer's own name and address are their words: an app's name there ("Line Jensen", "王微信") is a name.
     if cx.kind != FieldKind::Buyer && (!t.is_ascii() || t.bytes().any(|b| b.is_ascii_alphabetic())) {
-        messaging(t, cx, out);
+        messaging(t, cx, present, out);
         if cx.kind != FieldKind::Code {
-            elsewhere(t, cx, out);
+            elsewhere(t, cx, present, out);
         }
         if t.contains('@') {
             handles(t, out);
@@ -265,9 +267,9 @@ const APP_MESSAGE: &str = "a messaging or social account; labels may not carry c
 /// Apps by name, and their slang in a contact's shape. In a product title (`FieldKind::Product`) a network's
 /// name is a brand ("Instagram frame prop", "Facebook Portal"), so there even full names need that shape; in a
 /// SKU an app prefix before one id-like token ("WA-0128887777") is a contact.
-fn messaging(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+fn messaging(t: &str, cx: &TextContext<'_>, present: Present, out: &mut Vec<Finding>) {
     let lex = cx.lexicon;
-    for m in lex.apps.find_iter(t) {
+    for m in present.has(List::Apps).then(|| lex.apps.find_iter(t)).into_iter().flatten() {
         let shaped = invited(t, m.start, m.end - m.start, lex) || handle_after(t, m.end, &t[m.clone()]).1 || lex.contact_after.starts_at(t, m.end);
         // In a title, an app named inside brackets is an aside to the buyer ("Keychain (DM on insta)").
         if cx.kind == FieldKind::Product && !shaped && !in_brackets(t, m.start) {
@@ -278,7 +280,7 @@ fn messaging(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
         }
         push(out, m.start..extend_handle(t, m.end), APP_MESSAGE);
     }
-    for m in lex.app_slang.find_iter(t) {
+    for m in present.has(List::AppSlang).then(|| lex.app_slang.find_iter(t)).into_iter().flatten() {
         let word = &t[m.clone()];
         let single = word.chars().count() == 1;
         let (handle_end, shaped) = handle_after(t, m.end, word);
@@ -380,23 +382,23 @@ fn handles(t: &str, out: &mut Vec<Finding>) {
 
 /// Other marketplaces by name (in a product title, or by nickname anywhere, only with a shopping word in the
 /// same clause), calls to deal outside the platform, and invitations to join groups, pages and channels.
-fn elsewhere(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+fn elsewhere(t: &str, cx: &TextContext<'_>, present: Present, out: &mut Vec<Finding>) {
     let lex = cx.lexicon;
-    for m in lex.marketplaces.find_iter(t) {
+    for m in present.has(List::Marketplaces).then(|| lex.marketplaces.find_iter(t)).into_iter().flatten() {
         if cx.kind == FieldKind::Product && !shop_word_near(t, m.clone(), lex) {
             continue;
         }
         push(out, m, "another marketplace or shop; labels may not invite buying outside the platform");
     }
-    for m in lex.marketplace_slang.find_iter(t) {
+    for m in present.has(List::MarketplaceSlang).then(|| lex.marketplace_slang.find_iter(t)).into_iter().flatten() {
         if shop_word_near(t, m.clone(), lex) || invited(t, m.start, 14, lex) {
             push(out, m, "another marketplace or shop; labels may not invite buying outside the platform");
         }
     }
-    for m in lex.off_platform.find_iter(t) {
+    for m in present.has(List::OffPlatform).then(|| lex.off_platform.find_iter(t)).into_iter().flatten() {
         push(out, m, "an invitation to deal outside the platform; labels may not carry it");
     }
-    for m in lex.groups.find_iter(t) {
+    for m in present.has(List::Groups).then(|| lex.groups.find_iter(t)).into_iter().flatten() {
         push(out, m, "a group, page or channel on another network; labels may not carry contacts outside the platform");
     }
 }

@@ -14,9 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex::Regex;
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use serde::Deserialize;
 
 use super::normalize::Normalized;
@@ -202,6 +204,48 @@ pub struct Lexicon {
     pub allow: Terms,
     /// How many terms were read, for `labeld doctor` and tests.
     pub term_count: usize,
+    /// The literals the whole-text lists start with, built on first use (see [`Lexicon::present`]).
+    present_set: OnceLock<PresentSet>,
+}
+
+/// The lists the rules search whole texts with, as [`Lexicon::present`] reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    Apps,
+    AppSlang,
+    Marketplaces,
+    MarketplaceSlang,
+    OffPlatform,
+    Groups,
+    Reviews,
+    Offers,
+    Scan,
+    Marketing,
+    /// A spelled-out digit word (not a run of ASCII digits).
+    DigitWords,
+}
+
+/// Which lists have a match somewhere in a text.
+#[derive(Debug, Clone, Copy)]
+pub struct Present(u32);
+
+impl Present {
+    /// Every list present: what a caller that did not ask assumes.
+    pub const ALL: Present = Present(u32::MAX);
+
+    pub fn has(&self, list: List) -> bool {
+        self.0 & (1 << list as u32) != 0
+    }
+}
+
+#[derive(Debug)]
+struct PresentSet {
+    /// The literals every match of a list starts with, all lists together.
+    starts: AhoCorasick,
+    /// The list of each literal of `starts`.
+    lists: Vec<List>,
+    /// Lists whose matches have no such literals (they are always searched).
+    always: u32,
 }
 
 static BUILTIN_LEXICON: LazyLock<Arc<Lexicon>> =
@@ -289,6 +333,7 @@ impl Lexicon {
             digit_words: Terms { re: None },
             digit_values: BTreeMap::new(),
             term_count: 0,
+            present_set: OnceLock::new(),
         };
         let mut words: Vec<(String, String)> = vec![];
         for (path, word, d) in digit_terms {
@@ -305,6 +350,68 @@ impl Lexicon {
         lexicon.term_count = term_count;
         Ok(lexicon)
     }
+}
+
+impl Lexicon {
+    /// Which whole-text lists could match in `t` (a folded text), in one pass: a list reported absent finds
+    /// nothing in `t`, so its own search (one pass per list) is skipped. Exact, not a guess: every match of a
+    /// list starts with one of the literals its pattern begins with, and a list whose patterns have no such
+    /// literals is always reported present.
+    pub fn present(&self, t: &str) -> Present {
+        let p = self.present_set.get_or_init(|| self.build_present_set());
+        let mut bits = p.always;
+        for m in p.starts.find_overlapping_iter(t) {
+            bits |= 1 << p.lists[m.pattern().as_usize()] as u32;
+        }
+        Present(bits)
+    }
+
+    fn build_present_set(&self) -> PresentSet {
+        let lists = [
+            (List::Apps, &self.apps),
+            (List::AppSlang, &self.app_slang),
+            (List::Marketplaces, &self.marketplaces),
+            (List::MarketplaceSlang, &self.marketplace_slang),
+            (List::OffPlatform, &self.off_platform),
+            (List::Groups, &self.groups),
+            (List::Reviews, &self.reviews),
+            (List::Offers, &self.offers),
+            (List::Scan, &self.scan),
+            (List::Marketing, &self.marketing),
+        ];
+        let mut literals: Vec<Vec<u8>> = vec![];
+        let mut of: Vec<List> = vec![];
+        let mut always = 0;
+        for (list, terms) in lists {
+            let Some(re) = &terms.re else { continue };
+            match match_starts(re.as_str()) {
+                Some(starts) => {
+                    of.extend(std::iter::repeat_n(list, starts.len()));
+                    literals.extend(starts);
+                }
+                None => always |= 1 << list as u32,
+            }
+        }
+        // A spelled-out digit is a digit word the text contains (`digit_words` also finds bare digits).
+        for word in self.digit_values.keys() {
+            literals.push(word.as_bytes().to_vec());
+            of.push(List::DigitWords);
+        }
+        let starts = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&literals).expect("literals always build");
+        PresentSet { starts, lists: of, always }
+    }
+}
+
+/// The literals every match of `pattern` starts with, or `None` when there is no such finite set (or it
+/// holds the empty string, which says nothing).
+fn match_starts(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).limit_total(100_000).limit_class(64).extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// A literal folded like the detection copy.

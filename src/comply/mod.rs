@@ -347,22 +347,21 @@ impl Checker {
                 regions.push(*id);
             }
         }
-        let own_phones: Vec<(u16, u64)> = [(&order.recipient.phone, &order.recipient.address.country), (&order.sender.phone, &order.sender.address.country)]
-            .into_iter()
-            .filter_map(|(phone, country)| {
-                let region = country.parse::<country::Id>().ok();
-                let number = phonenumber::parse(region, phone.as_deref()?).ok()?;
-                Some((number.code().value(), number.national().value()))
-            })
-            .collect();
+        let own_phones: Vec<(u16, u64)> = [
+            order.recipient.phone.as_deref().and_then(|p| own_number(p, &order.recipient.address.country)),
+            order.sender.phone.as_deref().and_then(|p| sender_number(p, &order.sender.address.country)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
 
-        for (path, text) in order.text_fields() {
+        order.each_text_field(|path, text| {
             if path == "shipment.tracking_number" {
-                continue; // checked below, by its own rules
+                return; // checked below, by its own rules
             }
-            let cx = TextContext { regions: &regions, own_phones: &own_phones, kind: FieldKind::of(&path), lexicon: &self.lexicon };
-            scan(&path, text, &cx, &mut refusals);
-        }
+            let cx = TextContext { regions: &regions, own_phones: &own_phones, kind: FieldKind::of(path), lexicon: &self.lexicon };
+            scan(path, text, &cx, &mut refusals);
+        });
 
         let tn = &order.shipment.tracking_number;
         let whole = |rule, message: String| Refusal { rule, path: "shipment.tracking_number".into(), span: 0..tn.len(), text: tn.clone(), message };
@@ -413,6 +412,27 @@ impl Checker {
     }
 }
 
+/// An order's own phone number as (country code, national number), read in its address's country.
+fn own_number(phone: &str, country: &str) -> Option<(u16, u64)> {
+    let number = phonenumber::parse(country.parse::<country::Id>().ok(), phone).ok()?;
+    Some((number.code().value(), number.national().value()))
+}
+
+/// [`own_number`] for the sender, remembered per thread: a warehouse ships every order from the same
+/// number, and reading one costs a few microseconds (the phone crate's shared regex cache).
+fn sender_number(phone: &str, country: &str) -> Option<(u16, u64)> {
+    type Last = Option<(String, String, Option<(u16, u64)>)>;
+    thread_local!(static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) });
+    LAST.with_borrow_mut(|last| match last {
+        Some((p, c, n)) if p == phone && c == country => *n,
+        _ => {
+            let n = own_number(phone, country);
+            *last = Some((phone.to_string(), country.to_string(), n));
+            n
+        }
+    })
+}
+
 /// Fields that hold identifiers and codes: digit runs there are ids, not phone numbers.
 fn is_identifier(path: &str) -> bool {
     matches!(path, "order_id" | "platform" | "created_at" | "ship_by" | "shipment.sort_code" | "shipment.cod.amount" | "shipment.cod.currency")
@@ -435,8 +455,10 @@ fn scan(path: &str, text: &str, cx: &TextContext<'_>, out: &mut Vec<Refusal>) {
     let n = Normalized::new(text);
     let mut findings: Vec<Finding> = Vec::new();
     hyperlink::find(&n, &mut findings);
-    contact::find(&n, cx, &mut findings);
-    unrelated::find(&n, cx, &mut findings);
+    // One pass for which word lists occur at all; a phone field's own number is only read for links.
+    let present = if cx.kind == FieldKind::OwnPhone { lexicon::Present::ALL } else { cx.lexicon.present(&n.text) };
+    contact::find(&n, cx, present, &mut findings);
+    unrelated::find(&n, cx, present, &mut findings);
     // Innocent phrases that contain a rule's words ("LINE FRIENDS", "Shopee Xpress", "五星级") void the finding.
     if !findings.is_empty() {
         let allowed = cx.lexicon.allow.find_overlapping(&n.text);

@@ -126,6 +126,12 @@ fn is_combining_latin_mark(c: char) -> bool {
 
 /// Pass 1, character by character: NFKC, lower case, homoglyphs, invisible characters dropped.
 fn fold_chars(original: &str) -> Normalized {
+    if original.is_ascii() {
+        // Most fields: one byte in, one byte out.
+        let text = original.bytes().map(|b| if b.is_ascii_whitespace() { ' ' } else { b.to_ascii_lowercase() as char }).collect();
+        let origin = (0..original.len() as u32).map(|i| (i, i + 1)).collect();
+        return Normalized { text, origin };
+    }
     let mut out = Normalized::with_capacity(original.len() + 8);
     for (i, c) in original.char_indices() {
         let from = (i as u32, (i + c.len_utf8()) as u32);
@@ -184,7 +190,13 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
         LazyLock::new(|| Regex::new(r"(?:^|[^\p{L}\p{N}])((?:[\p{L}\p{N}.@] ){2,}[\p{L}\p{N}.@])(?:$|[^\p{L}\p{N}])").unwrap());
     let mut edits = Vec::new();
     let mut from = 0;
-    while let Some(c) = SPACED.captures_at(&src.text, from) {
+    // Captures are the slow search: ask first whether there is anything to capture at all.
+    if !src.text.contains(' ') || !SPACED.is_match(&src.text) {
+        from = src.text.len() + 1;
+    }
+    while from <= src.text.len()
+        && let Some(c) = SPACED.captures_at(&src.text, from)
+    {
         let m = c.get(1).unwrap();
         for (j, b) in m.as_str().bytes().enumerate() {
             if b == b' ' {
@@ -198,7 +210,8 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
     static SPACED_HAN: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\p{Han}(?: \p{Han})+").unwrap());
     let mut edits = Vec::new();
-    for m in SPACED_HAN.find_iter(&src.text) {
+    let han = if src.text.is_ascii() { None } else { Some(SPACED_HAN.find_iter(&src.text)) };
+    for m in han.into_iter().flatten() {
         for (j, b) in m.as_str().bytes().enumerate() {
             if b == b' ' {
                 edits.push((m.start() + j..m.start() + j + 1, ""));
@@ -223,6 +236,9 @@ fn rewrite_separators(src: Normalized) -> Normalized {
         .unwrap()
     });
     let mut edits = Vec::new();
+    if !SEP.is_match(&src.text) {
+        return src;
+    }
     for c in SEP.captures_iter(&src.text) {
         if let Some(m) = c.name("dot") {
             edits.push((m.range(), "."));

@@ -6,23 +6,25 @@
 //! match inside them. Product titles are full of sales words ("限时特价", "promo pack"), so marketing is not
 //! looked for there; reviews, offers and scan-a-code are.
 
+use super::lexicon::{List, Present};
 use super::normalize::Normalized;
 use super::{FieldKind, Finding, Rule, TextContext};
 
-pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
+/// `present` says which word lists match in the text at all ([`super::Lexicon::present`]).
+pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, present: Present, out: &mut Vec<Finding>) {
     if matches!(cx.kind, FieldKind::Buyer | FieldKind::OwnPhone) {
         return;
     }
     let t = n.text.as_str();
     let lex = cx.lexicon;
     let kinds = [
-        (&lex.reviews, "a request for a review or rating; labels may carry only what the order needs"),
-        (&lex.offers, "a coupon or an offer for another order; labels may carry only what the order needs"),
-        (&lex.scan, "a call to scan a code; labels may carry only what the order needs"),
-        (&lex.marketing, "marketing (sales, follow us, giveaways); labels may carry only what the order needs"),
+        (List::Reviews, &lex.reviews, "a request for a review or rating; labels may carry only what the order needs"),
+        (List::Offers, &lex.offers, "a coupon or an offer for another order; labels may carry only what the order needs"),
+        (List::Scan, &lex.scan, "a call to scan a code; labels may carry only what the order needs"),
+        (List::Marketing, &lex.marketing, "marketing (sales, follow us, giveaways); labels may carry only what the order needs"),
     ];
-    for (i, (terms, message)) in kinds.into_iter().enumerate() {
-        if i == 3 && cx.kind == FieldKind::Product {
+    for (i, (list, terms, message)) in kinds.into_iter().enumerate() {
+        if (i == 3 && cx.kind == FieldKind::Product) || !present.has(list) {
             continue;
         }
         for m in terms.find_iter(t) {
