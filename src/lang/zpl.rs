@@ -10,6 +10,17 @@
 //! ^PQ1^XZ
 //! ```
 //!
+//! On an 8-bit clean link (the default there) the raster goes instead as one binary PNG object, named by
+//! the CRC-32 of its bytes, recalled in the format and deleted after it:
+//!
+//! ```text
+//! ~DYR:1A2B3C4D,B,P,9588,,<9,588 bytes of PNG>
+//! ^XA^MNY^PR4^PW799^LL1199^LH0,0
+//! ^FO0,0^XGR:1A2B3C4D.PNG,1,1^FS
+//! ^PQ1^XZ
+//! ^XA^IDR:1A2B3C4D.PNG^FS^XZ
+//! ```
+//!
 //! * `:Z64:` data is the strip deflated in zlib format, Base64-encoded, followed by `:` and the CRC-16 of
 //!   the Base64 text (polynomial 0x1021, initial value 0: CRC-16/XMODEM), in four hex digits.
 //! * ACS (every ZPL II printer; the default takes it for a field where it is shorter than `:Z64:`) is ASCII
@@ -49,7 +60,8 @@ pub const DIALECT: Dialect = Dialect {
     answer,
 };
 
-/// How `^GF` data is packed (profile `[options] zpl_compression`).
+/// How the raster is packed (profile `[options] zpl_compression`). Without the key a profile gets `png`
+/// where its link is 8-bit clean and `z64` on an XON/XOFF serial link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Encoding {
     /// Per `^GF` field the shorter of zlib + Base64 + CRC-16 (`:Z64:`) and ACS, for firmware x.14 and later.
@@ -57,8 +69,9 @@ pub enum Encoding {
     Z64,
     /// ASCII hex with Zebra's run-length letters (`G`–`z`, `,` `!` `:`): every ZPL II printer reads it.
     Acs,
-    /// The label as a binary PNG object (`~DY…,B,P`), printed with `^XG` and deleted with `^ID`: about a
-    /// quarter smaller than `:Z64:` (no Base64), but it needs an 8-bit clean link without XON/XOFF.
+    /// The label as a binary PNG object (`~DY…,B,P`, in the X.10 manual already), printed with `^XG` and
+    /// deleted with `^ID`: about a quarter smaller than `:Z64:` (no Base64, so a label fits in 12 KB), but it
+    /// needs an 8-bit clean link without XON/XOFF.
     Png,
 }
 
@@ -76,6 +89,7 @@ fn read_options(input: &OptionsInput) -> Result<Options, OptionError> {
     }
     let raw: Raw = input.table()?;
     let encoding = match &raw.zpl_compression {
+        None if input.binary_safe => Encoding::Png,
         None => Encoding::Z64,
         Some(c) => match c.get_ref().as_str() {
             "z64" => Encoding::Z64,
@@ -223,11 +237,13 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
         if stride > GF_MAX_BYTES {
             return Err(limit(format!("a {}-dot row does not fit one ^GF field", page.width())));
         }
-        if encoding == Encoding::Png {
-            // The image travels once, as a binary PNG object in printer RAM, and is recalled by name.
-            let png = png_object(page);
-            put(&mut out, &format!("~DY{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME},B,P,{},,", png.len()));
-            out.extend_from_slice(&png);
+        // The image travels once, as a binary PNG object in printer RAM, recalled by a name made from its
+        // own bytes: a label whose download was cut off can never recall another label's picture.
+        let png = (encoding == Encoding::Png).then(|| png_object(page));
+        let object = png.as_ref().map(|p| format!("{PNG_OBJECT_DEVICE}{:08X}", crc32fast::hash(p)));
+        if let (Some(png), Some(object)) = (&png, &object) {
+            put(&mut out, &format!("~DY{object},B,P,{},,", png.len()));
+            out.extend_from_slice(png);
             put(&mut out, "\n");
         }
         put(&mut out, "^XA\n");
@@ -244,8 +260,8 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
             put(&mut out, &format!("^PR{p}\n"));
         }
         put(&mut out, &format!("^PW{}\n^LL{}\n^LH0,0\n", s.width, s.height));
-        if encoding == Encoding::Png {
-            put(&mut out, &format!("^FO0,0^XG{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME}.PNG,1,1^FS\n"));
+        if let Some(object) = &object {
+            put(&mut out, &format!("^FO0,0^XG{object}.PNG,1,1^FS\n"));
         } else {
             let rows_per_strip = (GF_MAX_BYTES / stride.max(1)).max(1);
             let mut y = 0u32;
@@ -264,38 +280,32 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
             }
         }
         put(&mut out, &format!("^PQ{}\n^XZ\n", s.copies));
-        if encoding == Encoding::Png {
+        if let Some(object) = &object {
             // Free the printer's RAM once the label is formatted.
-            put(&mut out, &format!("^XA^ID{PNG_OBJECT_DEVICE}{PNG_OBJECT_NAME}.PNG^FS^XZ\n"));
+            put(&mut out, &format!("^XA^ID{object}.PNG^FS^XZ\n"));
         }
     }
     Ok(out)
 }
 
-/// Where `Encoding::Png` stores the label image: printer RAM, one fixed name reused by every label.
+/// Where `Encoding::Png` stores the label image: printer RAM, which a power cycle clears.
 const PNG_OBJECT_DEVICE: &str = "R:";
-const PNG_OBJECT_NAME: &str = "LABELD";
 
-/// The page as the smallest 1-bit greyscale PNG the filters give (0 = black, as PNG greyscale has it).
+/// The page as a 1-bit greyscale PNG (0 = black, as PNG greyscale has it), rows unfiltered, deflated at
+/// zlib's default level. On the twelve fixture labels no filter beats none (Up adds 8–10%, Sub 25%), and
+/// level 9 saves 3% for three times the time (BENCHMARKS.md, "Bytes on the wire").
 pub fn png_object(page: &Bitmap) -> Vec<u8> {
     let inverted: Vec<u8> = page.data().iter().map(|b| !b).collect();
-    let mut best: Option<Vec<u8>> = None;
-    for filter in [png::Filter::Up, png::Filter::NoFilter, png::Filter::Adaptive] {
-        let mut buf = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut buf, page.width(), page.height());
-            enc.set_color(png::ColorType::Grayscale);
-            enc.set_depth(png::BitDepth::One);
-            enc.set_compression(png::Compression::High);
-            enc.set_filter(filter);
-            let mut w = enc.write_header().expect("PNG to a Vec");
-            w.write_image_data(&inverted).expect("PNG to a Vec");
-        }
-        if best.as_ref().is_none_or(|b| buf.len() < b.len()) {
-            best = Some(buf);
-        }
-    }
-    best.expect("three tries")
+    let mut buf = Vec::with_capacity(inverted.len() / 8);
+    let mut enc = png::Encoder::new(&mut buf, page.width(), page.height());
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::One);
+    enc.set_deflate_compression(png::DeflateCompression::Level(6));
+    enc.set_filter(png::Filter::NoFilter);
+    let mut w = enc.write_header().expect("PNG to a Vec");
+    w.write_image_data(&inverted).expect("PNG to a Vec");
+    w.finish().expect("PNG to a Vec");
+    buf
 }
 
 fn limit(problem: String) -> EncodeError {
@@ -1127,6 +1137,29 @@ mod tests {
         }
         assert_eq!(acs_within(noise.data(), noise.stride(), 1000), None);
         assert_eq!(acs_within(rule.data(), rule.stride(), usize::MAX).as_deref(), Some(acs(rule.data(), rule.stride()).as_str()));
+    }
+
+    /// Every page's object is named by its own CRC-32, recalled and deleted by that name, so a label whose
+    /// download was cut off cannot print another label's picture.
+    #[test]
+    fn png_objects_are_named_by_their_bytes() {
+        let mut settings = JobSettings::for_bitmap(203, &Bitmap::new(64, 32));
+        settings.options.set(ZplOptions { encoding: Encoding::Png });
+        let mut pages = [Bitmap::new(64, 32), Bitmap::new(64, 32)];
+        pages[0].fill_rect(0, 0, 8, 8, true);
+        pages[1].fill_rect(8, 8, 8, 8, true);
+        let out = encode(&pages, &settings).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        let names: Vec<String> = [&pages[0], &pages[1]].iter().map(|p| format!("R:{:08X}", crc32fast::hash(&png_object(p)))).collect();
+        assert_ne!(names[0], names[1]);
+        for name in &names {
+            for command in [format!("~DY{name},B,P,"), format!("^XG{name}.PNG,1,1"), format!("^ID{name}.PNG")] {
+                assert_eq!(text.matches(&command).count(), 1, "{command} in {text}");
+            }
+        }
+        let labels = crate::lang::labels(crate::lang::decode_all(Language::Zpl, 203, &out).unwrap());
+        assert_eq!(labels.len(), 2);
+        assert!(crate::lang::same_raster(&pages[0], &labels[0]) && crate::lang::same_raster(&pages[1], &labels[1]));
     }
 
     #[test]

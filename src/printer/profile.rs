@@ -435,6 +435,18 @@ mod tests {
     }
 
     #[test]
+    fn zpl_sends_png_objects_unless_the_link_is_xon_xoff() {
+        use crate::lang::zpl::{Encoding, ZplOptions};
+        let base = "model = \"X\"\nlanguage = \"zpl\"\ndpi = 203\nprint_width_dots = 832\nmax_length_dots = 8000\nstatus_query = \"zpl-hs\"\n";
+        let encoding = |extra: &str| Profile::parse("x", &format!("{base}{extra}"), "x.toml").map(|p| p.options.get::<ZplOptions>().encoding);
+        assert_eq!(encoding("").unwrap(), Encoding::Png);
+        assert_eq!(encoding("[serial]\nflow_control = \"software\"\n").unwrap(), Encoding::Z64);
+        assert_eq!(encoding("[options]\nzpl_compression = \"acs\"\n").unwrap(), Encoding::Acs);
+        let e = encoding("[serial]\nflow_control = \"software\"\n[options]\nzpl_compression = \"png\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:10:") && e.contains("XON/XOFF"), "{e}");
+    }
+
+    #[test]
     fn options_and_ranges_come_from_the_language() {
         let base = "model = \"X\"\nlanguage = \"tspl\"\ndpi = 203\nprint_width_dots = 832\nmax_length_dots = 8000\nstatus_query = \"tspl-esc\"\n";
         let p = Profile::parse("x", &format!("{base}[options]\ntspl_direction = 0\n"), "x.toml").unwrap();

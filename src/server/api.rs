@@ -4,8 +4,10 @@
 //! The domain types these are made from (the spool's records, a submit's admissions, a batch's progress,
 //! the due lists, the handover records, the printers' views, the feed's state) do not derive `Serialize`,
 //! so renaming one of their fields cannot change the API. Value enums and counts, spelled the same
-//! wherever they appear, keep their serde (a batch's `Outcome` and `Counts`). A field here is a promise to
-//! clients: `openapi.json` declares it, and the tests check real answers against that declaration.
+//! wherever they appear, keep their serde (a batch's `Outcome` and `Counts`, a rule's id). The rules'
+//! report is serialised for the spool too; the check answers are made from it explicitly all the same. A
+//! field here is a promise to clients: `openapi.json` declares it, and the tests check real answers
+//! against that declaration.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::batch::{self, Counts, Outcome};
+use crate::comply;
+use crate::order::Order;
 use crate::spool::{self, DocId, JobId};
 use crate::worker::PrinterView;
 
@@ -513,6 +517,78 @@ impl From<&crate::feed::FeedState> for FeedHealth {
     }
 }
 
+/// `POST /v1/check` with one order: the rules' verdict.
+///
+/// The check shapes borrow from the order and its report and are written straight out, without a JSON
+/// tree between (a batch is hundreds of them). Their keys are declared in alphabetical order, the order
+/// the answers have always had.
+#[derive(Debug, Serialize)]
+pub struct CheckReport<'a> {
+    pub printable: bool,
+    pub report: CheckRefusals<'a>,
+}
+
+impl<'a> From<&'a comply::Report> for CheckReport<'a> {
+    fn from(r: &'a comply::Report) -> CheckReport<'a> {
+        CheckReport { printable: r.is_printable(), report: CheckRefusals::from(r) }
+    }
+}
+
+/// `POST /v1/check` with `{"orders": [...]}`: one result per order, in the request's order.
+#[derive(Debug, Serialize)]
+pub struct CheckResults<'a> {
+    pub results: Vec<CheckResult<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckResult<'a> {
+    pub order_id: &'a str,
+    pub printable: bool,
+    pub report: CheckRefusals<'a>,
+}
+
+impl<'a> CheckResult<'a> {
+    pub fn of(order: &'a Order, r: &'a comply::Report) -> CheckResult<'a> {
+        CheckResult { order_id: &order.order_id, printable: r.is_printable(), report: CheckRefusals::from(r) }
+    }
+}
+
+/// A report as the check answers show it: every refusal with the refused text (the caller's own data).
+#[derive(Debug, Serialize)]
+pub struct CheckRefusals<'a> {
+    pub refusals: Vec<CheckRefusal<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckRefusal<'a> {
+    pub message: &'a str,
+    pub path: &'a str,
+    pub rule: comply::Rule,
+    /// Byte span of `text` in the field as sent.
+    pub span: Span,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Span {
+    pub end: usize,
+    pub start: usize,
+}
+
+impl<'a> From<&'a comply::Report> for CheckRefusals<'a> {
+    fn from(r: &'a comply::Report) -> CheckRefusals<'a> {
+        let refusal = |f: &'a comply::Refusal| CheckRefusal {
+            message: &f.message,
+            path: &f.path,
+            rule: f.rule,
+            span: Span { end: f.span.end, start: f.span.start },
+            text: &f.text,
+        };
+        CheckRefusals { refusals: r.refusals.iter().map(refusal).collect() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,5 +601,35 @@ mod tests {
         let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         let want = ["acked", "consumer", "last_error", "received", "redelivered", "server", "since", "state", "stream", "subject", "terminated"];
         assert_eq!(keys, want);
+    }
+
+    /// The check answers are written from typed shapes; byte for byte they are what the JSON tree of the
+    /// report made of them before (keys in alphabetical order, an empty text left out).
+    #[test]
+    fn check_answers_read_as_the_reports_tree_did() {
+        let order = Order::from_json_bytes(include_bytes!("../../tests/fixtures/orders/my-jnt-cod.json")).unwrap();
+        let refusal = |rule, path: &str, span: std::ops::Range<usize>, text: &str| comply::Refusal {
+            rule,
+            path: path.into(),
+            span,
+            text: text.into(),
+            message: "a \"quoted\" reason".into(),
+        };
+        let reports = [
+            comply::Report::default(),
+            comply::Report {
+                refusals: vec![
+                    refusal(comply::Rule::Hyperlink, "label_note", 6..26, "ｗｗｗ．ａｃｍｅ．ｃｏｍ"),
+                    refusal(comply::Rule::UnknownWarehouse, "sender.warehouse_id", 0..0, ""),
+                ],
+            },
+        ];
+        for r in &reports {
+            let tree = serde_json::json!({ "printable": r.is_printable(), "report": r });
+            assert_eq!(serde_json::to_string(&CheckReport::from(r)).unwrap(), tree.to_string());
+        }
+        let results = CheckResults { results: reports.iter().map(|r| CheckResult::of(&order, r)).collect() };
+        let tree = serde_json::json!({ "results": reports.iter().map(|r| serde_json::json!({ "order_id": order.order_id, "printable": r.is_printable(), "report": r })).collect::<Vec<_>>() });
+        assert_eq!(serde_json::to_string(&results).unwrap(), tree.to_string());
     }
 }

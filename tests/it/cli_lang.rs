@@ -40,8 +40,10 @@ fn printer_profile_sets_language_checks_and_resolution() {
     let out = tmp("ups.zpl");
     let st = labeld().arg("render").arg(&order).args(["-f", "zpl", "--printer-profile", "zebra-zd421-300", "-o"]).arg(&out).status().unwrap();
     assert!(st.success());
-    let text = String::from_utf8(std::fs::read(&out).unwrap()).unwrap();
+    // The ZD421's link is 8-bit clean, so the label is a binary PNG object: read the text around it.
+    let text = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).into_owned();
     assert!(text.contains("^PW1181") && text.contains("~SD15"), "300 dpi label with the profile's darkness");
+    assert!(text.contains(",B,P,") && text.contains("^XGR:"), "a PNG object, recalled");
 
     let wrong = labeld().arg("render").arg(&order).args(["-f", "tspl", "--printer-profile", "zebra-zd421-203", "-o"]).arg(tmp("x")).output().unwrap();
     assert!(!wrong.status.success());

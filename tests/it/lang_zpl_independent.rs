@@ -83,3 +83,77 @@ fn zebrash_renders_our_zpl_and_the_tracking_barcode_scans() {
     }
     eprintln!("independent ZPL check: {checked} renderings by zpl-renderer-js were dot-identical and scanned");
 }
+
+/// The binary PNG object that ZD421 profiles send (`~DY…,B,P`), which Zebrash does not interpret: the PNG is
+/// cut out of the stream by the byte count its `~DY` header declares, decoded by netpbm's `pngtopnm`
+/// (libpng), and must equal our raster dot for dot; zbarimg must read the label's barcodes from the PNG
+/// itself; and at 203 dpi every fixture's whole ZPL stream is at most 12 KB.
+#[test]
+fn png_objects_decode_elsewhere_and_fit_12_kb() {
+    if !common::have("pngtopnm") {
+        common::skip("LABELD_REQUIRE_PNG_DECODER", "independent PNG check: pngtopnm (Debian netpbm) is not installed");
+        return;
+    }
+    common::zbar::available("png_objects_decode_elsewhere_and_fit_12_kb").expect("zbarimg");
+    let tmp = std::env::temp_dir().join(format!("labeld-zpl-png-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut largest = 0;
+    for (dpi, driver) in [(203, "zebra-zd421-203"), (300, "zebra-zd421-300")] {
+        let profile = labeld::printer::profile::Profile::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("drivers/{driver}.toml"))).unwrap();
+        for (name, order) in common::fixture_orders() {
+            let label = common::render(&order, dpi).unwrap();
+            let raster = label.raster();
+            let settings = profile.job_settings(raster.width(), raster.height()).unwrap();
+            let zpl = lang::encode(Language::Zpl, std::slice::from_ref(raster), &settings).unwrap();
+            if dpi == 203 {
+                assert!(zpl.len() <= 12 * 1024, "{name}: {} bytes of ZPL at 203 dpi", zpl.len());
+                largest = largest.max(zpl.len());
+            }
+            let png = png_payload(&zpl);
+            let file = tmp.join(format!("{name}-{dpi}.png"));
+            std::fs::write(&file, png).unwrap();
+            let out = Command::new("pngtopnm").arg(&file).output().unwrap();
+            assert!(out.status.success(), "pngtopnm {name}: {}", String::from_utf8_lossy(&out.stderr));
+            let (width, height, rows) = pbm(&out.stdout);
+            assert_eq!((width, height), (raster.width(), raster.height()), "{name} @ {dpi}");
+            assert!(rows == raster.data(), "{name} @ {dpi} dpi: libpng's picture differs from our raster");
+            let mut want: Vec<String> = label.document().barcodes().map(|b| b.data.clone()).collect();
+            let mut got = common::zbar::code128(&[&file]);
+            want.sort();
+            got.sort();
+            assert_eq!(got, want, "{name} @ {dpi} dpi: barcodes zbarimg reads from the PNG object");
+        }
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+    eprintln!("PNG objects: largest fixture ZPL at 203 dpi {largest} bytes");
+}
+
+/// The bytes of the first `~DYd:f,B,P,t,w,` object: `t` of them follow the header's last comma.
+fn png_payload(zpl: &[u8]) -> &[u8] {
+    let start = zpl.windows(3).position(|w| w == b"~DY").expect("a ~DY object");
+    let mut commas = zpl[start..].iter().enumerate().filter(|(_, b)| **b == b',').map(|(i, _)| start + i);
+    let fields: Vec<usize> = (0..5).map(|_| commas.next().unwrap()).collect();
+    let header = std::str::from_utf8(&zpl[start..fields[4]]).unwrap();
+    let parts: Vec<&str> = header.split(',').collect();
+    assert_eq!(&parts[1..3], ["B", "P"], "binary data stored as PNG: {header}");
+    let total: usize = parts[3].parse().unwrap();
+    &zpl[fields[4] + 1..fields[4] + 1 + total]
+}
+
+/// A raw PBM (`P4`): width, height and the packed rows (1 = black, each row padded to a byte).
+fn pbm(bytes: &[u8]) -> (u32, u32, &[u8]) {
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 3 {
+        while bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(std::str::from_utf8(&bytes[start..i]).unwrap());
+    }
+    assert_eq!(fields[0], "P4", "pngtopnm should write a bitmap for a 1-bit PNG");
+    (fields[1].parse().unwrap(), fields[2].parse().unwrap(), &bytes[i + 1..])
+}
