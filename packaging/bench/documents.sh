@@ -9,7 +9,7 @@
 #
 # packaging/bench.sh runs it; alone it builds labeld (release) first. BENCH_RUNS (default 10) repetitions.
 # Needs: cupsfilter ppdc gs (cups cups-ppdc cups-filters ghostscript), zbarimg (zbar-tools), node with
-# tests/zpl's node_modules (npm ci in tests/zpl), /usr/bin/time, jq.
+# tests/zpl's node_modules (npm ci in tests/zpl), python3, jq.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +19,7 @@ runs=${BENCH_RUNS:-10}
 docs=$root/tests/fixtures/docs
 
 missing=
-for tool in cupsfilter ppdc gs zbarimg node jq /usr/bin/time; do
+for tool in cupsfilter ppdc gs zbarimg node jq python3; do
     command -v "$tool" >/dev/null || missing="$missing $tool"
 done
 [ -d "$root/tests/zpl/node_modules/zpl-renderer-js" ] || missing="$missing zpl-renderer-js(npm ci in tests/zpl)"
@@ -33,10 +33,13 @@ cd "$out/documents"
 log() { printf '%s documents: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else if (a / b < 10) printf "%.2f", a / b; else printf "%.0f", a / b }'; }
-# cpu_ms CMD...: CPU (user + sys) of one run of CMD and the children it waited for, in ms.
+# cpu_ms CMD...: CPU (user + sys) of one run of CMD and every child it waited for, in ms to a tenth
+# (/usr/bin/time prints hundredths of a second, too coarse for a one-page job).
 cpu_ms() {
-    /usr/bin/time -f '%U %S' -o time.tmp "$@"
-    awk '{ printf "%.0f\n", ($1 + $2) * 1000 }' time.tmp
+    python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.1f" % ((r.ru_utime + r.ru_stime) * 1000))' "$@"
 }
 # median_cpu N CMD...: one warm-up run, then the median CPU ms of N runs.
 median_cpu() {
@@ -83,7 +86,6 @@ for dpi in 203 300; do
         echo "$dpi $file $c_cpu $l_cpu $c_bytes $l_bytes $(scans "$name.cups.zpl" "$dpi" "$tn") $(scans "$name.labeld.zpl" "$dpi" "$tn")" >> rows.txt
     done < fixtures.txt
 done
-rm -f time.tmp
 
 chain=$(cupsfilter -e --list-filters -p "$ppd" -m printer/foo "$docs/a6-label.pdf" 2>/dev/null | tr '\n' ' ' | sed 's/ *$//; s/ / → /g')
 {
@@ -102,7 +104,7 @@ chain=$(cupsfilter -e --list-filters -p "$ppd" -m printer/foo "$docs/a6-label.pd
     echo
     for dpi in 203 300; do
         awk -v d="$dpi" '$1 == d { cc += $3; lc += $4; cb += $5; lb += $6; n++; if ($7 != "yes") cf++; if ($8 != "yes") lf++ }
-            END { printf "%d dpi, all %d documents: CUPS %d ms CPU, %d bytes; labeld %d ms CPU, %d bytes: %.1f× less CPU, %.2f× the bytes; tracking number unreadable in %d CUPS outputs, %d labeld outputs.\n\n", d, n, cc, cb, lc, lb, cc / lc, lb / cb, cf, lf }' rows.txt
+            END { printf "%d dpi, all %d documents: CUPS %.0f ms CPU, %d bytes; labeld %.0f ms CPU, %d bytes: %.1f× less CPU, %.2f× the bytes; tracking number unreadable in %d CUPS outputs, %d labeld outputs.\n\n", d, n, cc, cb, lc, lb, cc / lc, lb / cb, cf, lf }' rows.txt
     done
 } > "$out/documents.md"
 log "done: $out/documents.md"
