@@ -32,13 +32,11 @@
 //! B: binary), `^GB` boxes, `^PW`, `^LL`, `^PQ`, `^CC`/`^CT` prefix changes, and the status queries
 //! `~HS`, `~HI`, `~HQ`. Text and barcode fields are reported, not drawn: labeld never sends them.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use flate2::Compression;
 use flate2::read::ZlibDecoder;
-use flate2::write::ZlibEncoder;
 
 use super::canvas::{self, shorten};
 use super::status::{Details, Status, StatusProtocol};
@@ -119,13 +117,25 @@ pub fn crc16_xmodem(data: &[u8]) -> u16 {
     crc
 }
 
+/// libdeflate's level for PNG objects, which go over USB and TCP: a label in about 0.5 ms, every fixture
+/// within 12 KB.
+const PNG_LEVEL: i32 = 6;
+/// libdeflate's level for `:Z64:`, which by default only XON/XOFF serial links get, where a byte costs a
+/// millisecond at 9,600 baud: about 6% fewer bytes than level 6 for about 1.5 ms more.
+const Z64_LEVEL: i32 = 9;
+
+/// The zlib stream of `data` at a libdeflate level (1–12).
+pub fn zlib(data: &[u8], level: i32) -> Vec<u8> {
+    let mut deflater = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level).expect("a valid level"));
+    let mut out = vec![0; deflater.zlib_compress_bound(data.len())];
+    let n = deflater.zlib_compress(data, &mut out).expect("the bound is large enough");
+    out.truncate(n);
+    out
+}
+
 /// `:Z64:<base64 of zlib(data)>:<crc>`.
 pub fn z64(data: &[u8]) -> String {
-    // zlib's default level: 3–6% larger than level 9 on a label, and 7× faster (benches/lang.rs).
-    let mut z = ZlibEncoder::new(Vec::with_capacity(data.len() / 8), Compression::default());
-    z.write_all(data).expect("writing to a Vec");
-    let packed = z.finish().expect("writing to a Vec");
-    let text = BASE64.encode(packed);
+    let text = BASE64.encode(zlib(data, Z64_LEVEL));
     let crc = crc16_xmodem(text.as_bytes());
     format!(":Z64:{text}:{crc:04X}")
 }
@@ -291,21 +301,37 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
 /// Where `Encoding::Png` stores the label image: printer RAM, which a power cycle clears.
 const PNG_OBJECT_DEVICE: &str = "R:";
 
-/// The page as a 1-bit greyscale PNG (0 = black, as PNG greyscale has it), rows unfiltered, deflated at
-/// zlib's default level. On the twelve fixture labels no filter beats none (Up adds 8–10%, Sub 25%), and
-/// level 9 saves 3% for three times the time (BENCHMARKS.md, "Bytes on the wire").
+/// The page as a 1-bit greyscale PNG (0 = black, as PNG greyscale has it): signature, IHDR, one IDAT, IEND.
+/// Rows are unfiltered (filter byte 0): on the twelve fixture labels no PNG filter beats none (Up adds
+/// 8–10%, Sub 25%).
 pub fn png_object(page: &Bitmap) -> Vec<u8> {
-    let inverted: Vec<u8> = page.data().iter().map(|b| !b).collect();
-    let mut buf = Vec::with_capacity(inverted.len() / 8);
-    let mut enc = png::Encoder::new(&mut buf, page.width(), page.height());
-    enc.set_color(png::ColorType::Grayscale);
-    enc.set_depth(png::BitDepth::One);
-    enc.set_deflate_compression(png::DeflateCompression::Level(6));
-    enc.set_filter(png::Filter::NoFilter);
-    let mut w = enc.write_header().expect("PNG to a Vec");
-    w.write_image_data(&inverted).expect("PNG to a Vec");
-    w.finish().expect("PNG to a Vec");
-    buf
+    let stride = page.stride();
+    let mut rows = Vec::with_capacity((stride + 1) * page.height() as usize);
+    for row in page.data().chunks(stride) {
+        rows.push(0);
+        rows.extend(row.iter().map(|b| !b));
+    }
+    let idat = zlib(&rows, PNG_LEVEL);
+    let mut out = Vec::with_capacity(idat.len() + 64);
+    out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+    let mut ihdr = [0u8; 13];
+    ihdr[0..4].copy_from_slice(&page.width().to_be_bytes());
+    ihdr[4..8].copy_from_slice(&page.height().to_be_bytes());
+    ihdr[8] = 1; // bit depth; colour type 0 (greyscale), deflate, filter method 0, no interlace
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IDAT", &idat);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Length, type, data and the CRC-32 of type and data (PNG specification, section 5.3).
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
 }
 
 fn limit(problem: String) -> EncodeError {
