@@ -7,6 +7,7 @@
 #
 # Needs (Debian): apt-get install cups cups-ppdc cups-filters ghostscript glabels jq poppler-utils time curl
 # Not part of `cargo test`: it takes minutes. The first run also compiles (release build, not timed).
+# packaging/bench/startup.sh alone runs only the start-up section (one-shot commands against CUPS).
 # BENCH_RUNS (default 10) sets the repetitions of the per-label commands; BENCH_OUT the output dir.
 # BENCH_GLABELS_CUPS=0 skips pushing glabels' 500-page PDF through CUPS (the longest step).
 set -eu
@@ -137,6 +138,10 @@ trap - EXIT
     echo "daemon_labels=$saved"
 } >> labeld.kv
 
+# ---------------------------------------------------------------- start-up of one-shot commands
+log "start-up: labeld render / check as whole processes, side by side with the CUPS chain (bench/startup.sh)"
+BENCH_OUT=$out LABELD=$B BENCH_RUNS=$((runs * 2)) "$here/bench/startup.sh" > startup.md
+
 # ---------------------------------------------------------------- CUPS
 log "CUPS: Zebra ZPL PPD from sample.drv, PDF -> gstoraster -> rastertolabel"
 rm -rf ppd && ppdc -d ppd /usr/share/cups/drv/sample.drv 2>/dev/null
@@ -234,6 +239,10 @@ log "writing $out/results.md"
         echo "| $dpi | the same without the font index | $nw | $nc | $lb | $(ratio "$cw" "$nw")×, $(ratio "$cc" "$nc")× |"
     done
     echo "| | labeld \`check\` process (rules only, no label) | $(kv check_ms) | $(kv check_cpu_ms) | | $(ratio "$(ckv cups_203_ms)" "$(kv check_ms)")×, $(ratio "$(ckv cups_203_cpu_ms)" "$(kv check_cpu_ms)")× against CUPS at 203 dpi |"
+    echo
+    echo "#### Start-up (packaging/bench/startup.sh)"
+    echo
+    cat startup.md
     echo
     echo "### labeld against glabels, $n_batch orders (batch-500.jsonl)"
     echo

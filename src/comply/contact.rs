@@ -155,7 +155,7 @@ fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
             cx.regions.iter().find_map(|r| phonenumber::parse(Some(*r), s).ok().filter(phonenumber::is_valid))
         };
         let Some(number) = parsed else { continue };
-        if cx.own_phones.contains(&(number.code().value(), number.national().value())) {
+        if cx.own_phones.contains((number.code().value(), number.national().value())) {
             continue;
         }
         push(out, m.start()..end, "a phone number that is not the recipient's or the sender's; labels may not carry other contacts");
@@ -222,7 +222,7 @@ fn spelled_phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
             return;
         }
         let Some(number) = cx.regions.iter().find_map(|r| phonenumber::parse(Some(*r), &digits).ok().filter(phonenumber::is_valid)) else { return };
-        if !cx.own_phones.contains(&(number.code().value(), number.national().value())) {
+        if !cx.own_phones.contains((number.code().value(), number.national().value())) {
             push(out, start..end, "a phone number spelled out in words; labels may not carry other contacts");
         }
     };

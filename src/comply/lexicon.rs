@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -109,7 +110,29 @@ pub enum LexiconError {
 /// A compiled list of terms.
 #[derive(Debug)]
 pub struct Terms {
-    re: Option<Regex>,
+    engine: Engine,
+}
+
+/// How a list is searched. Both find the leftmost match and, among matches starting there, the term
+/// listed first (longest pattern first), so which engine a list gets changes no finding.
+#[derive(Debug)]
+enum Engine {
+    Empty,
+    /// Every term is plain text: a leftmost-first Aho-Corasick automaton, which builds many times faster
+    /// than the same alternation as a regex (a one-shot `check` or `render` builds every list).
+    Words(AhoCorasick),
+    /// Some term has a gap, a number or is a regex.
+    Regex(Regex),
+}
+
+impl Engine {
+    fn find_at(&self, t: &str, at: usize) -> Option<std::ops::Range<usize>> {
+        match self {
+            Engine::Empty => None,
+            Engine::Words(ac) => ac.find(aho_corasick::Input::new(t).span(at..t.len())).map(|m| m.range()),
+            Engine::Regex(re) => re.find_at(t, at).map(|m| m.range()),
+        }
+    }
 }
 
 impl Terms {
@@ -117,18 +140,17 @@ impl Terms {
     pub fn find_iter<'t>(&'t self, t: &'t str) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
         let mut at = 0;
         std::iter::from_fn(move || {
-            let re = self.re.as_ref()?;
             while at <= t.len() {
-                let m = re.find_at(t, at)?;
+                let m = self.engine.find_at(t, at)?;
                 if m.is_empty() {
-                    at = m.end() + t[m.end()..].chars().next().map_or(1, char::len_utf8);
+                    at = m.end + t[m.end..].chars().next().map_or(1, char::len_utf8);
                     continue;
                 }
-                if on_boundaries(t, m.range()) {
-                    at = m.end();
-                    return Some(m.range());
+                if on_boundaries(t, m.clone()) {
+                    at = m.end;
+                    return Some(m);
                 }
-                at = m.start() + t[m.start()..].chars().next().map_or(1, char::len_utf8);
+                at = m.start + t[m.start..].chars().next().map_or(1, char::len_utf8);
             }
             None
         })
@@ -152,13 +174,12 @@ impl Terms {
     /// Every match, overlapping ones too (for `allow`, where "handuk hotel" must not hide "hotel bintang 5").
     pub fn find_overlapping(&self, t: &str) -> Vec<std::ops::Range<usize>> {
         let mut out = vec![];
-        let Some(re) = &self.re else { return out };
         let mut at = 0;
-        while let Some(m) = re.find_at(t, at) {
-            if !m.is_empty() && on_boundaries(t, m.range()) {
-                out.push(m.range());
+        while let Some(m) = self.engine.find_at(t, at) {
+            if !m.is_empty() && on_boundaries(t, m.clone()) {
+                out.push(m.clone());
             }
-            at = m.start() + t[m.start()..].chars().next().map_or(1, char::len_utf8);
+            at = m.start + t[m.start..].chars().next().map_or(1, char::len_utf8);
             if at > t.len() {
                 break;
             }
@@ -286,7 +307,7 @@ impl Lexicon {
             marketing: compile("marketing")?,
             phone_words: compile("phone_words")?,
             allow: compile("allow")?,
-            digit_words: Terms { re: None },
+            digit_words: Terms { engine: Engine::Empty },
             digit_values: BTreeMap::new(),
             term_count: 0,
         };
@@ -312,20 +333,24 @@ fn fold_literal(s: &str) -> String {
     Normalized::new(s).text
 }
 
-/// One regex for a list: longer terms first, so the longest alternative at a position wins.
+/// One automaton for a list: longer terms first, so the longest alternative at a position wins.
 fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, LexiconError> {
-    let mut parts: Vec<String> = Vec::with_capacity(list.len());
+    // (the term's regex, its plain text when it is nothing else)
+    let mut parts: Vec<(String, Option<String>)> = Vec::with_capacity(list.len());
     for (path, term) in list {
         let bad = |message: String| LexiconError::Term { path: path.clone(), key, term: term.clone(), message };
         let part = if let Some(re) = term.strip_prefix("re:") {
             // An ASCII word boundary: with Unicode's, the fast engines give up on non-ASCII text and the search
             // falls back to backtracking (ten times slower on a Thai or Chinese note).
             let re = re.replace(r"\b", r"(?-u:\b)");
-            Regex::new(&re).map_err(|e| bad(e.to_string()))?;
-            format!("(?:{re})")
+            // Parsed, not compiled: compiling each term alone cost more than its list. A term must be a
+            // regex by itself, as "a)|(b" is not, though it would hide inside the list's alternation.
+            regex_syntax::Parser::new().parse(&re).map_err(|e| bad(e.to_string()))?;
+            (format!("(?:{re})"), None)
         } else {
             let mut out = String::new();
             let mut literal = String::new();
+            let mut plain = true;
             let flush = |literal: &mut String, out: &mut String| {
                 if !literal.is_empty() {
                     out.push_str(&regex::escape(&fold_literal(literal)));
@@ -337,31 +362,50 @@ fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, 
                     '…' => {
                         flush(&mut literal, &mut out);
                         out.push_str(r"[^.!?。！？;；\n]{0,20}?");
+                        plain = false;
                     }
                     '#' => {
                         flush(&mut literal, &mut out);
                         out.push_str(r"[0-9]+(?:[.,][0-9]+)?");
+                        plain = false;
                     }
                     c => literal.push(c),
                 }
             }
-            flush(&mut literal, &mut out);
+            let text = if plain {
+                let folded = fold_literal(&literal);
+                out = regex::escape(&folded);
+                Some(folded)
+            } else {
+                flush(&mut literal, &mut out);
+                None
+            };
             if out.is_empty() {
                 return Err(bad("the term is empty".into()));
             }
-            out
+            (out, text)
         };
         parts.push(part);
     }
     if parts.is_empty() {
-        return Ok(Terms { re: None });
+        return Ok(Terms { engine: Engine::Empty });
     }
-    parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     parts.dedup();
+    if parts.iter().all(|p| p.1.is_some()) {
+        let words: Vec<&str> = parts.iter().filter_map(|p| p.1.as_deref()).collect();
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(&words)
+            .map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
+        return Ok(Terms { engine: Engine::Words(ac) });
+    }
     // A roomy lazy-DFA cache: the lists are long alternations, and a cache that fills up is cleared and its
     // states rebuilt on the next text.
-    let re = regex::RegexBuilder::new(&parts.join("|")).dfa_size_limit(32 << 20).build().map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
-    Ok(Terms { re: Some(re) })
+    let alternation = parts.iter().map(|p| p.0.as_str()).collect::<Vec<_>>().join("|");
+    let re = regex::RegexBuilder::new(&alternation).dfa_size_limit(32 << 20).build().map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
+    Ok(Terms { engine: Engine::Regex(re) })
 }
 
 #[cfg(test)]
@@ -398,6 +442,30 @@ mod tests {
         assert!(e.contains("test.toml") && e.contains("colours"), "{e}");
         let e = lexicon("[digits]\nx = [\"one\"]").unwrap_err().to_string();
         assert!(e.contains("\"x\" is not a digit"), "{e}");
+    }
+
+    #[test]
+    fn a_regex_term_must_stand_alone() {
+        // Inside the list's alternation "(?:a)|(b)" would be a valid regex; the term alone is not.
+        let e = lexicon(r#"offers = ["re:a)|(b", "coupon … next"]"#).unwrap_err().to_string();
+        assert!(e.starts_with("test.toml: offers: term \"re:a)|(b\""), "{e}");
+    }
+
+    #[test]
+    fn word_lists_find_what_the_regex_alternation_finds() {
+        // Plain lists are searched by Aho-Corasick; the regex alternation they replaced is the reference.
+        let words = ["line", "line id", "lin", "ไลน์", "加line", "wa", "whatsapp", "what", "app", "ap", "line@", "@line"];
+        let list: Vec<(String, String)> = words.iter().map(|w| ("test.toml".to_string(), w.to_string())).collect();
+        let terms = compile_terms("apps", &list).unwrap();
+        assert!(matches!(terms.engine, Engine::Words(_)));
+        let mut parts: Vec<String> = words.iter().map(|w| regex::escape(&fold_literal(w))).collect();
+        parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        parts.dedup();
+        let reference = Terms { engine: Engine::Regex(Regex::new(&parts.join("|")).unwrap()) };
+        for text in ["add line id acme", "online lineup line", "加line: acme", "ไลน์ไลน์ whatsapp wa.me", "@line@ lin app ap wap", "", "whatsappline"] {
+            assert_eq!(terms.find_iter(text).collect::<Vec<_>>(), reference.find_iter(text).collect::<Vec<_>>(), "{text}");
+            assert_eq!(terms.find_overlapping(text), reference.find_overlapping(text), "{text}");
+        }
     }
 
     #[test]

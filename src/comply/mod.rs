@@ -283,10 +283,43 @@ impl FieldKind {
 pub(crate) struct TextContext<'a> {
     /// Regions tried for phone numbers written without a country code.
     pub regions: &'a [country::Id],
-    /// The recipient's and the sender's own numbers (country code, national number): allowed anywhere.
-    pub own_phones: &'a [(u16, u64)],
+    /// The recipient's and the sender's own numbers: allowed anywhere.
+    pub own_phones: &'a OwnPhones<'a>,
     pub kind: FieldKind,
     pub lexicon: &'a Lexicon,
+}
+
+/// The recipient's and the sender's own phone numbers (country code, national number), parsed the first
+/// time a text holds a phone number to compare: parsing loads libphonenumber's metadata, a few
+/// milliseconds a process, and most orders carry no other number.
+#[derive(Default)]
+pub(crate) struct OwnPhones<'a> {
+    given: Vec<(&'a str, &'a str)>,
+    parsed: std::cell::OnceCell<Vec<(u16, u64)>>,
+}
+
+impl<'a> OwnPhones<'a> {
+    fn of(order: &'a Order) -> OwnPhones<'a> {
+        let given = [(&order.recipient.phone, &order.recipient.address.country), (&order.sender.phone, &order.sender.address.country)]
+            .into_iter()
+            .filter_map(|(phone, country)| Some((phone.as_deref()?, country.as_str())))
+            .collect();
+        OwnPhones { given, parsed: std::cell::OnceCell::new() }
+    }
+
+    /// Whether (country code, national number) is one of them.
+    pub(crate) fn contains(&self, number: (u16, u64)) -> bool {
+        let parsed = self.parsed.get_or_init(|| {
+            self.given
+                .iter()
+                .filter_map(|(phone, country)| {
+                    let number = phonenumber::parse(country.parse::<country::Id>().ok(), phone).ok()?;
+                    Some((number.code().value(), number.national().value()))
+                })
+                .collect()
+        });
+        parsed.contains(&number)
+    }
 }
 
 /// The compliance engine. Cheap to share; build one per configuration.
@@ -347,14 +380,7 @@ impl Checker {
                 regions.push(*id);
             }
         }
-        let own_phones: Vec<(u16, u64)> = [(&order.recipient.phone, &order.recipient.address.country), (&order.sender.phone, &order.sender.address.country)]
-            .into_iter()
-            .filter_map(|(phone, country)| {
-                let region = country.parse::<country::Id>().ok();
-                let number = phonenumber::parse(region, phone.as_deref()?).ok()?;
-                Some((number.code().value(), number.national().value()))
-            })
-            .collect();
+        let own_phones = OwnPhones::of(order);
 
         for (path, text) in order.text_fields() {
             if path == "shipment.tracking_number" {
@@ -392,7 +418,7 @@ impl Checker {
 
     /// The text rules on one text that is not order data (a template's static text).
     pub fn check_text(&self, path: &str, text: &str) -> Vec<Refusal> {
-        let cx = TextContext { regions: &self.regions, own_phones: &[], kind: FieldKind::Free, lexicon: &self.lexicon };
+        let cx = TextContext { regions: &self.regions, own_phones: &OwnPhones::default(), kind: FieldKind::Free, lexicon: &self.lexicon };
         let mut out = Vec::new();
         scan(path, text, &cx, &mut out);
         out
