@@ -404,7 +404,9 @@ fn crosses(image: &Bitmap, window: &[(u32, u32)], centre: usize, y: u32, ratios:
     };
     let up = walk(y as i64, -1, colour);
     let down = walk(y as i64, 1, colour);
-    let mut widths = vec![(0u32, 0u32); ratios.len()];
+    // On the stack: this runs for every row match a label's bars and glyphs make.
+    let mut buf = [(0u32, 0u32); MAXICODE_EYE.len()];
+    let widths = &mut buf[..ratios.len()];
     widths[centre].1 = up + down - 1;
     for dir in [-1i64, 1] {
         let mut pos = if dir < 0 { y as i64 - up as i64 } else { y as i64 + down as i64 };
@@ -417,7 +419,7 @@ fn crosses(image: &Bitmap, window: &[(u32, u32)], centre: usize, y: u32, ratios:
             c = !c;
         }
     }
-    matches(&widths, ratios)
+    matches(widths, ratios)
 }
 
 /// Nine alternating runs (dark at both ends) on row y are a DataMatrix timing edge only if they end at a corner
@@ -519,11 +521,16 @@ fn row_runs(row: &[u8], width: u32, runs: &mut Vec<(u32, u32)>) {
     runs.clear();
     let (mut colour, mut start, mut x) = (false, 0u32, 0u32);
     while x < width {
-        let byte = row[(x / 8) as usize];
+        // Sixty-four dots at a time (fewer at the row's end), most significant bit first as in the row.
+        let at = (x / 8) as usize;
+        let take = (row.len() - at).min(8);
+        let mut word = [0u8; 8];
+        word[..take].copy_from_slice(&row[at..at + take]);
+        let bits = u64::from_be_bytes(word);
         // Bits that differ from the current colour, from x on.
-        let differ = if colour { !byte } else { byte } & (0xFF >> (x % 8));
+        let differ = if colour { !bits } else { bits } & (u64::MAX >> (x % 8));
         if differ == 0 {
-            x = (x / 8 + 1) * 8;
+            x = (x / 8 + take as u32) * 8;
             continue;
         }
         let change = (x / 8) * 8 + differ.leading_zeros();
