@@ -4,11 +4,14 @@
 //! (hayro), threshold, read every 1D code back, prove the tracking number, encode in the printer's language
 //! (`Gate::printer_bytes`). Per fixture document at 203 and 300 dpi on a 4×6 in label, median of 20 runs
 //! after a warm-up; and a 50-document batch (the printable fixtures in turn) end to end, as one worker
-//! would run it. Wall time and the thread's CPU time (the machine is shared).
+//! would run it. Wall time and the thread's CPU time (the machine is shared). Then the read-back alone, on
+//! the same rasters: the whole page at every few rows (`read_1d_codes`) against only where the bars are
+//! (`read_1d_codes_at`, what the worker runs), and whether both read the same codes.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use labeld::barcode::verify::{read_1d_codes, read_1d_codes_at};
 use labeld::comply::{Checker, NoSpool};
 use labeld::compose::{Content, Gate, Target};
 use labeld::lang::Language;
@@ -73,6 +76,38 @@ fn main() {
             cells.push(format!("{} / {}", ms(walls[10]), ms(cpus[10])));
         }
         println!("| {file} | {} | {} | {size} |", cells[0], cells[1]);
+    }
+
+    println!("\n#### The read-back alone, every page of the document, median of 20 runs (CPU ms)\n");
+    println!("| document | 203: whole page | 203: where the bars are | 300: whole page | 300: where the bars are | same codes |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (file, bytes, _) in &docs {
+        let mut cells = Vec::new();
+        let mut same = true;
+        for dpi in [203, 300] {
+            let drawn = marketdoc::render(bytes, &Media::four_by_six(dpi), Fit::Refuse).expect("printable");
+            let rasters: Vec<_> = drawn.pages.iter().map(|p| &p.raster).collect();
+            let median_cpu = |read: &dyn Fn() -> usize| {
+                let mut cpus: Vec<Duration> = (0..21)
+                    .map(|_| {
+                        let c = thread_cpu();
+                        black_box(read());
+                        thread_cpu() - c
+                    })
+                    .collect();
+                cpus.sort();
+                cpus[10]
+            };
+            cells.push(ms(median_cpu(&|| rasters.iter().map(|r| read_1d_codes(r).len()).sum())));
+            cells.push(ms(median_cpu(&|| rasters.iter().map(|r| read_1d_codes_at(r, dpi).len()).sum())));
+            for r in &rasters {
+                let (mut a, mut b) = (read_1d_codes(r), read_1d_codes_at(r, dpi));
+                a.sort_by(|x, y| x.text.cmp(&y.text));
+                b.sort_by(|x, y| x.text.cmp(&y.text));
+                same &= a == b;
+            }
+        }
+        println!("| {file} | {} | {} | {} | {} | {} |", cells[0], cells[1], cells[2], cells[3], if same { "yes" } else { "**no**" });
     }
 
     let (w, c) = (Instant::now(), thread_cpu());

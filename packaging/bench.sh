@@ -203,6 +203,7 @@ EOF
     { echo "glabels_cups_ms=$w"; echo "glabels_cups_cpu_ms=$c"; echo "glabels_cups_bytes=$(stat -c %s glabels-500.zpl)"; } >> glabels.kv
 fi
 gkv() { sed -n "s/^$1=//p" glabels.kv; }
+LABELD_BIN=$B BENCH_RUNS=$runs "$here/bench/documents.sh" "$out" # marketplace documents against CUPS: documents.md
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> machine.txt
 mkv() { sed -n "s/^$1=//p" machine.txt; }
 

@@ -126,10 +126,13 @@ impl Bitmap {
     pub fn rotated_quarter(&self) -> Bitmap {
         let mut out = Bitmap::new(self.height, self.width);
         for y in 0..self.height {
-            let row = self.row(y);
-            for x in 0..self.width {
-                if row[(x / 8) as usize] & (0x80 >> (x % 8)) != 0 {
-                    out.set(self.height - 1 - y, x, true);
+            // Only black dots move, so white bytes (most of a page) are skipped whole.
+            for (i, &byte) in self.row(y).iter().enumerate().filter(|(_, b)| **b != 0) {
+                for bit in 0..8 {
+                    let x = i as u32 * 8 + bit;
+                    if byte & (0x80 >> bit) != 0 && x < self.width {
+                        out.set(self.height - 1 - y, x, true);
+                    }
                 }
             }
         }

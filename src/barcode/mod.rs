@@ -3,8 +3,10 @@
 //! * [`code128`] turns a tracking number (any ASCII text) into the shortest Code 128 symbol, as modules.
 //! * [`verify`] reads a painted raster back with a real decoder: the printed bars must scan to the order's data,
 //!   and labels must carry no 2D code.
+//! * [`locate`] finds where the upright bars of a page are, so a page labeld did not draw is read there.
 
 pub mod code128;
+pub mod locate;
 pub mod verify;
 
 /// Why data cannot become a barcode. Messages name the character and where it is, never the whole data:

@@ -16,6 +16,7 @@ use rxing::common::{BitArray, BitMatrix, LineOrientation};
 use rxing::multi::MultipleBarcodeReader;
 use rxing::{BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, LuminanceSource, Point, RXingResult, Reader};
 
+use super::locate;
 use crate::bitmap::Bitmap;
 
 /// Decodes the one Code 128 symbol in `region` (a crop of the raster: the bars, their quiet zones and a little
@@ -46,27 +47,61 @@ const LINEAR: [(BarcodeFormat, &str); 7] = [
     (BarcodeFormat::UPC_A, "UPC-A"),
 ];
 
-/// Reads every 1D barcode on a whole page, bars upright or turned a quarter, in the order found. Used for pages
-/// labeld did not draw (marketplace documents), where neither position nor orientation is known.
+/// Reads every 1D barcode on a whole page, bars upright or turned a quarter, in the order found: every fourth
+/// row or so of the page, in every symbology. Used for pages labeld did not draw (marketplace documents), where
+/// neither position nor orientation is known, when [`read_1d_codes_at`] finds no bars that read.
 pub fn read_1d_codes(page: &Bitmap) -> Vec<Read1d> {
-    let formats: HashSet<BarcodeFormat> = LINEAR.iter().map(|(f, _)| *f).collect();
-    let hints = DecodeHints { PossibleFormats: Some(formats), TryHarder: Some(true), ..Default::default() };
+    let hints = DecodeHints { PossibleFormats: Some(linear_formats()), TryHarder: Some(true), ..Default::default() };
     let mut found: Vec<Read1d> = Vec::new();
     // The multi-reader only turns the page when a pass finds nothing, so the turned copy is read as well: a page
     // may carry upright and sideways codes at once.
     for image in [Cow::Borrowed(page), Cow::Owned(page.rotated_quarter())] {
-        let Some(mut bits) = binary_bitmap(&image) else { continue };
-        let mut reader = rxing::multi::GenericMultipleBarcodeReader::new(rxing::oned::MultiFormatOneDReader::new(&hints));
-        let Ok(results) = reader.decode_multiple_with_hints(&mut bits, &hints) else { continue };
-        for r in results {
-            let Some((_, name)) = LINEAR.iter().find(|(f, _)| f == r.getBarcodeFormat()) else { continue };
-            let read = Read1d { format: name, text: r.getText().to_owned() };
-            if !found.contains(&read) {
-                found.push(read);
-            }
-        }
+        read_linear(&image, &hints, &mut found);
     }
     found
+}
+
+/// Reads every 1D barcode on a page printed at `dpi`, like [`read_1d_codes`], but only where
+/// [`locate::bar_regions`] finds bars, upright and (on the page turned a quarter) sideways. Each box is read
+/// with ten millimetres of its surroundings either side, more than any symbology's quiet zone, so ink that
+/// would spoil a quiet zone on paper spoils it here too. A page where no box reads is read whole: a page the
+/// locator misjudges costs time, never a held label.
+pub fn read_1d_codes_at(page: &Bitmap, dpi: u32) -> Vec<Read1d> {
+    // TRY_HARDER on a box tries its rows one by one from the middle out until one reads, which is the first
+    // or the second for bars; without it a short symbol shrunk to fit failed where the whole-page read did not.
+    let hints = DecodeHints { PossibleFormats: Some(linear_formats()), TryHarder: Some(true), ..Default::default() };
+    let (margin_x, margin_y) = (dpi as i64 * 10 / 25, 2 * (dpi as i64 / 100).max(1));
+    let mut found: Vec<Read1d> = Vec::new();
+    for image in [Cow::Borrowed(page), Cow::Owned(page.rotated_quarter())] {
+        let (w, h) = (image.width() as i64, image.height() as i64);
+        for r in locate::bar_regions(&image, dpi) {
+            let (x0, y0) = ((r.x0 as i64 - margin_x).max(0), (r.y0 as i64 - margin_y).max(0));
+            let (x1, y1) = ((r.x1 as i64 + margin_x).min(w), (r.y1 as i64 + margin_y).min(h));
+            read_linear(&window(&image, x0, y0, (x1 - x0) as u32, (y1 - y0) as u32), &hints, &mut found);
+        }
+    }
+    if found.is_empty() {
+        return read_1d_codes(page);
+    }
+    found
+}
+
+fn linear_formats() -> HashSet<BarcodeFormat> {
+    LINEAR.iter().map(|(f, _)| *f).collect()
+}
+
+/// Adds the 1D codes the multi-reader finds in `image` to `found`, each once.
+fn read_linear(image: &Bitmap, hints: &DecodeHints, found: &mut Vec<Read1d>) {
+    let Some(mut bits) = binary_bitmap(image) else { return };
+    let mut reader = rxing::multi::GenericMultipleBarcodeReader::new(rxing::oned::MultiFormatOneDReader::new(hints));
+    let Ok(results) = reader.decode_multiple_with_hints(&mut bits, hints) else { return };
+    for r in results {
+        let Some((_, name)) = LINEAR.iter().find(|(f, _)| f == r.getBarcodeFormat()) else { continue };
+        let read = Read1d { format: name, text: r.getText().to_owned() };
+        if !found.contains(&read) {
+            found.push(read);
+        }
+    }
 }
 
 /// A 2D symbology a label must not carry.

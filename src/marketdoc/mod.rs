@@ -165,7 +165,7 @@ pub fn render(bytes: &[u8], media: &Media, fit: Fit) -> Result<Rendered, DocErro
     let pages = placed
         .into_iter()
         .map(|(raster, placement)| {
-            let codes = crate::barcode::verify::read_1d_codes(&raster);
+            let codes = crate::barcode::verify::read_1d_codes_at(&raster, media.dpi);
             Page { raster, placement, codes }
         })
         .collect();

@@ -89,6 +89,27 @@ fn every_document_prints_in_every_language_and_zbar_reads_its_tracking_number() 
 }
 
 #[test]
+fn reading_where_the_bars_are_finds_what_reading_the_whole_page_finds() {
+    // The worker reads a page only where the locator finds bars; on every fixture page, at both densities,
+    // that must be every code the exhaustive whole-page read finds, and nothing else.
+    use labeld::barcode::verify::{read_1d_codes, read_1d_codes_at};
+    for dpi in [203, 300] {
+        for file in manifest().keys() {
+            let doc = marketdoc::render(&std::fs::read(docs().join(file)).unwrap(), &Media::four_by_six(dpi), Fit::Scale).unwrap();
+            for (i, page) in doc.pages.iter().enumerate() {
+                let sorted = |mut c: Vec<labeld::barcode::verify::Read1d>| {
+                    c.sort_by(|a, b| a.text.cmp(&b.text));
+                    c
+                };
+                let whole = sorted(read_1d_codes(&page.raster));
+                assert_eq!(sorted(read_1d_codes_at(&page.raster, dpi)), whole, "{file} page {} at {dpi}", i + 1);
+                assert_eq!(sorted(page.codes.clone()), whole, "{file} page {} at {dpi}", i + 1);
+            }
+        }
+    }
+}
+
+#[test]
 fn placement_follows_the_page() {
     let media = Media::four_by_six(203);
     let place = |file: &str, fit: Fit| {
