@@ -187,6 +187,35 @@ fn apply(byte: &mut u8, mask: u8, black: bool) {
     }
 }
 
+/// Run lengths of one packed row, starting with white (possibly an empty run). Finds each colour change with a
+/// leading-zero count, so a run costs one step whatever its length.
+pub fn row_runs(row: &[u8], width: u32, runs: &mut Vec<(u32, u32)>) {
+    runs.clear();
+    let (mut colour, mut start, mut x) = (false, 0u32, 0u32);
+    while x < width {
+        // Sixty-four dots at a time (fewer at the row's end), most significant bit first as in the row.
+        let at = (x / 8) as usize;
+        let take = (row.len() - at).min(8);
+        let mut word = [0u8; 8];
+        word[..take].copy_from_slice(&row[at..at + take]);
+        let bits = u64::from_be_bytes(word);
+        // Bits that differ from the current colour, from x on.
+        let differ = if colour { !bits } else { bits } & (u64::MAX >> (x % 8));
+        if differ == 0 {
+            x = (x / 8 + take as u32) * 8;
+            continue;
+        }
+        let change = (x / 8) * 8 + differ.leading_zeros();
+        if change >= width {
+            break;
+        }
+        runs.push((start, change - start));
+        (start, colour, x) = (change, !colour, change);
+    }
+    runs.push((start, width - start));
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

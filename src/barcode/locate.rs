@@ -37,7 +37,7 @@ pub fn bar_regions(page: &Bitmap, dpi: u32) -> Vec<Region> {
     let mut y = 0;
     while y + step < height {
         let (row, next) = (page.row(y), page.row(y + step));
-        runs_of(row, width, &mut runs);
+        crate::bitmap::row_runs(row, width, &mut runs);
         let spans = stable_spans(&runs, next, max_gap);
         let mut kept = Vec::with_capacity(open.len());
         for (x0, x1) in spans {
@@ -128,27 +128,6 @@ fn same_run(row: &[u8], x: u32, len: u32) -> bool {
         i = (i / 8 + 1) * 8;
     }
     true
-}
-
-/// Run lengths of one packed row as `(start, length)`, starting with white (possibly empty), alternating.
-fn runs_of(row: &[u8], width: u32, runs: &mut Vec<(u32, u32)>) {
-    runs.clear();
-    let (mut dark, mut start, mut x) = (false, 0u32, 0u32);
-    while x < width {
-        let byte = row[(x / 8) as usize];
-        let differ = if dark { !byte } else { byte } & (0xFF >> (x % 8));
-        if differ == 0 {
-            x = (x / 8 + 1) * 8;
-            continue;
-        }
-        let change = (x / 8) * 8 + differ.leading_zeros();
-        if change >= width {
-            break;
-        }
-        runs.push((start, change - start));
-        (start, dark, x) = (change, !dark, change);
-    }
-    runs.push((start, width - start));
 }
 
 #[cfg(test)]

@@ -333,7 +333,7 @@ fn survey(image: &Bitmap) -> Survey {
     let mut seen = Survey::default();
     let mut runs: Vec<(u32, u32)> = Vec::with_capacity(256); // (start x, length); colours alternate
     for y in (0..image.height()).step_by(2) {
-        row_runs(image.row(y), image.width(), &mut runs);
+        crate::bitmap::row_runs(image.row(y), image.width(), &mut runs);
         // runs[0] is white (the row starts white, possibly with length 0), so odd indices are dark.
         for i in 0..runs.len().saturating_sub(4) {
             let dark = i % 2 == 1;
@@ -513,34 +513,6 @@ fn vertical_bullseye(image: &Bitmap, x: u32, y: u32, module: f32) -> Option<u32>
     }
     let m = bullseye_module(widths)?;
     ((m - module).abs() <= module * 0.5).then_some((top + bottom) / 2)
-}
-
-/// Run lengths of one packed row, starting with white (possibly an empty run). Finds each colour change with a
-/// leading-zero count, so a run costs one step whatever its length.
-fn row_runs(row: &[u8], width: u32, runs: &mut Vec<(u32, u32)>) {
-    runs.clear();
-    let (mut colour, mut start, mut x) = (false, 0u32, 0u32);
-    while x < width {
-        // Sixty-four dots at a time (fewer at the row's end), most significant bit first as in the row.
-        let at = (x / 8) as usize;
-        let take = (row.len() - at).min(8);
-        let mut word = [0u8; 8];
-        word[..take].copy_from_slice(&row[at..at + take]);
-        let bits = u64::from_be_bytes(word);
-        // Bits that differ from the current colour, from x on.
-        let differ = if colour { !bits } else { bits } & (u64::MAX >> (x % 8));
-        if differ == 0 {
-            x = (x / 8 + take as u32) * 8;
-            continue;
-        }
-        let change = (x / 8) * 8 + differ.leading_zeros();
-        if change >= width {
-            break;
-        }
-        runs.push((start, change - start));
-        (start, colour, x) = (change, !colour, change);
-    }
-    runs.push((start, width - start));
 }
 
 /// A `w`×`h` copy of `src` from (x0, y0), which may lie partly outside `src`: outside is white paper.
@@ -850,7 +822,7 @@ mod tests {
                 expected.last_mut().unwrap().1 += 1;
             }
             let mut runs = Vec::new();
-            row_runs(b.row(0), b.width(), &mut runs);
+            crate::bitmap::row_runs(b.row(0), b.width(), &mut runs);
             prop_assert_eq!(runs, expected);
         }
 
