@@ -257,7 +257,8 @@ impl FontSet {
             let is_builtin = builtin.contains_key(&f.id);
             (!configured.contains(&f.id), is_builtin, source_path(&f.source), f.index)
         };
-        infos.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+        // Each key copies a path: computed once per face, not twice per comparison.
+        infos.sort_by_cached_key(|f| order_key(f));
         for info in infos {
             let file = if let Some(&bytes) = builtin.get(&info.id) {
                 files.push(FileEntry {
