@@ -387,8 +387,9 @@ impl Lexicon {
         Present(bits)
     }
 
-    fn build_present_set(&self) -> PresentSet {
-        let lists = [
+    /// The word lists a whole text is searched with, each with its name.
+    fn whole_text_lists(&self) -> [(List, &Terms); 10] {
+        [
             (List::Apps, &self.apps),
             (List::AppSlang, &self.app_slang),
             (List::Marketplaces, &self.marketplaces),
@@ -399,7 +400,11 @@ impl Lexicon {
             (List::Offers, &self.offers),
             (List::Scan, &self.scan),
             (List::Marketing, &self.marketing),
-        ];
+        ]
+    }
+
+    fn build_present_set(&self) -> PresentSet {
+        let lists = self.whole_text_lists();
         let mut literals: Vec<Vec<u8>> = vec![];
         let mut of: Vec<List> = vec![];
         let mut always = 0;
@@ -583,18 +588,7 @@ mod tests {
     #[test]
     fn a_list_reported_absent_finds_nothing() {
         let l = Lexicon::builtin();
-        let lists = [
-            (List::Apps, &l.apps),
-            (List::AppSlang, &l.app_slang),
-            (List::Marketplaces, &l.marketplaces),
-            (List::MarketplaceSlang, &l.marketplace_slang),
-            (List::OffPlatform, &l.off_platform),
-            (List::Groups, &l.groups),
-            (List::Reviews, &l.reviews),
-            (List::Offers, &l.offers),
-            (List::Scan, &l.scan),
-            (List::Marketing, &l.marketing),
-        ];
+        let lists = l.whole_text_lists();
         let texts = [
             "lot 7, jalan pengapit 15/19",
             "add line id acme_888 for 10% off your next order",
