@@ -215,13 +215,32 @@ pub fn row_runs(row: &[u8], width: u32, runs: &mut Vec<(u32, u32)>) {
     runs.push((start, width - start));
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn row_runs_match_a_dot_by_dot_count(bits in proptest::collection::vec(any::<bool>(), 1..200)) {
+            let mut b = Bitmap::new(bits.len() as u32, 1);
+            for (x, &black) in bits.iter().enumerate() {
+                b.set(x as u32, 0, black);
+            }
+            let mut expected = vec![(0u32, 0u32)];
+            let mut colour = false;
+            for (x, &black) in bits.iter().enumerate() {
+                if black != colour {
+                    expected.push((x as u32, 0));
+                    colour = black;
+                }
+                expected.last_mut().unwrap().1 += 1;
+            }
+            let mut runs = Vec::new();
+            row_runs(b.row(0), b.width(), &mut runs);
+            prop_assert_eq!(runs, expected);
+        }
+
         #[test]
         fn fill_rect_matches_set(w in 1u32..40, h in 1u32..10, x in -5i32..45, y in -3i32..12, rw in 0i32..50, rh in 0i32..12) {
             let mut fast = Bitmap::new(w, h);

@@ -807,26 +807,6 @@ mod tests {
 
     proptest! {
         #[test]
-        fn row_runs_match_a_dot_by_dot_count(bits in proptest::collection::vec(any::<bool>(), 1..200)) {
-            let mut b = Bitmap::new(bits.len() as u32, 1);
-            for (x, &black) in bits.iter().enumerate() {
-                b.set(x as u32, 0, black);
-            }
-            let mut expected = vec![(0u32, 0u32)];
-            let mut colour = false;
-            for (x, &black) in bits.iter().enumerate() {
-                if black != colour {
-                    expected.push((x as u32, 0));
-                    colour = black;
-                }
-                expected.last_mut().unwrap().1 += 1;
-            }
-            let mut runs = Vec::new();
-            crate::bitmap::row_runs(b.row(0), b.width(), &mut runs);
-            prop_assert_eq!(runs, expected);
-        }
-
-        #[test]
         fn window_matches_dot_by_dot_copy(x0 in -20i64..40, y0 in -5i64..10, w in 1u32..50, h in 1u32..12, seed in any::<u64>()) {
             let mut src = Bitmap::new(37, 9);
             paint_text_noise(&mut src, 0, 0, 3, 1, seed);

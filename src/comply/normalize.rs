@@ -128,7 +128,7 @@ fn is_combining_latin_mark(c: char) -> bool {
 fn fold_chars(original: &str) -> Normalized {
     if original.is_ascii() {
         // Most fields: one byte in, one byte out.
-        let text = original.bytes().map(|b| if b.is_ascii_whitespace() { ' ' } else { b.to_ascii_lowercase() as char }).collect();
+        let text = original.chars().map(fold_ascii).collect();
         let origin = (0..original.len() as u32).map(|i| (i, i + 1)).collect();
         return Normalized { text, origin };
     }
@@ -136,8 +136,7 @@ fn fold_chars(original: &str) -> Normalized {
     for (i, c) in original.char_indices() {
         let from = (i as u32, (i + c.len_utf8()) as u32);
         if c.is_ascii() {
-            let c = if c.is_ascii_whitespace() { ' ' } else { c.to_ascii_lowercase() };
-            out.push(c, from);
+            out.push(fold_ascii(c), from);
             continue;
         }
         if is_invisible(c) {
@@ -158,6 +157,11 @@ fn fold_chars(original: &str) -> Normalized {
         }
     }
     out
+}
+
+/// An ASCII character folded: lower case, every whitespace a space.
+fn fold_ascii(c: char) -> char {
+    if c.is_ascii_whitespace() { ' ' } else { c.to_ascii_lowercase() }
 }
 
 /// Rebuilds `src` with some ranges replaced; a replacement maps to the whole original range it replaces.

@@ -249,13 +249,14 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
         }
         // The image travels once, as a binary PNG object in printer RAM, recalled by a name made from its
         // own bytes: a label whose download was cut off can never recall another label's picture.
-        let png = (encoding == Encoding::Png).then(|| png_object(page));
-        let object = png.as_ref().map(|p| format!("{PNG_OBJECT_DEVICE}{:08X}", crc32fast::hash(p)));
-        if let (Some(png), Some(object)) = (&png, &object) {
+        let object = (encoding == Encoding::Png).then(|| {
+            let png = png_object(page);
+            let object = format!("{PNG_OBJECT_DEVICE}{:08X}", crc32fast::hash(&png));
             put(&mut out, &format!("~DY{object},B,P,{},,", png.len()));
-            out.extend_from_slice(png);
+            out.extend_from_slice(&png);
             put(&mut out, "\n");
-        }
+            object
+        });
         put(&mut out, "^XA\n");
         put(
             &mut out,
