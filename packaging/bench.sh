@@ -259,7 +259,7 @@ log "writing $out/results.md"
     bw=$(kv batch_pdf_s); bc=$(kv batch_pdf_cpu_s)
     echo "| labeld → $n_batch-page PDF (in process) | $bw | $bc | $(kv batch_pdf_bytes) B | $(ratio "$gw_s" "$bw")×, $(ratio "$gc_s" "$bc")× |"
     zw=$(kv batch_zpl_s); zc=$(kv batch_zpl_cpu_s)
-    echo "| labeld → pick list + $n_batch labels as ZPL (in process) | $zw | $zc | $(kv batch_zpl_bytes) B of ZPL | $(ratio "$gw_s" "$zw")×, $(ratio "$gc_s" "$zc")× |"
+    echo "| labeld → pick list + $n_batch labels as ZPL PNG objects (in process) | $zw | $zc | $(kv batch_zpl_bytes) B of ZPL | $(ratio "$gw_s" "$zw")×, $(ratio "$gc_s" "$zc")× |"
     if [ -n "$(gkv glabels_cups_ms)" ]; then
         tw=$(awk -v a="$(gkv glabels_ms)" -v b="$(gkv glabels_cups_ms)" 'BEGIN { printf "%.2f", (a + b) / 1000 }')
         tc=$(awk -v a="$(gkv glabels_cpu_ms)" -v b="$(gkv glabels_cups_cpu_ms)" 'BEGIN { printf "%.2f", (a + b) / 1000 }')
