@@ -11,6 +11,8 @@
 use std::sync::LazyLock;
 
 use phonenumber::country;
+use phonenumber::metadata::{DATABASE, Database};
+use phonenumber::PhoneNumber;
 use regex::Regex;
 
 use super::normalize::Normalized;
@@ -149,12 +151,12 @@ fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
         let international = s.starts_with('+') || (digits.starts_with("00") && digits.len() >= 10);
         let parsed = if international {
             let intl = if s.starts_with('+') { s.to_string() } else { format!("+{}", &digits[2..]) };
-            phonenumber::parse(None, &intl).ok().filter(phonenumber::is_valid)
+            valid_number(None, &intl)
         } else {
             if cx.kind == FieldKind::Code || !looks_like_phone(t, m.start(), s, &digits, cx.lexicon) {
                 continue;
             }
-            cx.regions.iter().find_map(|r| phonenumber::parse(Some(*r), s).ok().filter(phonenumber::is_valid))
+            cx.regions.iter().find_map(|r| valid_number(Some(*r), s))
         };
         let Some(number) = parsed else { continue };
         if cx.own_phones.contains((number.code().value(), number.national().value())) {
@@ -201,6 +203,25 @@ fn gtin_ok(digits: &str) -> bool {
     (10 - sum % 10) % 10 == check[0]
 }
 
+/// How many compiled patterns libphonenumber's metadata may keep. The crate keeps them in one LRU cache of
+/// 100; trying numbers in the sixteen default regions touches more than that (109 over the independent
+/// corpus), and an LRU cycled through more entries than it holds misses every time, so patterns were compiled
+/// again on every number. Only the patterns of regions a number is actually tried in are ever compiled.
+const PATTERN_CACHE: usize = 4096;
+
+/// libphonenumber's metadata, with its pattern cache widened on first use.
+pub(super) fn phone_metadata() -> &'static Database {
+    static WIDENED: std::sync::Once = std::sync::Once::new();
+    WIDENED.call_once(|| DATABASE.cache().lock().unwrap_or_else(|e| e.into_inner()).set_capacity(PATTERN_CACHE));
+    &DATABASE
+}
+
+/// A number as libphonenumber parses it (in `region` when it has no country code), if it is a valid number.
+pub(super) fn valid_number(region: Option<country::Id>, s: &str) -> Option<PhoneNumber> {
+    let db = phone_metadata();
+    phonenumber::parse_with(db, region, s).ok().filter(|n| phonenumber::is_valid_with(db, n))
+}
+
 /// The regions a number without a country code is tried in: the order's countries first, then the markets.
 pub fn default_regions() -> Vec<country::Id> {
     use country::Id::*;
@@ -223,7 +244,7 @@ fn spelled_phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
         if !(trunk || digits.len() >= 10 || phone_word_before(t, start, lex)) {
             return;
         }
-        let Some(number) = cx.regions.iter().find_map(|r| phonenumber::parse(Some(*r), &digits).ok().filter(phonenumber::is_valid)) else { return };
+        let Some(number) = cx.regions.iter().find_map(|r| valid_number(Some(*r), &digits)) else { return };
         if !cx.own_phones.contains((number.code().value(), number.national().value())) {
             push(out, start..end, "a phone number spelled out in words; labels may not carry other contacts");
         }
@@ -424,4 +445,25 @@ fn shop_word_near(t: &str, m: std::ops::Range<usize>, lex: &Lexicon) -> bool {
         let r = start + r.start..start + r.end;
         r.end <= m.start || r.start >= m.end
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pattern_cache_holds_every_default_region() {
+        // Numbers that reach deep into each region's patterns: a mobile, a landline, a toll-free shape.
+        for r in default_regions() {
+            for n in ["0123456789", "0312345678", "1800123456", "91234567", "13812345678"] {
+                let _ = valid_number(Some(r), n);
+            }
+        }
+        let _ = valid_number(None, "+60 12-888 7777");
+        let cache = DATABASE.cache();
+        let cache = cache.lock().unwrap();
+        // Nothing was evicted: every pattern touched is still compiled.
+        assert!(cache.len() < cache.capacity(), "{} patterns in a cache of {}", cache.len(), cache.capacity());
+        assert!(cache.len() > 100, "the default regions touch more patterns than the crate's own cache of 100 held");
+    }
 }

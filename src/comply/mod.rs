@@ -313,7 +313,7 @@ impl<'a> OwnPhones<'a> {
             self.given
                 .iter()
                 .filter_map(|(phone, country)| {
-                    let number = phonenumber::parse(country.parse::<country::Id>().ok(), phone).ok()?;
+                    let number = phonenumber::parse_with(contact::phone_metadata(), country.parse::<country::Id>().ok(), phone).ok()?;
                     Some((number.code().value(), number.national().value()))
                 })
                 .collect()
