@@ -18,7 +18,8 @@ use unicode_normalization::UnicodeNormalization;
 pub struct Normalized {
     /// The folded text the rules read.
     pub text: String,
-    /// For each byte of `text`, the original byte range of the character it came from.
+    /// For each byte of `text`, the original byte range of the character it came from; empty when the text
+    /// is the original folded byte for byte (an ASCII text no rewrite touched), where byte i came from i.
     origin: Vec<(u32, u32)>,
 }
 
@@ -26,7 +27,7 @@ impl Normalized {
     /// Folds `original` for detection.
     pub fn new(original: &str) -> Normalized {
         let folded = fold_chars(original);
-        if !folded.text.is_ascii() || folded.text.contains([' ', '[', '(', '{', '<']) {
+        if !folded.text.is_ascii() || folded.text.bytes().any(|b| matches!(b, b' ' | b'[' | b'(' | b'{' | b'<')) {
             // The rewrites below only ever match around spaces, brackets or non-ASCII words; most fields
             // (SKUs, ids, postcodes) skip them.
             let joined = join_spaced_letters(folded);
@@ -39,14 +40,19 @@ impl Normalized {
     /// The original byte span a range of the folded text came from. Always on character boundaries of the
     /// original.
     pub fn original_span(&self, r: Range<usize>) -> Range<usize> {
-        if self.origin.is_empty() {
+        if self.text.is_empty() {
             return 0..0;
         }
-        let start = r.start.min(self.origin.len() - 1);
-        let last = r.end.saturating_sub(1).clamp(start, self.origin.len() - 1);
-        let a = self.origin[start].0 as usize;
-        let b = self.origin[last].1 as usize;
+        let start = r.start.min(self.text.len() - 1);
+        let last = r.end.saturating_sub(1).clamp(start, self.text.len() - 1);
+        let a = self.origin_of(start).0 as usize;
+        let b = self.origin_of(last).1 as usize;
         a..b.max(a)
+    }
+
+    /// The original byte range byte `i` of the text came from.
+    fn origin_of(&self, i: usize) -> (u32, u32) {
+        if self.origin.is_empty() { (i as u32, i as u32 + 1) } else { self.origin[i] }
     }
 
     /// Length of the folded text in bytes.
@@ -127,10 +133,10 @@ fn is_combining_latin_mark(c: char) -> bool {
 /// Pass 1, character by character: NFKC, lower case, homoglyphs, invisible characters dropped.
 fn fold_chars(original: &str) -> Normalized {
     if original.is_ascii() {
-        // Most fields: one byte in, one byte out.
-        let text = original.chars().map(fold_ascii).collect();
-        let origin = (0..original.len() as u32).map(|i| (i, i + 1)).collect();
-        return Normalized { text, origin };
+        // Most fields: one byte in, one byte out, so no byte map is kept (see `origin`).
+        let text = original.bytes().map(|b| fold_ascii(b.into()) as u8).collect();
+        let text = String::from_utf8(text).expect("ASCII folds to ASCII");
+        return Normalized { text, origin: Vec::new() };
     }
     let mut out = Normalized::with_capacity(original.len() + 8);
     for (i, c) in original.char_indices() {
@@ -173,16 +179,16 @@ fn rewrite(src: Normalized, edits: &[(Range<usize>, &str)]) -> Normalized {
     let mut at = 0;
     for (r, with) in edits {
         for (j, c) in src.text[at..r.start].char_indices() {
-            out.push(c, src.origin[at + j]);
+            out.push(c, src.origin_of(at + j));
         }
-        let from = (src.origin[r.start].0, src.origin[r.end - 1].1);
+        let from = (src.origin_of(r.start).0, src.origin_of(r.end - 1).1);
         for c in with.chars() {
             out.push(c, from);
         }
         at = r.end;
     }
     for (j, c) in src.text[at..].char_indices() {
-        out.push(c, src.origin[at + j]);
+        out.push(c, src.origin_of(at + j));
     }
     out
 }
@@ -195,7 +201,7 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
     let mut edits = Vec::new();
     let mut from = 0;
     // Captures are the slow search: ask first whether there is anything to capture at all.
-    if !src.text.contains(' ') || !SPACED.is_match(&src.text) {
+    if !may_be_spaced(&src.text) || !SPACED.is_match(&src.text) {
         from = src.text.len() + 1;
     }
     while from <= src.text.len()
@@ -223,6 +229,22 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
         }
     }
     rewrite(src, &edits)
+}
+
+/// Whether `t` has three characters with single spaces between them that the spaced-letter pattern could join:
+/// a scan that never says no where the pattern says yes (every non-ASCII character counts as a letter here),
+/// so most fields skip the pattern, whose Unicode classes make even its yes-or-no search costly.
+fn may_be_spaced(t: &str) -> bool {
+    let joinable = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '.' || c == '@';
+    // The last four characters, oldest first.
+    let mut last = ['\n'; 4];
+    for c in t.chars() {
+        if joinable(c) && last[3] == ' ' && joinable(last[2]) && last[1] == ' ' && joinable(last[0]) {
+            return true;
+        }
+        last = [last[1], last[2], last[3], c];
+    }
+    false
 }
 
 /// Spelled-out separators: "acme dot com", "acme[dot]com", "acme (.) com", "acme點com", "acme punto/ponto com",
@@ -278,6 +300,31 @@ mod tests {
         assert_eq!(n("shop [at] acme.com"), "shop@acme.com");
         assert_eq!(n("www。acme。com"), "www.acme.com");
         assert_eq!(n("๐๘๑"), "081");
+    }
+
+    #[test]
+    fn the_spaced_letter_scan_never_misses_what_the_pattern_joins() {
+        for t in ["w h a t s a p p", "a b c", "x 微 信 y", "g m a i l . c o m", "1 2 3", "@ a b", "ａ ｂ ｃ"] {
+            assert!(may_be_spaced(t), "{t}");
+        }
+        for t in ["fragile - handle with care", "no. 12, jln 3/4", "a b", "a  b  c", "x - y - z", ""] {
+            assert!(!may_be_spaced(t), "{t}");
+        }
+        // Wherever the pattern joins letters, the scan said it might.
+        for t in ["acme w h a t s a p p us", "(a b c)", "size s m l", "a-b c d e", "tel 0 1 2 3", "微 信 号"] {
+            let n = Normalized::new(t);
+            assert!(may_be_spaced(&fold_chars(t).text), "{t}");
+            assert!(!n.text.contains(' ') || n.text.len() < t.len(), "{t} was not joined: {}", n.text);
+        }
+    }
+
+    #[test]
+    fn ascii_spans_map_back_without_a_byte_map() {
+        let norm = Normalized::new("Call 0123456789");
+        assert_eq!(norm.text, "call 0123456789");
+        assert_eq!(norm.original_span(5..15), 5..15);
+        assert_eq!(Normalized::new("SKU-1").original_span(0..99), 0..5);
+        assert_eq!(Normalized::new("").original_span(0..1), 0..0);
     }
 
     #[test]
