@@ -180,14 +180,12 @@ pub struct Progress {
 
 impl Progress {
     pub fn of(batch: &StoredBatch) -> Progress {
-        let mut counts = Counts::default();
-        let mut chunk_counts: Vec<ChunkProgress> =
-            (1..=batch.chunks).map(|chunk| ChunkProgress { chunk, counts: Counts::default() }).collect();
+        let mut tally = Tally::new(batch.chunks);
         let mut picklist = None;
         let mut documents = Vec::with_capacity(batch.members.len());
         for m in &batch.members {
             let d = &m.document;
-            let result = Outcome::of(d.state);
+            let result = tally.add(d.kind, m.chunk, d.state);
             let (rule, field, reason) = match result {
                 Outcome::Held => held_reason(d.report.as_ref()),
                 Outcome::Failed | Outcome::InDoubt | Outcome::Cancelled => (None, None, d.error.clone()),
@@ -209,16 +207,11 @@ impl Progress {
             };
             if d.kind == Kind::Picklist {
                 picklist = Some(r);
-                continue;
+            } else {
+                documents.push(r);
             }
-            counts.add(result);
-            if let Some(c) = m.chunk.and_then(|c| chunk_counts.get_mut(c as usize - 1)) {
-                c.counts.add(result);
-            }
-            documents.push(r);
         }
-        let current_chunk = chunk_counts.iter().find(|c| c.counts.pending > 0).map(|c| c.chunk);
-        let complete = counts.pending == 0 && picklist.as_ref().is_none_or(|p| p.result != Outcome::Pending);
+        let summary = tally.summary(batch.id.clone());
         Progress {
             batch: batch.id.clone(),
             job: batch.job,
@@ -226,13 +219,78 @@ impl Progress {
             orders: batch.orders,
             chunk_size: batch.chunk_size,
             chunks: batch.chunks,
-            complete,
-            current_chunk,
-            counts,
-            chunk_counts,
+            complete: summary.complete,
+            current_chunk: summary.current_chunk,
+            counts: summary.counts,
+            chunk_counts: tally.chunk_counts,
             picklist,
             documents,
         }
+    }
+
+    pub fn summary(&self) -> Summary {
+        Summary {
+            batch: self.batch.clone(),
+            chunks: self.chunks,
+            complete: self.complete,
+            current_chunk: self.current_chunk,
+            counts: self.counts,
+            picklist: self.picklist.as_ref().map(|p| p.result),
+        }
+    }
+}
+
+/// Where a batch stands in counts only, what its progress event carries: made from each member's
+/// kind, chunk and state ([`crate::spool::BatchStates`]), without reading the documents whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub batch: String,
+    pub chunks: u32,
+    pub complete: bool,
+    pub current_chunk: Option<u32>,
+    pub counts: Counts,
+    pub picklist: Option<Outcome>,
+}
+
+impl Summary {
+    pub fn of(states: &crate::spool::BatchStates) -> Summary {
+        let mut tally = Tally::new(states.chunks);
+        for &(kind, chunk, state) in &states.members {
+            tally.add(kind, chunk, state);
+        }
+        tally.summary(states.batch.clone())
+    }
+}
+
+/// The counting both [`Progress::of`] and [`Summary::of`] do, so the API and the events agree.
+struct Tally {
+    counts: Counts,
+    chunk_counts: Vec<ChunkProgress>,
+    picklist: Option<Outcome>,
+}
+
+impl Tally {
+    fn new(chunks: u32) -> Tally {
+        Tally { counts: Counts::default(), chunk_counts: (1..=chunks).map(|chunk| ChunkProgress { chunk, counts: Counts::default() }).collect(), picklist: None }
+    }
+
+    fn add(&mut self, kind: Kind, chunk: Option<u32>, state: State) -> Outcome {
+        let result = Outcome::of(state);
+        if kind == Kind::Picklist {
+            self.picklist = Some(result);
+            return result;
+        }
+        self.counts.add(result);
+        if let Some(c) = chunk.and_then(|c| self.chunk_counts.get_mut(c as usize - 1)) {
+            c.counts.add(result);
+        }
+        result
+    }
+
+    fn summary(&self, batch: String) -> Summary {
+        let current_chunk = self.chunk_counts.iter().find(|c| c.counts.pending > 0).map(|c| c.chunk);
+        let complete = self.counts.pending == 0 && self.picklist.is_none_or(|p| p != Outcome::Pending);
+        Summary { batch, chunks: self.chunk_counts.len() as u32, complete, current_chunk, counts: self.counts, picklist: self.picklist }
     }
 }
 
@@ -285,6 +343,38 @@ mod tests {
         // Keys keep each order's place in the submitted list.
         assert_eq!(plan.labels[0].key.as_deref(), Some("k:119"));
         assert_eq!(plan.chunk_size, 50);
+    }
+
+    /// The event's counts (read from states alone) and the API's full progress agree, chunk by chunk.
+    #[test]
+    fn summary_from_states_matches_the_full_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = crate::spool::Spool::open(&dir.path().join("spool.db")).unwrap();
+        let orders: Vec<Order> = (0..60).map(|i| order(&format!("{i:04}"), &format!("A-{:02}-01", i))).collect();
+        let submitted = spool.submit_batch(plan("B1".into(), orders, "dock", Some("dock"), &BinPattern::default(), None, Release::AtOnce)).unwrap();
+        let progress = |spool: &crate::spool::Spool| {
+            let full = Progress::of(&spool.batch("B1").unwrap().unwrap()).summary();
+            assert_eq!(Summary::of(&spool.batch_states("B1").unwrap().unwrap()), full);
+            full
+        };
+        let fresh = progress(&spool);
+        assert_eq!((fresh.counts.pending, fresh.current_chunk, fresh.complete, fresh.picklist), (60, Some(1), false, Some(Outcome::Pending)));
+        // Settle the pick list and every label of the first chunk (one held, one failed).
+        for (i, (_, a)) in submitted.documents.iter().take(51).enumerate() {
+            spool.claim(a.document).unwrap();
+            match i {
+                1 => spool.mark_held(a.document, &serde_json::json!({"refusals": []})).unwrap(),
+                2 => spool.mark_failed(a.document, "no font").unwrap(),
+                _ => {
+                    spool.mark_ready_and_sending(a.document, b"x", "zpl").unwrap();
+                    spool.mark_sent(a.document).unwrap();
+                    spool.mark_done(a.document).unwrap();
+                }
+            }
+        }
+        let moved = progress(&spool);
+        assert_eq!((moved.counts.printed, moved.counts.held, moved.counts.failed, moved.counts.pending), (48, 1, 1, 10));
+        assert_eq!((moved.current_chunk, moved.complete, moved.picklist), (Some(2), false, Some(Outcome::Printed)));
     }
 
     #[test]

@@ -52,15 +52,9 @@ pub enum Event {
 
 impl Event {
     /// A batch's progress for the event stream (no buyer data: counts and outcomes only).
-    pub fn batch(progress: &crate::batch::Progress) -> Event {
-        Event::Batch {
-            batch: progress.batch.clone(),
-            chunks: progress.chunks,
-            current_chunk: progress.current_chunk,
-            complete: progress.complete,
-            counts: progress.counts,
-            picklist: progress.picklist.as_ref().map(|p| p.result),
-        }
+    pub fn batch(summary: crate::batch::Summary) -> Event {
+        let crate::batch::Summary { batch, chunks, complete, current_chunk, counts, picklist } = summary;
+        Event::Batch { batch, chunks, current_chunk, complete, counts, picklist }
     }
 }
 
@@ -68,8 +62,8 @@ impl Event {
 pub fn batch_events(spool: &Spool, document: DocId) -> Result<Vec<Event>, SpoolError> {
     let mut out = Vec::new();
     for id in spool.batches_of(document)? {
-        if let Some(b) = spool.batch(&id)? {
-            out.push(Event::batch(&crate::batch::Progress::of(&b)));
+        if let Some(b) = spool.batch_states(&id)? {
+            out.push(Event::batch(crate::batch::Summary::of(&b)));
         }
     }
     Ok(out)

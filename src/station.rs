@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use crate::batch::{self, Progress};
+use crate::batch::{self, Summary};
 use crate::config::Role;
 use crate::events::{Event, EventBus, Subject};
 use crate::marketdoc::intake::{self, Incoming, Rejected};
@@ -284,8 +284,8 @@ impl Station {
         if let Some(p) = &picklist_printer {
             self.wake(&p.spec.name);
         }
-        if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
-            self.events.publish(Event::batch(&Progress::of(&b)));
+        if let Ok(Some(b)) = self.spool.batch_states(&submitted.batch) {
+            self.events.publish(Event::batch(Summary::of(&b)));
         }
         Ok(AcceptedBatch { printer: name, picklist_printer: picklist_printer.map(|p| p.spec.name.clone()), submitted })
     }
@@ -309,8 +309,8 @@ impl Station {
         let plan = batch::plan_documents(batch_id, documents, &printer, &self.bins, request.key.as_deref());
         let submitted = self.spool.submit_batch(plan)?;
         self.wake(&printer);
-        if let Ok(Some(b)) = self.spool.batch(&submitted.batch) {
-            self.events.publish(Event::batch(&Progress::of(&b)));
+        if let Ok(Some(b)) = self.spool.batch_states(&submitted.batch) {
+            self.events.publish(Event::batch(Summary::of(&b)));
         }
         Ok(AcceptedBatch { printer, picklist_printer: None, submitted })
     }

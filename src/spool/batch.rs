@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::scan::Release;
 use super::{
-    Admission, DOC_COLUMNS, DocId, Record, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, document_from_row, from_ms, now_ms,
-    parse_state, prepare, submit_in,
+    Admission, DOC_COLUMNS, DocId, Kind, Record, JobId, MAX_BATCH, NewDocument, Outcome, Spool, SpoolError, State, document_from_row, from_ms,
+    now_ms, parse_state, prepare, submit_in,
 };
 
 /// A batch to store, its documents already in print order.
@@ -49,6 +49,14 @@ pub struct StoredBatch {
     pub chunks: u32,
     pub created_at: OffsetDateTime,
     pub members: Vec<BatchMember>,
+}
+
+/// A batch's members as kind, chunk (none for the pick list) and state, in print order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStates {
+    pub batch: String,
+    pub chunks: u32,
+    pub members: Vec<(Kind, Option<u32>, State)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,6 +136,7 @@ impl Spool {
                     .execute(params![id, seq as i64, chunk, admission.document])?;
                 documents.push((chunk, admission));
             }
+            tx.prepare_cached(super::clock::BATCH_URGENCY)?.execute([&id])?;
             Ok(BatchSubmitted { batch: id.clone(), job: submitted.job, outcome: Outcome::New, chunks, documents })
         })
     }
@@ -151,6 +160,28 @@ impl Spool {
             })?
             .collect::<Result<Result<Vec<_>, _>, _>>()??;
         Ok(Some(StoredBatch { id: id.to_string(), job, printer, orders, chunk_size, chunks, created_at: from_ms(created), members }))
+    }
+
+    /// Each member's kind, chunk and state, in print order: what a batch's counts need, read from
+    /// the columns alone (a progress event per settled label stays cheap in a batch of 500).
+    pub fn batch_states(&self, id: &str) -> Result<Option<BatchStates>, SpoolError> {
+        let conn = self.lock();
+        let chunks: Option<u32> =
+            conn.prepare_cached("SELECT chunks FROM batches WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
+        let Some(chunks) = chunks else { return Ok(None) };
+        let rows: Vec<(String, Option<u32>, String)> = conn
+            .prepare_cached(
+                "SELECT d.kind, m.chunk, d.state FROM batch_documents m JOIN documents d ON d.id = m.document_id \
+                 WHERE m.batch_id = ?1 ORDER BY m.seq",
+            )?
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut members = Vec::with_capacity(rows.len());
+        for (kind, chunk, state) in rows {
+            let kind = Kind::parse(&kind).ok_or_else(|| SpoolError::Invalid(format!("unknown document kind {kind:?} in batch {id}")))?;
+            members.push((kind, chunk, parse_state(&state)?));
+        }
+        Ok(Some(BatchStates { batch: id.to_string(), chunks, members }))
     }
 
     /// The batches a document belongs to (usually one; a label submitted again in a later batch is

@@ -10,20 +10,24 @@ use crate::deadlines::{Deadlines, NOT_HANDED_OVER_AFTER, Window};
 use crate::order::Order;
 
 /// A printer's queue, most urgent first. A document's urgency is its print deadline; a batch
-/// member's is its batch's most urgent deadline, so a batch prints whole, in walking order (its
-/// `seq`), pick list first. Documents without a clock (test pages, orders with neither
-/// `created_at` nor `ship_by`) come after every clocked one, oldest first.
+/// member's is its batch's most urgent deadline (`batches.urgency_ms`, fixed when the batch is
+/// stored: neither its members nor their deadlines change after), so a batch prints whole, in
+/// walking order (its `seq`), pick list first. Documents without a clock (test pages, orders with
+/// neither `created_at` nor `ship_by`) come after every clocked one, oldest first.
 pub(super) const QUEUE_ORDER: &str = "\
     WITH q AS (
         SELECT d.id, d.ship_by_ms, m.batch_id, m.seq FROM documents d
         LEFT JOIN batch_documents m ON m.rowid = (SELECT min(rowid) FROM batch_documents WHERE document_id = d.id)
-        WHERE d.printer = ?1 AND d.state = 'queued'),
-    b AS (
-        SELECT m.batch_id, min(x.ship_by_ms) AS urgency FROM batch_documents m JOIN documents x ON x.id = m.document_id
-        WHERE m.batch_id IN (SELECT batch_id FROM q WHERE batch_id IS NOT NULL) GROUP BY m.batch_id)
-    SELECT q.id FROM q LEFT JOIN b ON b.batch_id = q.batch_id
-    ORDER BY coalesce(b.urgency, q.ship_by_ms, 9223372036854775807), q.batch_id, q.seq, q.id
+        WHERE d.printer = ?1 AND d.state = 'queued')
+    SELECT q.id FROM q LEFT JOIN batches b ON b.id = q.batch_id
+    ORDER BY coalesce(b.urgency_ms, q.ship_by_ms, 9223372036854775807), q.batch_id, q.seq, q.id
     LIMIT 1";
+
+/// A batch's urgency: its members' most urgent print deadline. Run once, when the batch is stored.
+pub(super) const BATCH_URGENCY: &str = "\
+    UPDATE batches SET urgency_ms = (
+        SELECT min(x.ship_by_ms) FROM batch_documents m JOIN documents x ON x.id = m.document_id WHERE m.batch_id = batches.id)
+    WHERE id = ?1";
 
 /// What a label stores beside its content for the clocks and the handover manifest.
 #[derive(Debug, Clone)]

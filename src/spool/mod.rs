@@ -36,7 +36,7 @@ mod scan;
 mod schema;
 mod state;
 
-pub use batch::{BatchMember, BatchSubmitted, NewBatch, StoredBatch};
+pub use batch::{BatchMember, BatchStates, BatchSubmitted, NewBatch, StoredBatch};
 pub use clock::{Bucket, Due, Parcel};
 pub use handover::{HandoverClosed, HandoverParcel, HandoverScope, MissingParcel};
 pub use scan::{MAX_CODE as SCAN_MAX_CODE, Release, ScanAnswer, ScanMatch, ScanResult, ScanState};
@@ -454,7 +454,7 @@ pub struct Spool {
 }
 
 const DOC_COLUMNS: &str = "id, job_id, idem_key, kind, printer, order_id, tracking_number, state, attempts, error, \
-     report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, length(rendered), \
+     report, reprint_of, reprint_reason, created_ms, updated_ms, purged_ms IS NOT NULL, (SELECT length(bytes) FROM rendered WHERE document_id = documents.id), \
      (SELECT batch_id FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
      (SELECT chunk FROM batch_documents b WHERE b.document_id = documents.id ORDER BY b.rowid LIMIT 1), \
      ship_by_ms, printed_ms, handed_over_ms, scan, scanned_ms";
@@ -554,7 +554,8 @@ impl Spool {
         let now = now_ms();
         self.write(|tx| {
             transition(tx, id, State::Ready, "rendered", Some(&format!("{} bytes of {format}", bytes.len())), now)?;
-            tx.execute("UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL WHERE id = ?1", params![id, bytes, format])?;
+            store_rendered(tx, id, bytes, format)?;
+            tx.execute("UPDATE documents SET error = NULL WHERE id = ?1", [id])?;
             Ok(())
         })
     }
@@ -568,10 +569,8 @@ impl Spool {
         self.write(|tx| {
             transition(tx, id, State::Ready, "rendered", Some(&format!("{} bytes of {format}", bytes.len())), now)?;
             transition(tx, id, State::Sending, "sending", None, now)?;
-            tx.execute(
-                "UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL, attempts = attempts + 1 WHERE id = ?1",
-                params![id, bytes, format],
-            )?;
+            store_rendered(tx, id, bytes, format)?;
+            tx.prepare_cached("UPDATE documents SET error = NULL, attempts = attempts + 1 WHERE id = ?1")?.execute([id])?;
             Ok(())
         })
     }
@@ -605,7 +604,9 @@ impl Spool {
         let now = now_ms();
         self.write(|tx| {
             let has_bytes: bool =
-                tx.query_row("SELECT rendered IS NOT NULL FROM documents WHERE id = ?1", [id], |r| r.get(0)).optional()?.ok_or(SpoolError::NoDocument(id))?;
+                tx.query_row("SELECT EXISTS (SELECT 1 FROM rendered WHERE document_id = ?1) FROM documents WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?
+                    .ok_or(SpoolError::NoDocument(id))?;
             if !has_bytes {
                 return Err(SpoolError::Invalid(format!("document {id} has no rendered bytes to send again")));
             }
@@ -647,7 +648,7 @@ impl Spool {
         let now = now_ms();
         self.write(|tx| {
             transition(tx, id, State::Queued, "requeue", None, now)?;
-            tx.execute("UPDATE documents SET rendered = NULL, rendered_format = NULL WHERE id = ?1", [id])?;
+            drop_rendered(tx, id)?;
             Ok(())
         })
     }
@@ -770,9 +771,10 @@ impl Spool {
             for (id, order_id, tracking) in &rows {
                 let stub = serde_json::json!({ "purged": true, "order_id": order_id, "tracking_number": tracking });
                 tx.execute(
-                    "UPDATE documents SET content = ?2, rendered = NULL, report = NULL, purged_ms = ?3 WHERE id = ?1",
+                    "UPDATE documents SET content = ?2, report = NULL, purged_ms = ?3 WHERE id = ?1",
                     params![id, stub.to_string(), now_ms],
                 )?;
+                drop_rendered(tx, *id)?;
                 audit(tx, *id, "purge", None, None, None, now_ms)?;
             }
             // A marketplace document's file shows the buyer's address: it goes with the last document
@@ -808,7 +810,8 @@ impl Spool {
             .collect::<Result<_, _>>()?;
         problems.extend(fk);
         let invariants = [
-            ("SELECT id FROM documents WHERE state IN ('ready', 'sending') AND rendered IS NULL AND purged_ms IS NULL", "is ready or sending without printer bytes"),
+            ("SELECT id FROM documents WHERE state IN ('ready', 'sending') AND purged_ms IS NULL \
+              AND NOT EXISTS (SELECT 1 FROM rendered WHERE document_id = documents.id)", "is ready or sending without printer bytes"),
             ("SELECT id FROM documents WHERE state = 'held' AND report IS NULL", "is held without a report"),
             ("SELECT id FROM documents WHERE purged_ms IS NOT NULL AND state NOT IN ('done', 'cancelled')", "was purged while still active"),
             ("SELECT id FROM documents WHERE reprint_of IS NOT NULL AND reprint_reason IS NULL", "is a reprint without a reason"),
@@ -932,7 +935,7 @@ impl Spool {
     pub fn rendered(&self, id: DocId) -> Result<Option<Rendered>, SpoolError> {
         let conn = self.lock();
         let row: Option<(Option<Vec<u8>>, Option<String>)> = conn
-            .prepare_cached("SELECT rendered, rendered_format FROM documents WHERE id = ?1")?
+            .prepare_cached("SELECT r.bytes, r.format FROM documents d LEFT JOIN rendered r ON r.document_id = d.id WHERE d.id = ?1")?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         match row {
@@ -1287,6 +1290,19 @@ fn transition(tx: &Transaction, id: DocId, to: State, action: &str, detail: Opti
     tx.prepare_cached("UPDATE documents SET state = ?2, updated_ms = ?3 WHERE id = ?1")?.execute(params![id, to.as_str(), now])?;
     audit(tx, id, action, Some(from), Some(to), detail, now)?;
     Ok(from)
+}
+
+/// Stores a document's printer bytes, in their own table: a state change rewrites the whole row it
+/// changes, and the bytes (kilobytes, overflow pages) would be rewritten with every one.
+fn store_rendered(tx: &Transaction, id: DocId, bytes: &[u8], format: &str) -> Result<(), SpoolError> {
+    tx.prepare_cached("INSERT OR REPLACE INTO rendered (document_id, bytes, format) VALUES (?1, ?2, ?3)")?.execute(params![id, bytes, format])?;
+    Ok(())
+}
+
+/// Drops a document's printer bytes (zeroed in the file: `secure_delete`).
+fn drop_rendered(tx: &Transaction, id: DocId) -> Result<(), SpoolError> {
+    tx.prepare_cached("DELETE FROM rendered WHERE document_id = ?1")?.execute([id])?;
+    Ok(())
 }
 
 fn audit(tx: &Transaction, id: DocId, action: &str, from: Option<State>, to: Option<State>, detail: Option<&str>, now: i64) -> Result<(), SpoolError> {

@@ -13,7 +13,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::{DocId, Record, Rendered, Spool, SpoolError, State, audit, now_ms, parse_state, transition};
+use super::{DocId, Record, Rendered, Spool, SpoolError, State, audit, drop_rendered, now_ms, parse_state, store_rendered, transition};
 
 /// When a batch's labels print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -212,7 +212,8 @@ impl Spool {
             }
             let detail = format!("{} bytes of {format}; waiting for its scan", bytes.len());
             transition(tx, id, State::Ready, "rendered", Some(&detail), now)?;
-            tx.execute("UPDATE documents SET rendered = ?2, rendered_format = ?3, error = NULL WHERE id = ?1", params![id, bytes, format])?;
+            store_rendered(tx, id, bytes, format)?;
+            tx.execute("UPDATE documents SET error = NULL WHERE id = ?1", [id])?;
             Ok(true)
         })
     }
@@ -272,9 +273,10 @@ fn release_one(tx: &Transaction, id: DocId, bench: Option<&str>, reuses_bytes: &
             // Bytes for another kind of printer: rendered again for the bench's, no byte sent yet.
             transition(tx, id, State::Queued, "scan", Some(&format!("{detail}; rendered again for it")), now)?;
             tx.execute(
-                "UPDATE documents SET scan = NULL, scanned_ms = ?2, printer = ?3, rendered = NULL, rendered_format = NULL WHERE id = ?1",
+                "UPDATE documents SET scan = NULL, scanned_ms = ?2, printer = ?3 WHERE id = ?1",
                 params![id, now, to],
             )?;
+            drop_rendered(tx, id)?;
             Ok(ScanResult::Printing)
         }
         (Some(ScanState::Awaiting), State::Queued) => {

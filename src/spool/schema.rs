@@ -18,7 +18,7 @@ const MIGRATIONS: &[&str] = &[
     );
 
     -- Buyer data lives in `content` (and, as pixels, in `rendered`, and maybe quoted in `report`),
-    -- never in a column of its own; purge replaces all three.
+    -- never in a column of its own; purge replaces all three. (Since 8, `rendered` is a table.)
     CREATE TABLE documents (
         id               INTEGER PRIMARY KEY,
         job_id           INTEGER NOT NULL REFERENCES jobs(id),
@@ -221,6 +221,28 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE documents ADD COLUMN scanned_ms INTEGER;
     CREATE INDEX documents_scan ON documents(printer, scan) WHERE scan IS NOT NULL;
     "#,
+    // 8: printer bytes in a table of their own. A document row is rewritten whole on every state
+    // change, and one carrying kilobytes of bytes spills into overflow pages that every later
+    // column read (state, ship_by_ms, scan) walks: a batch's reads and commits paid for the bytes
+    // again and again. Buyer data (as pixels) now also lives in `rendered`; purge deletes the row.
+    r#"
+    CREATE TABLE rendered (
+        document_id  INTEGER PRIMARY KEY REFERENCES documents(id),
+        bytes        BLOB    NOT NULL,
+        format       TEXT
+    );
+    INSERT INTO rendered (document_id, bytes, format)
+        SELECT id, rendered, rendered_format FROM documents WHERE rendered IS NOT NULL;
+    ALTER TABLE documents DROP COLUMN rendered;
+    ALTER TABLE documents DROP COLUMN rendered_format;
+    "#,
+    // 9: a batch's urgency (its members' most urgent print deadline) stored with it, so taking the
+    // next label from the queue does not read every member of its batch again.
+    r#"
+    ALTER TABLE batches ADD COLUMN urgency_ms INTEGER;
+    UPDATE batches SET urgency_ms = (
+        SELECT min(x.ship_by_ms) FROM batch_documents m JOIN documents x ON x.id = m.document_id WHERE m.batch_id = batches.id);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -280,7 +302,7 @@ mod tests {
         let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, VERSION);
         let row: (String, i64, String, Vec<u8>) = conn
-            .query_row("SELECT idem_key, reprint_of, reprint_reason, rendered FROM documents WHERE id = 2", [], |r| {
+            .query_row("SELECT idem_key, reprint_of, reprint_reason, r.bytes FROM documents JOIN rendered r ON r.document_id = id WHERE id = 2", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .unwrap();

@@ -537,7 +537,7 @@ fn integrity_check_reports_a_broken_invariant() {
     let path = dir.path().join("spool.db");
     let spool = Spool::open(&path).unwrap();
     let id = document_in(&spool, 1, State::Ready);
-    rusqlite_connection(&path).execute("UPDATE documents SET rendered = NULL WHERE id = ?1", [id]).unwrap();
+    rusqlite_connection(&path).execute("DELETE FROM rendered WHERE document_id = ?1", [id]).unwrap();
     assert_eq!(spool.integrity_check().unwrap(), [format!("document {id} is ready or sending without printer bytes")]);
 }
 
