@@ -124,14 +124,7 @@ const PNG_LEVEL: i32 = 6;
 /// millisecond at 9,600 baud: about 6% fewer bytes than level 6 for about 1.5 ms more.
 const Z64_LEVEL: i32 = 9;
 
-/// The zlib stream of `data` at a libdeflate level (1–12).
-pub fn zlib(data: &[u8], level: i32) -> Vec<u8> {
-    let mut deflater = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level).expect("a valid level"));
-    let mut out = vec![0; deflater.zlib_compress_bound(data.len())];
-    let n = deflater.zlib_compress(data, &mut out).expect("the bound is large enough");
-    out.truncate(n);
-    out
-}
+pub use crate::render::png::zlib;
 
 /// `:Z64:<base64 of zlib(data)>:<crc>`.
 pub fn z64(data: &[u8]) -> String {
@@ -302,37 +295,10 @@ fn encode(pages: &[Bitmap], s: &JobSettings) -> Result<Vec<u8>, EncodeError> {
 /// Where `Encoding::Png` stores the label image: printer RAM, which a power cycle clears.
 const PNG_OBJECT_DEVICE: &str = "R:";
 
-/// The page as a 1-bit greyscale PNG (0 = black, as PNG greyscale has it): signature, IHDR, one IDAT, IEND.
-/// Rows are unfiltered (filter byte 0): on the twelve fixture labels no PNG filter beats none (Up adds
-/// 8–10%, Sub 25%).
+/// The page as a 1-bit greyscale PNG (0 = black, as PNG greyscale has it): no pHYs (the printer
+/// prints it dot for dot), rows unfiltered, at [`PNG_LEVEL`].
 pub fn png_object(page: &Bitmap) -> Vec<u8> {
-    let stride = page.stride();
-    let mut rows = Vec::with_capacity((stride + 1) * page.height() as usize);
-    for row in page.data().chunks(stride) {
-        rows.push(0);
-        rows.extend(row.iter().map(|b| !b));
-    }
-    let idat = zlib(&rows, PNG_LEVEL);
-    let mut out = Vec::with_capacity(idat.len() + 64);
-    out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
-    let mut ihdr = [0u8; 13];
-    ihdr[0..4].copy_from_slice(&page.width().to_be_bytes());
-    ihdr[4..8].copy_from_slice(&page.height().to_be_bytes());
-    ihdr[8] = 1; // bit depth; colour type 0 (greyscale), deflate, filter method 0, no interlace
-    png_chunk(&mut out, b"IHDR", &ihdr);
-    png_chunk(&mut out, b"IDAT", &idat);
-    png_chunk(&mut out, b"IEND", &[]);
-    out
-}
-
-/// Length, type, data and the CRC-32 of type and data (PNG specification, section 5.3).
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let crc = crc32fast::hash(&out[start..]);
-    out.extend_from_slice(&crc.to_be_bytes());
+    crate::render::png::one_bit(page, None, PNG_LEVEL)
 }
 
 fn limit(problem: String) -> EncodeError {
