@@ -138,6 +138,16 @@ trap - EXIT
     echo "daemon_labels=$saved"
 } >> labeld.kv
 
+# The issue-15 comparison: 100 labels as one batch, fresh daemon, printer and spool each run (bench/daemon.sh).
+log "daemon: one 100-label batch, $runs runs (bench/daemon.sh)"
+BENCH_OUT=$out LABELD=$B BENCH_RUNS=$runs "$here/bench/daemon.sh" 100 > daemon-100.txt
+{
+    med() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" daemon-100.txt | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    echo "daemon100_wall_s=$(med wall_s)"
+    echo "daemon100_cpu_s=$(med labeld_cpu_s)"
+    echo "daemon100_printer_cpu_s=$(med printer_cpu_s)"
+} >> labeld.kv
+
 # ---------------------------------------------------------------- start-up of one-shot commands
 log "start-up: labeld render / check as whole processes, side by side with the CUPS chain (bench/startup.sh)"
 BENCH_OUT=$out LABELD=$B BENCH_RUNS=$((runs * 2)) "$here/bench/startup.sh" > startup.md
@@ -280,6 +290,8 @@ log "writing $out/results.md"
     echo "| resident memory, peak during the $n_batch-label batch (max of VmRSS samples and VmHWM) | $(kv daemon_peak_mb) MB | ≤ 200 MB |"
     echo "| $n_batch-order batch: submit → 202 (spool commit of all $n_batch) | $(kv daemon_ack_s) s | |"
     echo "| $n_batch-order batch: submit → last label saved by the printer | $(kv daemon_batch_s) s ($(kv daemon_cpu_s) s CPU in labeld) | labels + pick list ready ≤ 2 s |"
+    d100=$(kv daemon100_wall_s); c100=$(awk -v c="$(ckv cups_203_ms)" 'BEGIN { printf "%.2f", c * 100 / 1000 }')
+    echo "| 100-order batch: submit → last label saved (median of $runs; \`packaging/bench/daemon.sh 100\`) | $d100 s ($(kv daemon100_cpu_s) s CPU in labeld, $(kv daemon100_printer_cpu_s) s in the printer); the CUPS chain at $(ckv cups_203_ms) ms a label: $c100 s, $(ratio "$c100" "$d100")× | ≥ 10× the CUPS chain |"
     echo
     echo "benches/http.rs (loopback; a byte-counting proxy in front of a virtual printer):"
     echo
