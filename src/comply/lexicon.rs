@@ -19,6 +19,7 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 
 use super::normalize::Normalized;
@@ -108,10 +109,26 @@ pub enum LexiconError {
     Term { path: String, key: &'static str, term: String, message: String },
 }
 
-/// A compiled list of terms.
+/// A list of terms, read and folded; its automaton is built when a search first needs it, since a one-shot
+/// `check` or `render` of a clean order searches few lists and building all of them was most of its time.
 #[derive(Debug)]
 pub struct Terms {
-    engine: Engine,
+    key: &'static str,
+    /// Longest pattern first, no repeats: the order the engines prefer them in.
+    parts: Vec<Part>,
+    engine: OnceLock<Engine>,
+}
+
+/// One term, ready to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Part {
+    /// The term as a regex over the folded text.
+    pattern: String,
+    /// The folded text, when the term is nothing else.
+    plain: Option<String>,
+    /// Literals one of which every match contains, for a term with gaps or numbers (known without parsing its
+    /// regex): its longest piece of text, or the ten digits when it is nothing but numbers and gaps.
+    holds: Option<Vec<String>>,
 }
 
 /// How a list is searched. Both find the leftmost match and, among matches starting there, the term
@@ -120,9 +137,8 @@ pub struct Terms {
 enum Engine {
     Empty,
     /// Every term is plain text: a leftmost-first Aho-Corasick automaton, which builds many times faster
-    /// than the same alternation as a regex (a one-shot `check` or `render` builds every list). The words are
-    /// kept for [`Lexicon::present`].
-    Words(AhoCorasick, Vec<String>),
+    /// than the same alternation as a regex.
+    Words(AhoCorasick),
     /// Some term has a gap, a number or is a regex.
     Regex(Regex),
 }
@@ -131,19 +147,33 @@ impl Engine {
     fn find_at(&self, t: &str, at: usize) -> Option<std::ops::Range<usize>> {
         match self {
             Engine::Empty => None,
-            Engine::Words(ac, _) => ac.find(aho_corasick::Input::new(t).span(at..t.len())).map(|m| m.range()),
+            Engine::Words(ac) => ac.find(aho_corasick::Input::new(t).span(at..t.len())).map(|m| m.range()),
             Engine::Regex(re) => re.find_at(t, at).map(|m| m.range()),
         }
     }
 }
 
 impl Terms {
+    /// The automaton, built on first use. The built-in lists are proven to build by a test, and a warehouse's
+    /// are built when its files are read ([`Terms::build`]), so this cannot fail.
+    fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| build_engine(self.key, &self.parts).expect("the list was built once when it was read"))
+    }
+
+    /// Builds the automaton now, so that a list that cannot be built is reported when its files are read.
+    fn build(&self) -> Result<(), LexiconError> {
+        if self.engine.get().is_none() {
+            let _ = self.engine.set(build_engine(self.key, &self.parts)?);
+        }
+        Ok(())
+    }
+
     /// Every match in `t` (a folded text) whose Latin edges sit on word boundaries, left to right.
     pub fn find_iter<'t>(&'t self, t: &'t str) -> impl Iterator<Item = std::ops::Range<usize>> + 't {
         let mut at = 0;
         std::iter::from_fn(move || {
             while at <= t.len() {
-                let m = self.engine.find_at(t, at)?;
+                let m = self.engine().find_at(t, at)?;
                 if m.is_empty() {
                     at = m.end + t[m.end..].chars().next().map_or(1, char::len_utf8);
                     continue;
@@ -177,7 +207,8 @@ impl Terms {
     pub fn find_overlapping(&self, t: &str) -> Vec<std::ops::Range<usize>> {
         let mut out = vec![];
         let mut at = 0;
-        while let Some(m) = self.engine.find_at(t, at) {
+        let engine = self.engine();
+        while let Some(m) = engine.find_at(t, at) {
             if !m.is_empty() && on_boundaries(t, m.clone()) {
                 out.push(m.clone());
             }
@@ -225,7 +256,7 @@ pub struct Lexicon {
     pub allow: Terms,
     /// How many terms were read, for `labeld doctor` and tests.
     pub term_count: usize,
-    /// The literals the whole-text lists start with, built on first use (see [`Lexicon::present`]).
+    /// The literals the whole-text lists' matches hold, built on first use (see [`Lexicon::present`]).
     present_set: OnceLock<PresentSet>,
 }
 
@@ -261,7 +292,7 @@ impl Present {
 
 #[derive(Debug)]
 struct PresentSet {
-    /// The literals every match of a list starts with, all lists together.
+    /// The literals a match of each list holds, all lists together.
     starts: AhoCorasick,
     /// The list of each literal of `starts`.
     lists: Vec<List>,
@@ -270,7 +301,7 @@ struct PresentSet {
 }
 
 static BUILTIN_LEXICON: LazyLock<Arc<Lexicon>> =
-    LazyLock::new(|| Arc::new(Lexicon::from_sources(&sources_builtin()).expect("the built-in lexicon compiles")));
+    LazyLock::new(|| Arc::new(Lexicon::from_sources(&sources_builtin(), BUILTIN.len()).expect("the built-in lexicon compiles")));
 
 fn sources_builtin() -> Vec<(String, String)> {
     BUILTIN.iter().map(|(n, t)| (format!("data/comply/{n}"), t.to_string())).collect()
@@ -292,13 +323,16 @@ impl Lexicon {
             let text = std::fs::read_to_string(&path).map_err(|source| LexiconError::Read { path: path.clone(), source })?;
             sources.push((path.display().to_string(), text));
         }
-        Lexicon::from_sources(&sources)
+        Lexicon::from_sources(&sources, BUILTIN.len())
     }
 
-    fn from_sources(sources: &[(String, String)]) -> Result<Lexicon, LexiconError> {
+    /// The first `builtin` sources are the built-in files.
+    fn from_sources(sources: &[(String, String)], builtin: usize) -> Result<Lexicon, LexiconError> {
         let mut all: BTreeMap<&'static str, Vec<(String, String)>> = BTreeMap::new(); // key → (file, term)
         let mut digit_terms: Vec<(String, String, char)> = vec![];
-        for (path, text) in sources {
+        // Lists a warehouse's files add to are built now: their problems are the warehouse's to see at start.
+        let mut extended: Vec<&'static str> = vec![];
+        for (i, (path, text)) in sources.iter().enumerate() {
             let file: File = toml::from_str(text).map_err(|e| LexiconError::Syntax { path: path.clone(), message: e.to_string() })?;
             let lists: [(&'static str, Vec<String>); 16] = [
                 ("apps", file.apps),
@@ -319,7 +353,13 @@ impl Lexicon {
                 ("digits", vec![]),
             ];
             for (key, terms) in lists {
+                if i >= builtin && !terms.is_empty() {
+                    extended.push(key);
+                }
                 all.entry(key).or_default().extend(terms.into_iter().map(|t| (path.clone(), t)));
+            }
+            if i >= builtin && !file.digits.is_empty() {
+                extended.push("digits");
             }
             for (digit, words) in file.digits {
                 let d = match digit.as_bytes() {
@@ -351,7 +391,7 @@ impl Lexicon {
             marketing: compile("marketing")?,
             phone_words: compile("phone_words")?,
             allow: compile("allow")?,
-            digit_words: Terms { engine: Engine::Empty },
+            digit_words: compile_terms("digits", &[])?,
             digit_values: BTreeMap::new(),
             term_count: 0,
             present_set: OnceLock::new(),
@@ -369,15 +409,20 @@ impl Lexicon {
         words.push(("built-in".into(), "re:[0-9]+".into()));
         lexicon.digit_words = compile_terms("digits", &words)?;
         lexicon.term_count = term_count;
+        for terms in lexicon.all_lists() {
+            if extended.contains(&terms.key) {
+                terms.build()?;
+            }
+        }
         Ok(lexicon)
     }
 }
 
 impl Lexicon {
     /// Which whole-text lists could match in `t` (a folded text), in one pass: a list reported absent finds
-    /// nothing in `t`, so its own search (one pass per list) is skipped. Exact, not a guess: every match of a
-    /// list starts with one of the literals its pattern begins with, and a list whose patterns have no such
-    /// literals is always reported present.
+    /// nothing in `t`, so its own search (one pass per list) is skipped, and a list never searched is never
+    /// built. Exact, not a guess: every match of a list contains one of the literals listed for it, and a list
+    /// with a term that has no such literals is always reported present.
     pub fn present(&self, t: &str) -> Present {
         let p = self.present_set.get_or_init(|| self.build_present_set());
         let mut bits = p.always;
@@ -385,6 +430,28 @@ impl Lexicon {
             bits |= 1 << p.lists[m.pattern().as_usize()] as u32;
         }
         Present(bits)
+    }
+
+    /// Every list.
+    fn all_lists(&self) -> [&Terms; 16] {
+        [
+            &self.apps,
+            &self.app_slang,
+            &self.invitations,
+            &self.contact_after,
+            &self.marketplaces,
+            &self.marketplace_slang,
+            &self.shop_context,
+            &self.off_platform,
+            &self.groups,
+            &self.reviews,
+            &self.offers,
+            &self.scan,
+            &self.marketing,
+            &self.phone_words,
+            &self.digit_words,
+            &self.allow,
+        ]
     }
 
     /// The word lists a whole text is searched with, each with its name.
@@ -409,11 +476,22 @@ impl Lexicon {
         let mut of: Vec<List> = vec![];
         let mut always = 0;
         for (list, terms) in lists {
-            let starts = match &terms.engine {
-                Engine::Empty => continue,
-                Engine::Words(_, words) => Some(words.iter().map(|w| w.as_bytes().to_vec()).collect()),
-                Engine::Regex(re) => match_starts(re.as_str()),
-            };
+            // Every match of a list is a match of one of its terms.
+            let mut starts: Option<Vec<Vec<u8>>> = Some(vec![]);
+            for part in &terms.parts {
+                let more = match (&part.plain, &part.holds) {
+                    (Some(word), _) => Some(vec![word.as_bytes().to_vec()]),
+                    (None, Some(lits)) => Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect()),
+                    (None, None) => match_literals(&part.pattern),
+                };
+                match (&mut starts, more) {
+                    (Some(all), Some(more)) => all.extend(more),
+                    _ => {
+                        starts = None;
+                        break;
+                    }
+                }
+            }
             match starts {
                 Some(starts) => {
                     of.extend(std::iter::repeat_n(list, starts.len()));
@@ -427,16 +505,39 @@ impl Lexicon {
             literals.push(word.as_bytes().to_vec());
             of.push(List::DigitWords);
         }
-        let starts = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&literals).expect("literals always build");
+        let starts = AhoCorasick::builder().kind(Some(AhoCorasickKind::ContiguousNFA)).build(&literals).expect("literals always build");
         PresentSet { starts, lists: of, always }
     }
 }
 
-/// The literals every match of `pattern` starts with, or `None` when there is no such finite set (or it
-/// holds the empty string, which says nothing).
-fn match_starts(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::parse(pattern).ok()?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).limit_total(100_000).limit_class(64).extract(&hir);
+/// Literals one of which every match of `pattern` contains, or `None` when no finite set is found.
+fn match_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    contained_literals(&regex_syntax::parse(pattern).ok()?)
+}
+
+/// Literals one of which every match of `h` contains, few and long ones preferred: what the matches start
+/// or end with, or, for an alternation, the union of its branches' and, for a sequence, one of its parts'.
+/// So `\b(?:coupon code|\d+ ?% ?off)\b` gives "coupon code", "%off" and "% off", though no finite set of literals
+/// starts or ends all its matches (hundreds of Unicode digits do).
+fn contained_literals(h: &Hir) -> Option<Vec<Vec<u8>>> {
+    let ends = || [ExtractKind::Prefix, ExtractKind::Suffix].map(|kind| extract(h, kind));
+    match h.kind() {
+        HirKind::Capture(c) => contained_literals(&c.sub),
+        HirKind::Alternation(branches) => {
+            let mut all = vec![];
+            for b in branches {
+                all.extend(contained_literals(b)?);
+            }
+            Some(all)
+        }
+        HirKind::Repetition(r) if r.min >= 1 => best(ends().into_iter().chain([contained_literals(&r.sub)])),
+        HirKind::Concat(parts) => best(ends().into_iter().chain(parts.iter().map(contained_literals))),
+        _ => best(ends()),
+    }
+}
+
+fn extract(h: &Hir, kind: ExtractKind) -> Option<Vec<Vec<u8>>> {
+    let seq = Extractor::new().kind(kind).limit_total(1000).limit_class(64).extract(h);
     let literals = seq.literals()?;
     if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
@@ -444,15 +545,21 @@ fn match_starts(pattern: &str) -> Option<Vec<Vec<u8>>> {
     Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
+/// The set that rules out the most texts: its shortest literal longest (up to 4 bytes; a space or a digit is
+/// in most texts), then the fewest literals.
+fn best(sets: impl IntoIterator<Item = Option<Vec<Vec<u8>>>>) -> Option<Vec<Vec<u8>>> {
+    sets.into_iter().flatten().max_by_key(|set| (set.iter().map(Vec::len).min().unwrap_or(0).min(4), std::cmp::Reverse(set.len())))
+}
+
 /// A literal folded like the detection copy.
 fn fold_literal(s: &str) -> String {
     Normalized::new(s).text
 }
 
-/// One automaton for a list: longer terms first, so the longest alternative at a position wins.
+/// A list's terms checked and folded (its automaton is built on first use): longer terms first, so the
+/// longest alternative at a position wins.
 fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, LexiconError> {
-    // (the term's regex, its plain text when it is nothing else)
-    let mut parts: Vec<(String, Option<String>)> = Vec::with_capacity(list.len());
+    let mut parts: Vec<Part> = Vec::with_capacity(list.len());
     for (path, term) in list {
         let bad = |message: String| LexiconError::Term { path: path.clone(), key, term: term.clone(), message };
         let part = if let Some(re) = term.strip_prefix("re:") {
@@ -462,14 +569,20 @@ fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, 
             // Parsed, not compiled: compiling each term alone cost more than its list. A term must be a
             // regex by itself, as "a)|(b" is not, though it would hide inside the list's alternation.
             regex_syntax::Parser::new().parse(&re).map_err(|e| bad(e.to_string()))?;
-            (format!("(?:{re})"), None)
+            Part { pattern: format!("(?:{re})"), plain: None, holds: None }
         } else {
             let mut out = String::new();
             let mut literal = String::new();
             let mut plain = true;
-            let flush = |literal: &mut String, out: &mut String| {
+            // The folded pieces of text between gaps and numbers: every match holds each, the longest is kept.
+            let mut longest = String::new();
+            let mut flush = |literal: &mut String, out: &mut String| {
                 if !literal.is_empty() {
-                    out.push_str(&regex::escape(&fold_literal(literal)));
+                    let folded = fold_literal(literal);
+                    out.push_str(&regex::escape(&folded));
+                    if folded.len() > longest.len() {
+                        longest = folded;
+                    }
                     literal.clear();
                 }
             };
@@ -496,33 +609,42 @@ fn compile_terms(key: &'static str, list: &[(String, String)]) -> Result<Terms, 
                 flush(&mut literal, &mut out);
                 None
             };
+            let holds = match (&text, longest.is_empty()) {
+                (Some(_), _) => None,
+                (None, false) => Some(vec![longest]),
+                (None, true) => term.contains('#').then(|| ('0'..='9').map(String::from).collect()),
+            };
             if out.is_empty() {
                 return Err(bad("the term is empty".into()));
             }
-            (out, text)
+            Part { pattern: out, plain: text, holds }
         };
         parts.push(part);
     }
-    if parts.is_empty() {
-        return Ok(Terms { engine: Engine::Empty });
-    }
-    parts.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+    parts.sort_by_key(|p| std::cmp::Reverse(p.pattern.len()));
     parts.dedup();
-    if parts.iter().all(|p| p.1.is_some()) {
-        let words: Vec<&str> = parts.iter().filter_map(|p| p.1.as_deref()).collect();
+    Ok(Terms { key, parts, engine: OnceLock::new() })
+}
+
+/// One automaton for a list's parts, in their order.
+fn build_engine(key: &'static str, parts: &[Part]) -> Result<Engine, LexiconError> {
+    if parts.is_empty() {
+        return Ok(Engine::Empty);
+    }
+    if parts.iter().all(|p| p.plain.is_some()) {
+        let words: Vec<&str> = parts.iter().filter_map(|p| p.plain.as_deref()).collect();
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostFirst)
             .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&words)
             .map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
-        let words = words.into_iter().map(str::to_string).collect();
-        return Ok(Terms { engine: Engine::Words(ac, words) });
+        return Ok(Engine::Words(ac));
     }
     // A roomy lazy-DFA cache: the lists are long alternations, and a cache that fills up is cleared and its
     // states rebuilt on the next text.
-    let alternation = parts.iter().map(|p| p.0.as_str()).collect::<Vec<_>>().join("|");
+    let alternation = parts.iter().map(|p| p.pattern.as_str()).collect::<Vec<_>>().join("|");
     let re = regex::RegexBuilder::new(&alternation).dfa_size_limit(32 << 20).build().map_err(|e| LexiconError::Term { path: "(all files)".into(), key, term: String::new(), message: e.to_string() })?;
-    Ok(Terms { engine: Engine::Regex(re) })
+    Ok(Engine::Regex(re))
 }
 
 #[cfg(test)]
@@ -530,7 +652,7 @@ mod tests {
     use super::*;
 
     fn lexicon(text: &str) -> Result<Lexicon, LexiconError> {
-        Lexicon::from_sources(&[("test.toml".into(), text.into())])
+        Lexicon::from_sources(&[("test.toml".into(), text.into())], 0)
     }
 
     #[test]
@@ -574,11 +696,11 @@ mod tests {
         let words = ["line", "line id", "lin", "ไลน์", "加line", "wa", "whatsapp", "what", "app", "ap", "line@", "@line"];
         let list: Vec<(String, String)> = words.iter().map(|w| ("test.toml".to_string(), w.to_string())).collect();
         let terms = compile_terms("apps", &list).unwrap();
-        assert!(matches!(terms.engine, Engine::Words(..)));
+        assert!(matches!(terms.engine(), Engine::Words(..)));
         let mut parts: Vec<String> = words.iter().map(|w| regex::escape(&fold_literal(w))).collect();
         parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
         parts.dedup();
-        let reference = Terms { engine: Engine::Regex(Regex::new(&parts.join("|")).unwrap()) };
+        let reference = Terms { key: "apps", parts: vec![], engine: OnceLock::from(Engine::Regex(Regex::new(&parts.join("|")).unwrap())) };
         for text in ["add line id acme", "online lineup line", "加line: acme", "ไลน์ไลน์ whatsapp wa.me", "@line@ lin app ap wap", "", "whatsappline"] {
             assert_eq!(terms.find_iter(text).collect::<Vec<_>>(), reference.find_iter(text).collect::<Vec<_>>(), "{text}");
             assert_eq!(terms.find_overlapping(text), reference.find_overlapping(text), "{text}");
@@ -599,15 +721,29 @@ mod tests {
             "rate us 5 stars on shopee",
             "",
         ];
-        for t in texts {
-            let t = fold_literal(t);
+        // And every text of the corpora (the text is the last column).
+        let mut corpus = vec![];
+        for name in ["dev.tsv", "heldout.tsv", "independent-dev.tsv", "independent-heldout.tsv"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/comply").join(name);
+            let text = std::fs::read_to_string(&path).unwrap();
+            corpus.extend(text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).filter_map(|l| l.rsplit('\t').next()).map(str::to_string));
+        }
+        assert!(corpus.len() > 2000, "{}", corpus.len());
+        let mut skipped = 0;
+        for t in texts.iter().map(|t| t.to_string()).chain(corpus) {
+            let t = fold_literal(&t);
             let present = l.present(&t);
             for (list, terms) in lists {
                 if !present.has(list) {
+                    skipped += 1;
                     assert_eq!(terms.find_iter(&t).next(), None, "{list:?} in {t:?}");
                 }
             }
+            if !present.has(List::DigitWords) {
+                assert!(l.digit_words.find_iter(&t).all(|r| t[r].bytes().all(|b| b.is_ascii_digit())), "{t:?}");
+            }
         }
+        assert!(skipped > 15_000, "{skipped}");
         // The pass has to skip something to be worth it: an address line holds none of the words.
         let present = l.present("lot 7, jalan pengapit 15/19");
         assert!(lists.iter().filter(|(list, _)| present.has(*list)).count() <= 2);
@@ -616,6 +752,19 @@ mod tests {
 
     #[test]
     fn builtin_compiles() {
-        assert!(Lexicon::builtin().term_count > 500);
+        let l = Lexicon::builtin();
+        assert!(l.term_count > 500);
+        // Every list is built on first use, and that must not fail.
+        for terms in l.all_lists() {
+            terms.build().unwrap();
+            assert!(matches!(terms.engine(), Engine::Words(_) | Engine::Regex(_)), "{}", terms.key);
+        }
+    }
+
+    #[test]
+    fn a_warehouse_list_is_built_when_read() {
+        // The term parses alone, but the list is too big to compile: a problem when the file is read.
+        let e = lexicon(r#"offers = ["re:\w{1000}\w{1000}\w{1000}"]"#).unwrap_err().to_string();
+        assert!(e.contains("offers"), "{e}");
     }
 }
