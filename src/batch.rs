@@ -227,17 +227,6 @@ impl Progress {
             documents,
         }
     }
-
-    pub fn summary(&self) -> Summary {
-        Summary {
-            batch: self.batch.clone(),
-            chunks: self.chunks,
-            complete: self.complete,
-            current_chunk: self.current_chunk,
-            counts: self.counts,
-            picklist: self.picklist.as_ref().map(|p| p.result),
-        }
-    }
 }
 
 /// Where a batch stands in counts only, what its progress event carries: made from each member's
@@ -353,7 +342,15 @@ mod tests {
         let orders: Vec<Order> = (0..60).map(|i| order(&format!("{i:04}"), &format!("A-{:02}-01", i))).collect();
         let submitted = spool.submit_batch(plan("B1".into(), orders, "dock", Some("dock"), &BinPattern::default(), None, Release::AtOnce)).unwrap();
         let progress = |spool: &crate::spool::Spool| {
-            let full = Progress::of(&spool.batch("B1").unwrap().unwrap()).summary();
+            let p = Progress::of(&spool.batch("B1").unwrap().unwrap());
+            let full = Summary {
+                batch: p.batch,
+                chunks: p.chunks,
+                complete: p.complete,
+                current_chunk: p.current_chunk,
+                counts: p.counts,
+                picklist: p.picklist.map(|r| r.result),
+            };
             assert_eq!(Summary::of(&spool.batch_states("B1").unwrap().unwrap()), full);
             full
         };

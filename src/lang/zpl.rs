@@ -124,7 +124,7 @@ const PNG_LEVEL: i32 = 6;
 /// millisecond at 9,600 baud: about 6% fewer bytes than level 6 for about 1.5 ms more.
 const Z64_LEVEL: i32 = 9;
 
-pub use crate::render::png::zlib;
+use crate::render::png::zlib;
 
 /// `:Z64:<base64 of zlib(data)>:<crc>`.
 pub fn z64(data: &[u8]) -> String {

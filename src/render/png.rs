@@ -3,7 +3,7 @@
 
 use crate::bitmap::Bitmap;
 
-/// libdeflate's level for PNG files and previews (the same as for the ZPL printers' PNG objects).
+/// libdeflate's level for PNG files and previews (the ZPL printers' PNG objects choose their own).
 pub const LEVEL: i32 = 6;
 
 pub fn encode(bmp: &Bitmap, dpi: u32) -> Vec<u8> {
