@@ -111,15 +111,38 @@ impl Bitmap {
     pub fn crop(&self, x: u32, y: u32, w: u32, h: u32) -> Bitmap {
         let w = w.min(self.width.saturating_sub(x));
         let h = h.min(self.height.saturating_sub(y));
-        let mut out = Bitmap::new(w, h);
-        for yy in 0..h {
-            for xx in 0..w {
-                if self.get(x + xx, y + yy) {
-                    out.set(xx, yy, true);
+        self.window(x as i64, y as i64, w, h)
+    }
+
+    /// A `w`×`h` copy from (x0, y0), which may lie partly outside: outside is white paper. Rows are
+    /// shifted a byte at a time, so a barcode's crop costs its bytes, not its dots.
+    pub fn window(&self, x0: i64, y0: i64, w: u32, h: u32) -> Bitmap {
+        let stride = w.div_ceil(8) as usize;
+        let mut data = vec![0u8; stride * h as usize];
+        let (shift, first) = (x0.rem_euclid(8) as u32, x0.div_euclid(8));
+        for oy in 0..h {
+            let sy = y0 + oy as i64;
+            if sy < 0 || sy >= self.height as i64 {
+                continue;
+            }
+            let row = self.row(sy as u32);
+            let out = &mut data[oy as usize * stride..(oy as usize + 1) * stride];
+            // Each output byte is two neighbouring source bytes shifted; a window inside the row (a
+            // barcode's crop) reads them as pairs without a bounds test per byte.
+            let inside = first >= 0 && first as usize + stride < row.len();
+            if inside {
+                for (d, pair) in out.iter_mut().zip(row[first as usize..].windows(2)) {
+                    *d = ((((pair[0] as u16) << 8) | pair[1] as u16) << shift >> 8) as u8;
                 }
+                continue;
+            }
+            let byte = |i: i64| if i >= 0 && (i as usize) < row.len() { row[i as usize] as u16 } else { 0 };
+            for (k, d) in out.iter_mut().enumerate() {
+                let i = first + k as i64;
+                *d = ((((byte(i) << 8) | byte(i + 1)) << shift) >> 8) as u8;
             }
         }
-        out
+        Bitmap::from_packed(w, h, data).expect("buffer sized from w and h")
     }
 
     /// The bitmap turned a quarter clockwise: what was the top row becomes the right column.
@@ -254,6 +277,35 @@ mod tests {
                 }
             }
             prop_assert_eq!(fast, slow);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn window_and_crop_match_a_dot_by_dot_copy(
+            bits in proptest::collection::vec(any::<bool>(), 37 * 9),
+            x0 in -20i64..40, y0 in -5i64..10, w in 0u32..50, h in 0u32..12,
+        ) {
+            let mut src = Bitmap::new(37, 9);
+            for (i, &black) in bits.iter().enumerate() {
+                src.set(i as u32 % 37, i as u32 / 37, black);
+            }
+            let dot = |x: i64, y: i64| x >= 0 && y >= 0 && src.get(x as u32, y as u32);
+            let win = src.window(x0, y0, w, h);
+            prop_assert_eq!((win.width(), win.height()), (w, h));
+            for y in 0..h {
+                for x in 0..w {
+                    prop_assert_eq!(win.get(x, y), dot(x0 + x as i64, y0 + y as i64), "window at ({}, {})", x, y);
+                }
+            }
+            let (cx, cy) = (x0.max(0) as u32, y0.max(0) as u32);
+            let crop = src.crop(cx, cy, w, h);
+            prop_assert_eq!((crop.width(), crop.height()), (w.min(37u32.saturating_sub(cx)), h.min(9u32.saturating_sub(cy))));
+            for y in 0..crop.height() {
+                for x in 0..crop.width() {
+                    prop_assert_eq!(crop.get(x, y), src.get(cx + x, cy + y), "crop at ({}, {})", x, y);
+                }
+            }
         }
     }
 

@@ -77,7 +77,7 @@ pub fn read_1d_codes_at(page: &Bitmap, dpi: u32) -> Vec<Read1d> {
         for r in locate::bar_regions(&image, dpi) {
             let (x0, y0) = ((r.x0 as i64 - margin_x).max(0), (r.y0 as i64 - margin_y).max(0));
             let (x1, y1) = ((r.x1 as i64 + margin_x).min(w), (r.y1 as i64 + margin_y).min(h));
-            read_linear(&window(&image, x0, y0, (x1 - x0) as u32, (y1 - y0) as u32), &hints, &mut found);
+            read_linear(&image.window(x0, y0, (x1 - x0) as u32, (y1 - y0) as u32), &hints, &mut found);
         }
     }
     if found.is_empty() {
@@ -289,7 +289,7 @@ fn find_aztec(image: &Bitmap, bullseyes: &[(u32, u32, f32)], keep: &mut impl FnM
     for &(cx, cy, module) in bullseyes {
         let half = (80.0 * module).clamp(48.0, 480.0) as i64;
         let (x0, y0) = (cx as i64 - half, cy as i64 - half);
-        let window = window(image, x0, y0, 2 * half as u32, 2 * half as u32);
+        let window = image.window(x0, y0, 2 * half as u32, 2 * half as u32);
         if let Some(mut bits) = binary_bitmap(&window) {
             if let Ok(r) = rxing::aztec::AztecReader.decode_with_hints(&mut bits, &hints) {
                 keep(&r, x0, y0);
@@ -513,26 +513,6 @@ fn vertical_bullseye(image: &Bitmap, x: u32, y: u32, module: f32) -> Option<u32>
     }
     let m = bullseye_module(widths)?;
     ((m - module).abs() <= module * 0.5).then_some((top + bottom) / 2)
-}
-
-/// A `w`×`h` copy of `src` from (x0, y0), which may lie partly outside `src`: outside is white paper.
-fn window(src: &Bitmap, x0: i64, y0: i64, w: u32, h: u32) -> Bitmap {
-    let stride = w.div_ceil(8) as usize;
-    let mut data = vec![0u8; stride * h as usize];
-    let (shift, first) = (x0.rem_euclid(8) as u32, x0.div_euclid(8));
-    for oy in 0..h {
-        let sy = y0 + oy as i64;
-        if sy < 0 || sy >= src.height() as i64 {
-            continue;
-        }
-        let row = src.row(sy as u32);
-        let byte = |i: i64| if i >= 0 && (i as usize) < row.len() { row[i as usize] as u16 } else { 0 };
-        for (k, d) in data[oy as usize * stride..(oy as usize + 1) * stride].iter_mut().enumerate() {
-            let i = first + k as i64;
-            *d = ((((byte(i) << 8) | byte(i + 1)) << shift) >> 8) as u8;
-        }
-    }
-    Bitmap::from_packed(w, h, data).expect("buffer sized from w and h")
 }
 
 /// Wraps a raster for rxing without thresholding it. `None` for an empty raster (rxing refuses 0×0 matrices).
@@ -800,23 +780,6 @@ mod tests {
             for y in 0..3 {
                 for x in 0..w {
                     assert_eq!(m.get(x, y), b.get(x, y), "w {w} at ({x},{y})");
-                }
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn window_matches_dot_by_dot_copy(x0 in -20i64..40, y0 in -5i64..10, w in 1u32..50, h in 1u32..12, seed in any::<u64>()) {
-            let mut src = Bitmap::new(37, 9);
-            paint_text_noise(&mut src, 0, 0, 3, 1, seed);
-            src.set(36, 8, true);
-            let win = window(&src, x0, y0, w, h);
-            for y in 0..h {
-                for x in 0..w {
-                    let (sx, sy) = (x0 + x as i64, y0 + y as i64);
-                    let inside = sx >= 0 && sy >= 0 && src.get(sx as u32, sy as u32);
-                    prop_assert_eq!(win.get(x, y), inside, "({}, {})", x, y);
                 }
             }
         }
