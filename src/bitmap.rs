@@ -210,30 +210,33 @@ fn apply(byte: &mut u8, mask: u8, black: bool) {
     }
 }
 
-/// Run lengths of one packed row, starting with white (possibly an empty run). Finds each colour change with a
-/// leading-zero count, so a run costs one step whatever its length.
+/// Run lengths of one packed row, starting with white (possibly an empty run). Reads the row 64 dots a
+/// word and finds each colour change with a leading-zero count, so a run costs a few steps whatever its length.
 pub fn row_runs(row: &[u8], width: u32, runs: &mut Vec<(u32, u32)>) {
     runs.clear();
-    let (mut colour, mut start, mut x) = (false, 0u32, 0u32);
-    while x < width {
-        // Sixty-four dots at a time (fewer at the row's end), most significant bit first as in the row.
-        let at = (x / 8) as usize;
-        let take = (row.len() - at).min(8);
-        let mut word = [0u8; 8];
-        word[..take].copy_from_slice(&row[at..at + take]);
-        let bits = u64::from_be_bytes(word);
-        // Bits that differ from the current colour, from x on.
-        let differ = if colour { !bits } else { bits } & (u64::MAX >> (x % 8));
-        if differ == 0 {
-            x = (x / 8 + take as u32) * 8;
-            continue;
+    let (mut colour, mut start) = (false, 0u32);
+    'words: for (k, chunk) in row.chunks(8).enumerate() {
+        // Most significant bit first, as in the row; the last word padded with white.
+        let bits = match <[u8; 8]>::try_from(chunk) {
+            Ok(word) => u64::from_be_bytes(word),
+            Err(_) => {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                u64::from_be_bytes(word)
+            }
+        };
+        // Bits that differ from the current colour; at each change the rest of the word flips.
+        let mut differ = if colour { !bits } else { bits };
+        while differ != 0 {
+            let at = differ.leading_zeros();
+            let change = k as u32 * 64 + at;
+            if change >= width {
+                break 'words;
+            }
+            runs.push((start, change - start));
+            (start, colour) = (change, !colour);
+            differ = !differ & (u64::MAX >> at);
         }
-        let change = (x / 8) * 8 + differ.leading_zeros();
-        if change >= width {
-            break;
-        }
-        runs.push((start, change - start));
-        (start, colour, x) = (change, !colour, change);
     }
     runs.push((start, width - start));
 }
