@@ -393,15 +393,10 @@ const MAXICODE_EYE: [u32; 11] = [1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1];
 fn crosses(image: &Bitmap, window: &[(u32, u32)], centre: usize, y: u32, ratios: &[u32]) -> bool {
     let x = window[centre].0 + window[centre].1 / 2;
     let span: u32 = window.iter().map(|r| r.1).sum();
+    let column = Column::new(image, x);
     let colour = image.get(x, y);
     // Each run is counted up to the whole span: enough to tell a match, and a bound on the walk.
-    let walk = |from: i64, dir: i64, colour: bool| -> u32 {
-        let mut pos = from;
-        while pos >= 0 && pos < image.height() as i64 && image.get(x, pos as u32) == colour && (pos - from).unsigned_abs() as u32 <= span {
-            pos += dir;
-        }
-        (pos - from).unsigned_abs() as u32
-    };
+    let walk = |from: i64, dir: i64, colour: bool| column.run(from, dir, colour, span + 1);
     let up = walk(y as i64, -1, colour);
     let down = walk(y as i64, 1, colour);
     // On the stack: this runs for every row match a label's bars and glyphs make.
@@ -436,17 +431,15 @@ fn datamatrix_corner(image: &Bitmap, window: &[(u32, u32)], y: u32) -> bool {
     // The L's corner column is the first dark run (symbol to the right) or the last one (symbol to the left).
     [(window[0], 1i64), (window[8], -1i64)].into_iter().any(|((start, len), inward)| {
         let x = (start + len / 2) as i64;
+        let column = Column::new(image, x as u32);
         let beyond = (module * 1.5).ceil() as i64;
         [1i64, -1].into_iter().any(|down| {
             // The line starts on this row: a module-and-a-half outward along the column is light.
-            if dark(x, y as i64 - down * beyond) {
+            if column.dark(y as i64 - down * beyond) {
                 return false;
             }
             // Down the solid edge to its end, then back half a module into the foot row.
-            let mut len = 0i64;
-            while len <= 150 * reach && dark(x, y as i64 + down * len) {
-                len += 1;
-            }
+            let len = column.run(y as i64, down, true, 150 * reach as u32 + 1) as i64;
             let foot = y as i64 + down * (len - 1 - (module / 2.0) as i64);
             len >= reach && solid(x, foot, inward)
         })
@@ -480,39 +473,76 @@ fn bullseye_module(widths: [u32; 9]) -> Option<f32> {
 
 /// Checks the column through (x, y) for the same nine runs around y; returns the centre row of the middle run.
 fn vertical_bullseye(image: &Bitmap, x: u32, y: u32, module: f32) -> Option<u32> {
-    if !image.get(x, y) {
+    let column = Column::new(image, x);
+    if !column.dark(y as i64) {
         return None;
     }
     let limit = (module * 1.5 + 1.0) as u32;
-    let mut top = y;
-    while top > 0 && image.get(x, top - 1) && y - top < limit {
-        top -= 1;
-    }
-    let mut bottom = y;
-    while image.get(x, bottom + 1) && bottom - y < limit {
-        bottom += 1;
-    }
+    let top = y - column.run(y as i64 - 1, -1, true, limit);
+    let bottom = y + column.run(y as i64 + 1, 1, true, limit);
+    // An inner ring wider than this cannot pass the checks below (within half a module of a mean that is
+    // itself within half of `module`), so a glyph's tall stem is turned away before its rings are walked.
+    let too_wide = |w: u32| w as f32 > 2.25 * module + 1.0;
     let mut widths = [0u32; 9];
     widths[4] = bottom - top + 1;
+    if too_wide(widths[4]) {
+        return None;
+    }
     // Four runs up and four down from the middle run, alternating colour starting with white.
     for dir in [-1i64, 1] {
         let mut pos = if dir < 0 { top as i64 - 1 } else { bottom as i64 + 1 };
         let mut colour = false;
         for step in 1..=4 {
-            let start = pos;
-            while pos >= 0
-                && pos < image.height() as i64
-                && image.get(x, pos as u32) == colour
-                && (pos - start).unsigned_abs() as u32 <= 2 * limit
-            {
-                pos += dir;
+            let n = column.run(pos, dir, colour, 2 * limit + 1);
+            if step < 4 && too_wide(n) {
+                return None;
             }
-            widths[(4 + dir * step) as usize] = (pos - start).unsigned_abs() as u32;
+            widths[(4 + dir * step) as usize] = n;
+            pos += dir * n as i64;
             colour = !colour;
         }
     }
     let m = bullseye_module(widths)?;
     ((m - module).abs() <= module * 0.5).then_some((top + bottom) / 2)
+}
+
+/// One column of a raster, read a dot at a time without working out its byte and bit again: the survey's
+/// checks down a column run for every row match glyphs make.
+struct Column<'a> {
+    data: &'a [u8],
+    stride: i64,
+    byte: i64,
+    bit: u8,
+    height: i64,
+}
+
+impl<'a> Column<'a> {
+    /// Column `x`; a column past the right edge reads as white paper, as [`Bitmap::get`] has it.
+    fn new(image: &'a Bitmap, x: u32) -> Column<'a> {
+        let inside = x < image.width();
+        Column {
+            data: image.data(),
+            stride: image.stride() as i64,
+            byte: if inside { (x / 8) as i64 } else { 0 },
+            bit: if inside { 0x80 >> (x % 8) } else { 0 },
+            height: image.height() as i64,
+        }
+    }
+
+    fn dark(&self, y: i64) -> bool {
+        (0..self.height).contains(&y) && self.data[(y * self.stride + self.byte) as usize] & self.bit != 0
+    }
+
+    /// How many dots of `colour` follow one another from row `from` (itself included) going `dir` (±1),
+    /// counting at most `most`.
+    fn run(&self, from: i64, dir: i64, colour: bool, most: u32) -> u32 {
+        let (mut n, mut y) = (0, from);
+        while n < most && (0..self.height).contains(&y) && (self.data[(y * self.stride + self.byte) as usize] & self.bit != 0) == colour {
+            n += 1;
+            y += dir;
+        }
+        n
+    }
 }
 
 /// Wraps a raster for rxing without thresholding it. `None` for an empty raster (rxing refuses 0×0 matrices).
