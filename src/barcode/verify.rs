@@ -536,12 +536,20 @@ impl<'a> Column<'a> {
     /// How many dots of `colour` follow one another from row `from` (itself included) going `dir` (±1),
     /// counting at most `most`.
     fn run(&self, from: i64, dir: i64, colour: bool, most: u32) -> u32 {
-        let (mut n, mut y) = (0, from);
-        while n < most && (0..self.height).contains(&y) && (self.data[(y * self.stride + self.byte) as usize] & self.bit != 0) == colour {
-            n += 1;
-            y += dir;
+        if !(0..self.height).contains(&from) {
+            return 0;
         }
-        n
+        // Rows left before the raster's edge bound the walk, so each step only reads a byte.
+        let rows = if dir > 0 { self.height - from } else { from + 1 };
+        let steps = rows.min(most as i64);
+        let (mut at, step) = (from * self.stride + self.byte, dir * self.stride);
+        for n in 0..steps {
+            if (self.data[at as usize] & self.bit != 0) != colour {
+                return n as u32;
+            }
+            at += step;
+        }
+        steps as u32
     }
 }
 
