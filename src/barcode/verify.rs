@@ -403,18 +403,48 @@ fn crosses(image: &Bitmap, window: &[(u32, u32)], centre: usize, y: u32, ratios:
     let mut buf = [(0u32, 0u32); MAXICODE_EYE.len()];
     let widths = &mut buf[..ratios.len()];
     widths[centre].1 = up + down - 1;
+    let mut units = Units::new();
+    if !units.admit(widths[centre].1, ratios[centre]) {
+        return false;
+    }
     for dir in [-1i64, 1] {
         let mut pos = if dir < 0 { y as i64 - up as i64 } else { y as i64 + down as i64 };
         let mut c = !colour;
         let steps = if dir < 0 { centre } else { ratios.len() - 1 - centre };
         for step in 1..=steps {
             let n = walk(pos, dir, c);
-            widths[(centre as i64 + dir * step as i64) as usize].1 = n;
+            let k = (centre as i64 + dir * step as i64) as usize;
+            if !units.admit(n, ratios[k]) {
+                return false;
+            }
+            widths[k].1 = n;
             pos += dir * n as i64;
             c = !c;
         }
     }
     matches(widths, ratios)
+}
+
+/// The module widths that the runs measured so far allow under [`matches`]' tolerance: a run of `w` dots
+/// meant as `r` modules passes only if the unit lies in [(w − ½) / (1.25r + ¼), (w + ½) / (0.75r − ¼)].
+/// Once no unit is left no later run can rescue the match, so the walk down the column stops there.
+struct Units {
+    low: f32,
+    high: f32,
+}
+
+impl Units {
+    fn new() -> Units {
+        Units { low: 1.5, high: f32::MAX }
+    }
+
+    /// Narrows the range by one run; false once it is empty (with a margin for rounding, so never early).
+    fn admit(&mut self, w: u32, r: u32) -> bool {
+        let (w, r) = (w as f32, r as f32);
+        self.low = self.low.max((w - 0.5) / (1.25 * r + 0.25));
+        self.high = self.high.min((w + 0.5) / (0.75 * r - 0.25));
+        self.low <= self.high * 1.001 + 0.01
+    }
 }
 
 /// Nine alternating runs (dark at both ends) on row y are a DataMatrix timing edge only if they end at a corner
@@ -480,12 +510,9 @@ fn vertical_bullseye(image: &Bitmap, x: u32, y: u32, module: f32) -> Option<u32>
     let limit = (module * 1.5 + 1.0) as u32;
     let top = y - column.run(y as i64 - 1, -1, true, limit);
     let bottom = y + column.run(y as i64 + 1, 1, true, limit);
-    // An inner ring wider than this cannot pass the checks below (within half a module of a mean that is
-    // itself within half of `module`), so a glyph's tall stem is turned away before its rings are walked.
-    let too_wide = |w: u32| w as f32 > 2.25 * module + 1.0;
     let mut widths = [0u32; 9];
     widths[4] = bottom - top + 1;
-    if too_wide(widths[4]) {
+    if ring_too_wide(widths[4], module) {
         return None;
     }
     // Four runs up and four down from the middle run, alternating colour starting with white.
@@ -494,7 +521,7 @@ fn vertical_bullseye(image: &Bitmap, x: u32, y: u32, module: f32) -> Option<u32>
         let mut colour = false;
         for step in 1..=4 {
             let n = column.run(pos, dir, colour, 2 * limit + 1);
-            if step < 4 && too_wide(n) {
+            if step < 4 && ring_too_wide(n, module) {
                 return None;
             }
             widths[(4 + dir * step) as usize] = n;
@@ -504,6 +531,13 @@ fn vertical_bullseye(image: &Bitmap, x: u32, y: u32, module: f32) -> Option<u32>
     }
     let m = bullseye_module(widths)?;
     ((m - module).abs() <= module * 0.5).then_some((top + bottom) / 2)
+}
+
+/// An inner ring of `w` dots cannot pass [`vertical_bullseye`]'s checks (within half a module of a mean that is
+/// itself within half of `module`: at most 2.25 modules and half a dot, plus a margin for rounding), so a
+/// glyph's tall stem is turned away before its rings are walked.
+fn ring_too_wide(w: u32, module: f32) -> bool {
+    w as f32 > 2.25 * module + 1.0
 }
 
 /// One column of a raster, read a dot at a time without working out its byte and bit again: the survey's
@@ -818,6 +852,48 @@ mod tests {
             for y in 0..3 {
                 for x in 0..w {
                     assert_eq!(m.get(x, y), b.get(x, y), "w {w} at ({x},{y})");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// The column checks stop at the first run that rules a match out; these show a stop never comes
+        /// where the whole check would have passed.
+        #[test]
+        fn a_column_walk_stops_only_where_the_match_fails(
+            unit in 1.5f32..20.0,
+            off in proptest::collection::vec(-1.3f32..1.3, 11),
+            finder in any::<bool>(),
+        ) {
+            let (ratios, centre): (&[u32], usize) = if finder { (&QR_FINDER, 2) } else { (&MAXICODE_EYE, 5) };
+            // Runs near the pattern, some just inside its tolerance and some just outside.
+            let runs: Vec<(u32, u32)> = ratios
+                .iter()
+                .zip(&off)
+                .map(|(&r, f)| (0, (r as f32 * unit + f * (unit * (0.5 + 0.25 * (r - 1) as f32) + 0.5)).round().max(0.0) as u32))
+                .collect();
+            if matches(&runs, ratios) {
+                let mut units = Units::new();
+                // The order crosses measures them in: the centre, up, then down.
+                let order = std::iter::once(centre).chain((0..centre).rev()).chain(centre + 1..ratios.len());
+                for k in order {
+                    prop_assert!(units.admit(runs[k].1, ratios[k]), "run {} of {:?}", k, runs);
+                }
+            }
+        }
+
+        #[test]
+        fn a_bullseye_ring_is_too_wide_only_where_the_rings_fail(
+            module in 1.5f32..20.0,
+            scale in 0.4f32..1.6,
+            off in proptest::array::uniform9(-0.7f32..0.7),
+        ) {
+            // Rings near a module of `module × scale`, the horizontal module being `module`.
+            let widths: [u32; 9] = std::array::from_fn(|k| (module * scale * (1.0 + off[k])).round().max(1.0) as u32);
+            if let Some(m) = bullseye_module(widths) {
+                if (m - module).abs() <= module * 0.5 {
+                    prop_assert!(widths[1..8].iter().all(|&w| !ring_too_wide(w, module)), "{:?} at {}", widths, module);
                 }
             }
         }
