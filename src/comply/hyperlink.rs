@@ -61,7 +61,7 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 
 pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
     let t = &n.text;
-    if !t.contains(['.', '/']) && !t.contains("www") {
+    if !t.contains(['.', '/']) && !super::holds(t, "www") {
         return;
     }
     let before = |i: usize| t[..i].chars().next_back();
@@ -71,21 +71,30 @@ pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
             out.push(Finding { rule: Rule::Hyperlink, range: start..end, message: message.into() });
         }
     };
-    for m in SCHEME.find_iter(t) {
-        if !before(m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
-            push(m.start(), m.end(), "a web link; labels may not carry links", out);
+    // Each pattern below is searched only where the text holds what every match of it holds: a call into a
+    // regex costs more than these scans, and most fields are addresses and codes with a dot or slash.
+    if t.contains('/') {
+        for m in SCHEME.find_iter(t) {
+            if !before(m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                push(m.start(), m.end(), "a web link; labels may not carry links", out);
+            }
         }
     }
-    for m in WWW.find_iter(t) {
-        if !before(m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
-            push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
+    if super::holds(t, "www") {
+        for m in WWW.find_iter(t) {
+            if !before(m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
+            }
+        }
+        for c in WWW_SPACED.captures_iter(t) {
+            if is_link_tld(&c[2], &c[1]) {
+                let m = c.get(0).unwrap();
+                push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
+            }
         }
     }
-    for c in WWW_SPACED.captures_iter(t) {
-        if is_link_tld(&c[2], &c[1]) {
-            let m = c.get(0).unwrap();
-            push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
-        }
+    if !has_dot_tld(t) {
+        return;
     }
     for c in DOMAIN.captures_iter(t) {
         let m = c.get(0).unwrap();
@@ -110,6 +119,12 @@ pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
             push(m.start(), m.end(), "a web address; labels may not carry links", out);
         }
     }
+}
+
+/// Whether `t` has a dot followed by two ASCII lower-case letters, which every [`DOMAIN`] match holds (its
+/// top-level domain).
+fn has_dot_tld(t: &str) -> bool {
+    t.as_bytes().windows(3).any(|w| w[0] == b'.' && w[1].is_ascii_lowercase() && w[2].is_ascii_lowercase())
 }
 
 /// A link in prose ends before the sentence's closing punctuation.
