@@ -296,6 +296,9 @@ struct PresentSet {
     starts: AhoCorasick,
     /// The list of each literal of `starts`.
     lists: Vec<List>,
+    /// Whether each literal is a whole plain term, whose match is the literal itself: it counts only where
+    /// the list's search would take it, on word boundaries ("se" in "Seksyen" is no digit word).
+    whole: Vec<bool>,
     /// Lists whose matches have no such literals (they are always searched).
     always: u32,
 }
@@ -421,13 +424,18 @@ impl Lexicon {
 impl Lexicon {
     /// Which whole-text lists could match in `t` (a folded text), in one pass: a list reported absent finds
     /// nothing in `t`, so its own search (one pass per list) is skipped, and a list never searched is never
-    /// built. Exact, not a guess: every match of a list contains one of the literals listed for it, and a list
-    /// with a term that has no such literals is always reported present.
+    /// built. Exact, not a guess: every match of a list contains one of the literals listed for it (a plain
+    /// term is its own literal, and its match sits on word boundaries), and a list with a term that has no such
+    /// literals is always reported present.
     pub fn present(&self, t: &str) -> Present {
         let p = self.present_set.get_or_init(|| self.build_present_set());
         let mut bits = p.always;
         for m in p.starts.find_overlapping_iter(t) {
-            bits |= 1 << p.lists[m.pattern().as_usize()] as u32;
+            let i = m.pattern().as_usize();
+            let bit = 1 << p.lists[i] as u32;
+            if bits & bit == 0 && (!p.whole[i] || on_boundaries(t, m.range())) {
+                bits |= bit;
+            }
         }
         Present(bits)
     }
@@ -474,15 +482,16 @@ impl Lexicon {
         let lists = self.whole_text_lists();
         let mut literals: Vec<Vec<u8>> = vec![];
         let mut of: Vec<List> = vec![];
+        let mut whole: Vec<bool> = vec![];
         let mut always = 0;
         for (list, terms) in lists {
             // Every match of a list is a match of one of its terms.
-            let mut starts: Option<Vec<Vec<u8>>> = Some(vec![]);
+            let mut starts: Option<Vec<(Vec<u8>, bool)>> = Some(vec![]);
             for part in &terms.parts {
                 let more = match (&part.plain, &part.holds) {
-                    (Some(word), _) => Some(vec![word.as_bytes().to_vec()]),
-                    (None, Some(lits)) => Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect()),
-                    (None, None) => match_literals(&part.pattern),
+                    (Some(word), _) => Some(vec![(word.as_bytes().to_vec(), true)]),
+                    (None, Some(lits)) => Some(lits.iter().map(|l| (l.as_bytes().to_vec(), false)).collect()),
+                    (None, None) => match_literals(&part.pattern).map(|lits| lits.into_iter().map(|l| (l, false)).collect()),
                 };
                 match (&mut starts, more) {
                     (Some(all), Some(more)) => all.extend(more),
@@ -495,7 +504,10 @@ impl Lexicon {
             match starts {
                 Some(starts) => {
                     of.extend(std::iter::repeat_n(list, starts.len()));
-                    literals.extend(starts);
+                    for (literal, is_whole) in starts {
+                        literals.push(literal);
+                        whole.push(is_whole);
+                    }
                 }
                 None => always |= 1 << list as u32,
             }
@@ -504,9 +516,10 @@ impl Lexicon {
         for word in self.digit_values.keys() {
             literals.push(word.as_bytes().to_vec());
             of.push(List::DigitWords);
+            whole.push(true);
         }
         let starts = AhoCorasick::builder().kind(Some(AhoCorasickKind::ContiguousNFA)).build(&literals).expect("literals always build");
-        PresentSet { starts, lists: of, always }
+        PresentSet { starts, lists: of, whole, always }
     }
 }
 
@@ -748,6 +761,8 @@ mod tests {
         let present = l.present("lot 7, jalan pengapit 15/19");
         assert!(lists.iter().filter(|(list, _)| present.has(*list)).count() <= 2);
         assert!(l.present("kosong satu dua").has(List::DigitWords) && !l.present("15/19").has(List::DigitWords));
+        // A whole word counts only where its list's search takes it, on word boundaries.
+        assert!(!l.present("seksyen 15").has(List::DigitWords) && l.present("se 15").has(List::DigitWords));
     }
 
     #[test]
