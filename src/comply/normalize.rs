@@ -134,11 +134,10 @@ fn is_combining_latin_mark(c: char) -> bool {
 fn fold_chars(original: &str) -> Normalized {
     if original.is_ascii() {
         // Most fields: one byte in, one byte out, so no byte map is kept (see `origin`).
-        let mut text = original.as_bytes().to_vec();
-        for b in &mut text {
-            *b = fold_ascii((*b).into()) as u8;
+        let mut text = original.to_ascii_lowercase();
+        if text.bytes().any(|b| b.is_ascii_whitespace() && b != b' ') {
+            text = text.replace(|c: char| c.is_ascii_whitespace(), " ");
         }
-        let text = String::from_utf8(text).expect("ASCII folds to ASCII");
         return Normalized { text, origin: Vec::new() };
     }
     let mut out = Normalized::with_capacity(original.len() + 8);
@@ -250,6 +249,10 @@ fn join_spaced_letters(src: Normalized) -> Normalized {
 /// so most fields skip the pattern, whose Unicode classes make even its yes-or-no search costly.
 fn may_be_spaced(t: &str) -> bool {
     let joinable = |c: char| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '.' || c == '@';
+    if t.is_ascii() {
+        // The same scan over bytes, which are the characters here.
+        return t.as_bytes().windows(5).any(|w| w[1] == b' ' && w[3] == b' ' && [w[0], w[2], w[4]].iter().all(|&b| joinable(b.into())));
+    }
     // The last four characters, oldest first.
     let mut last = ['\n'; 4];
     for c in t.chars() {
@@ -298,12 +301,13 @@ const SPACED_SEPARATORS: &[&str] =
 /// Whether `t` holds what every match of the separator pattern holds: a bracket, "點", "点" or "艾特", or a
 /// spaced "." or "@" or word. A scan that never says no where the pattern matches, so most fields skip it.
 fn may_have_separator(t: &str) -> bool {
-    if t.contains(['[', '(', '{', '<', '點', '点', '艾']) {
+    if t.bytes().any(|b| matches!(b, b'[' | b'(' | b'{' | b'<')) || (!t.is_ascii() && t.contains(['點', '点', '艾'])) {
         return true;
     }
     t.bytes().enumerate().filter(|&(_, b)| b == b' ').any(|(i, _)| {
-        let rest = &t[i + 1..];
-        rest.starts_with(". ") || rest.starts_with("@ ") || SPACED_SEPARATORS.iter().any(|w| rest.strip_prefix(w).is_some_and(|r| r.starts_with(' ')))
+        let rest = &t.as_bytes()[i + 1..];
+        let spaced = |w: &[u8]| rest.first() == w.first() && rest.get(w.len()) == Some(&b' ') && rest.starts_with(w);
+        spaced(b".") || spaced(b"@") || SPACED_SEPARATORS.iter().any(|w| spaced(w.as_bytes()))
     })
 }
 
