@@ -134,8 +134,7 @@ static ID_WORD: LazyLock<Regex> = LazyLock::new(|| {
 fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
     for m in PHONE_CANDIDATE.find_iter(t) {
         let s = m.as_str().trim_end_matches([' ', '(', '-', '.']);
-        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-        if !(7..=16).contains(&digits.len()) {
+        if !(7..=16).contains(&s.bytes().filter(u8::is_ascii_digit).count()) {
             continue;
         }
         // Part of a longer token: a SKU (AC-0571234567), a tracking number (JP4479061205), a size (1.5m).
@@ -148,6 +147,7 @@ fn phones(t: &str, cx: &TextContext<'_>, out: &mut Vec<Finding>) {
         if next_char(t, end).is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '_') {
             continue;
         }
+        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
         let international = s.starts_with('+') || (digits.starts_with("00") && digits.len() >= 10);
         let parsed = if international {
             let intl = if s.starts_with('+') { s.to_string() } else { format!("+{}", &digits[2..]) };
