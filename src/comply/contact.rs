@@ -25,7 +25,8 @@ pub(super) fn find(n: &Normalized, cx: &TextContext<'_>, present: Present, out: 
     if t.contains('@') {
         emails(t, out);
     }
-    if super::holds(t, " at ") {
+    // A spelled-out address has a dot in its domain.
+    if t.contains('.') && super::holds(t, " at ") {
         spelled_emails(t, out);
     }
     if cx.kind != FieldKind::OwnPhone && t.bytes().filter(u8::is_ascii_digit).count() >= 7 {

@@ -61,7 +61,8 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
 
 pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
     let t = &n.text;
-    if !t.contains(['.', '/']) && !super::holds(t, "www") {
+    let www = super::holds(t, "www");
+    if !www && !t.contains(['.', '/']) {
         return;
     }
     let before = |i: usize| t[..i].chars().next_back();
@@ -80,7 +81,7 @@ pub(super) fn find(n: &Normalized, out: &mut Vec<Finding>) {
             }
         }
     }
-    if super::holds(t, "www") {
+    if www {
         for m in WWW.find_iter(t) {
             if !before(m.start()).is_some_and(|c| c.is_ascii_alphanumeric()) {
                 push(m.start(), m.end(), "a web address (www.); labels may not carry links", out);
