@@ -323,7 +323,10 @@ const TEXTS_BEFORE_DFA: usize = 1000;
 enum Via {
     /// The DFA of ASCII literals once it is worth building, else the NFA.
     Cheapest,
+    /// These two only in the test that holds the automata to the same answers.
+    #[cfg_attr(not(test), allow(dead_code))]
     Nfa,
+    #[cfg_attr(not(test), allow(dead_code))]
     AsciiDfa,
 }
 
