@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use labeld::comply::{Checker, NoSpool, SeenTracking};
 use labeld::compose::{self, Gate};
+use labeld::lang::cpcl::{CpclOptions, Graphics};
 use labeld::lang::zpl::{Encoding, ZplOptions};
 use labeld::lang::{self, JobSettings, Language};
 use labeld::order::Order;
@@ -57,6 +58,64 @@ fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Took {
     walls.sort();
     cpus.sort();
     Took { wall: walls[runs / 2], cpu: cpus[runs / 2] }
+}
+
+/// Bytes per label of every fixture order in every language at 203 dpi, and the time on a serial link
+/// (8N1: ten bits a byte, so bytes × 10 / baud). Exact, not medians: the bytes are a function of the raster.
+fn wire_bytes(gate: &Gate, fonts: &Fonts, printed_at: time::OffsetDateTime, kv: &mut Kv) {
+    let dir = format!("{}/tests/fixtures/orders", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let zpl = |e| move |s: &mut JobSettings| s.options.set(ZplOptions { encoding: e });
+    let encodings: Vec<(&str, &str, Language, Box<dyn Fn(&mut JobSettings)>)> = vec![
+        ("zpl-png", "ZPL PNG object (8-bit clean links)", Language::Zpl, Box::new(zpl(Encoding::Png))),
+        ("zpl", "ZPL `:Z64:` (XON/XOFF serial)", Language::Zpl, Box::new(zpl(Encoding::Z64))),
+        ("zpl-acs", "ZPL ASCII compression", Language::Zpl, Box::new(zpl(Encoding::Acs))),
+        ("tspl", "TSPL `BITMAP`", Language::Tspl, Box::new(|_: &mut JobSettings| {})),
+        ("escpos", "ESC/POS `GS v 0`", Language::EscPos, Box::new(|_: &mut JobSettings| {})),
+        ("epl", "EPL2 `GW`", Language::Epl, Box::new(|_: &mut JobSettings| {})),
+        ("cpcl", "CPCL `EG` (hex)", Language::Cpcl, Box::new(|_: &mut JobSettings| {})),
+        ("cpcl-cg", "CPCL `CG` (binary)", Language::Cpcl, Box::new(|s: &mut JobSettings| s.options.set(CpclOptions { graphics: Graphics::Compressed }))),
+    ];
+    let opts = compose::Options { dpi: 203, printed_at };
+    // sizes[encoding][fixture]
+    let mut sizes = vec![vec![]; encodings.len()];
+    for name in &names {
+        let order = Order::from_json_str(&fixture(&format!("orders/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let label = gate.label(&order, &NoSpool, fonts, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (i, (_, _, lang, set)) in encodings.iter().enumerate() {
+            let mut settings = JobSettings::for_bitmap(203, label.raster());
+            set(&mut settings);
+            sizes[i].push(lang::encode(*lang, std::slice::from_ref(label.raster()), &settings).unwrap().len());
+        }
+    }
+    println!("\n#### Bytes on the wire: every fixture order, 203 dpi, 100 × 150 mm\n");
+    println!("Bytes per label (exact). Time on a serial link at 8N1 (bytes × 10 / baud) for the fixture with the most bytes.\n");
+    println!("| language and encoding | bytes per label, {} fixtures (fewest–most) | 9,600 baud | 38,400 baud | 115,200 baud |", names.len());
+    println!("| --- | --- | --- | --- | --- |");
+    let secs = |bytes: usize, baud: usize| {
+        let s = (bytes * 10) as f64 / baud as f64;
+        if s >= 10.0 { format!("{s:.1} s") } else { format!("{s:.2} s") }
+    };
+    for ((key, title, _, _), sizes) in encodings.iter().zip(&sizes) {
+        let (lo, hi) = (*sizes.iter().min().unwrap(), *sizes.iter().max().unwrap());
+        let at = |baud| secs(hi, baud);
+        println!("| {title} | {lo}–{hi} | {} | {} | {} |", at(9600), at(38400), at(115200));
+        kv.put(format!("wire_{key}_min_bytes"), lo);
+        kv.put(format!("wire_{key}_max_bytes"), hi);
+    }
+    println!("\nPer fixture:\n");
+    println!("| fixture | {} |", encodings.iter().map(|e| e.0).collect::<Vec<_>>().join(" | "));
+    println!("|{}", " --- |".repeat(encodings.len() + 1));
+    for (f, name) in names.iter().enumerate() {
+        let row: Vec<String> = sizes.iter().map(|s| s[f].to_string()).collect();
+        println!("| {} | {} |", name.trim_end_matches(".json"), row.join(" | "));
+    }
+    kv.put("wire_fixtures", names.len());
 }
 
 fn ms(d: Duration) -> String {
@@ -157,6 +216,8 @@ fn main() {
         kv.put(format!("bare_{dpi}_cpu_ms"), ms(bare.cpu));
         kv.put(format!("layout_{dpi}_cpu_ms"), ms(layout.cpu));
     }
+
+    wire_bytes(&gate, &fonts, printed_at, &mut kv);
 
     let orders: Vec<Order> =
         fixture("batches/batch-500.jsonl").lines().filter(|l| !l.trim().is_empty()).map(|l| Order::from_json_str(l).expect("valid")).collect();

@@ -218,6 +218,10 @@ echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >> machine.txt
 mkv() { sed -n "s/^$1=//p" machine.txt; }
 
 # ---------------------------------------------------------------- report
+# verdict EXPR: "met" where the awk expression holds.
+verdict() { awk "BEGIN { print ($1) ? \"met\" : \"**missed**\" }"; }
+# smed NAME COLUMN: a median of packaging/bench/startup.sh (2 wall, 3 CPU).
+smed() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' startup/medians.txt; }
 log "writing $out/results.md"
 {
     echo "## Run of $(mkv date)"
@@ -226,6 +230,22 @@ log "writing $out/results.md"
     echo "Load average (1, 5, 15 min) at start $(mkv load_start), at end $(mkv load_end): the machine is shared"
     echo "with other builds, so wall times include waiting for a core; CPU times (user + sys) do not."
     echo "Packages: $(mkv versions)."
+    echo
+    echo "### Against issue 15's goals"
+    echo
+    echo "| goal | this run | |"
+    echo "| --- | --- | --- |"
+    d100=$(kv daemon100_wall_s); c100=$(awk -v c="$(ckv cups_203_ms)" 'BEGIN { printf "%.2f", c * 100 / 1000 }')
+    echo "| the daemon ≥ 10× the CUPS chain on 100 labels | one 100-order batch submit → 100th label saved: $d100 s (median of $runs), the CUPS chain $c100 s: $(ratio "$c100" "$d100")× | $(verdict "$c100 >= 10 * $d100") |"
+    sw=$(smed render 2); sc=$(smed render 3); cw=$(smed cups 2); cc=$(smed cups 3)
+    echo "| one-shot \`render\` ≤ ⅓ of the CUPS chain per label | $sw ms wall, $sc ms CPU against $cw / $cc ms: $(ratio "$sw" "$cw"), $(ratio "$sc" "$cc") (Start-up, below) | $(verdict "3 * $sw <= $cw && 3 * $sc <= $cc") |"
+    pmax=$(kv wire_zpl-png_max_bytes)
+    echo "| every fixture's ZPL ≤ 12 KB | PNG object (8-bit clean links, the default there) $(kv wire_zpl-png_min_bytes)–$pmax B over $(kv wire_fixtures) fixtures; \`:Z64:\` (XON/XOFF serial) $(kv wire_zpl_min_bytes)–$(kv wire_zpl_max_bytes) B | $(verdict "$pmax <= 12000") on 8-bit clean links |"
+    pc=$(kv label_203_zpl-png_cpu_ms)
+    echo "| render + ZPL encode ≤ 2 ms at 203 dpi | $pc ms CPU with the PNG object ($(kv label_203_zpl_cpu_ms) ms with \`:Z64:\`) | $(verdict "$pc <= 2") |"
+    bc=$(kv batch_zpl_cpu_s)
+    echo "| the $n_batch-order batch ≤ 2 s | pick list + $n_batch labels as PNG objects, one thread: $bc s CPU | $(verdict "$bc <= 2") |"
+    echo "| bytes per label per language, with transfer times per baud rate | \"Bytes on the wire\", below | recorded |"
     echo
     echo "### labeld against CUPS, one label (reference order my-jnt-cod), median of $runs runs"
     echo
