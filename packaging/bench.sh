@@ -316,6 +316,8 @@ log "writing $out/results.md"
     echo "benches/http.rs (loopback; a byte-counting proxy in front of a virtual printer):"
     echo
     sed 's/^/    /' http.txt
+    echo
+    cat documents.md
 } > results.md
 log "done: $out/results.md"
 cat results.md
