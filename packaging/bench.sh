@@ -5,7 +5,7 @@
 #
 #   packaging/bench.sh            # results in target/bench/results.md (raw outputs next to it)
 #
-# Needs (Debian): apt-get install cups cups-ppdc cups-filters ghostscript glabels jq poppler-utils time curl
+# Needs (Debian): apt-get install cups cups-ppdc cups-filters ghostscript glabels jq poppler-utils curl
 # Not part of `cargo test`: it takes minutes. The first run also compiles (release build, not timed).
 # packaging/bench/startup.sh alone runs only the start-up section (one-shot commands against CUPS).
 # BENCH_RUNS (default 10) sets the repetitions of the per-label commands; BENCH_OUT the output dir.
@@ -22,12 +22,12 @@ batch=$fixtures/batches/batch-500.jsonl
 printed_at=2026-11-23T09:30:00Z
 
 missing=
-for tool in cupsfilter ppdc gs glabels-3-batch jq pdfinfo curl python3 /usr/bin/time; do
+for tool in cupsfilter ppdc gs glabels-3-batch jq pdfinfo curl python3; do
     command -v "$tool" >/dev/null || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
     echo "bench.sh: missing:$missing" >&2
-    echo "  apt-get install cups cups-ppdc cups-filters ghostscript glabels jq poppler-utils time curl" >&2
+    echo "  apt-get install cups cups-ppdc cups-filters ghostscript glabels jq poppler-utils curl" >&2
     exit 2
 fi
 [ -f "$ref" ] && [ -f "$batch" ] || { echo "bench.sh: fixtures not found under $fixtures (set LABELD_FIXTURES)" >&2; exit 2; }
@@ -36,18 +36,9 @@ mkdir -p "$out"
 cd "$out"
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now_ns() { date +%s%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-# ratio A B: A / B with one decimal (two below 10).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else if (a / b < 10) printf "%.2f", a / b; else printf "%.0f", a / b }'; }
+. "$here/bench/common.sh"  # median, ratio, timed, zebra_ppd
 kv() { sed -n "s/^$1=//p" labeld.kv; }
 
-# timed CMD...: appends "wall_ms cpu_ms" (CPU = user + sys of the command and the children it waited for).
-timed() {
-    t0=$(now_ns)
-    /usr/bin/time -f '%U %S' -o time.tmp "$@"
-    t1=$(now_ns)
-    awk -v w="$(( (t1 - t0) / 1000 ))" '{ printf "%.1f %.0f\n", w / 1000, ($1 + $2) * 1000 }' time.tmp
-}
 # repeat N FILE CMD...: one warm-up, then N timed runs; prints "median_wall_ms median_cpu_ms".
 repeat() {
     n=$1 file=$2
@@ -154,9 +145,7 @@ BENCH_OUT=$out LABELD=$B BENCH_RUNS=$((runs * 2)) "$here/bench/startup.sh" > sta
 
 # ---------------------------------------------------------------- CUPS
 log "CUPS: Zebra ZPL PPD from sample.drv, PDF -> gstoraster -> rastertolabel"
-rm -rf ppd && ppdc -d ppd /usr/share/cups/drv/sample.drv 2>/dev/null
-ppd=$out/ppd/zebra.ppd
-grep -q '^\*ModelName: "Zebra ZPL Label Printer"' "$ppd" || { echo "bench.sh: $ppd is not the Zebra ZPL PPD" >&2; exit 1; }
+ppd=$(zebra_ppd "$out/ppd")
 for dpi in 203 300; do
     "$B" render "$ref" -f pdf --dpi "$dpi" --printed-at "$printed_at" -o "label-$dpi.pdf"
     # -e: the filters of the PPD, as cupsd runs them for a queue with this PPD (pdftopdf, gstoraster, rastertolabel).

@@ -31,23 +31,14 @@ fi
 mkdir -p "$out/documents"
 cd "$out/documents"
 log() { printf '%s documents: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "n/a"; else if (a / b < 10) printf "%.2f", a / b; else printf "%.0f", a / b }'; }
-# cpu_ms CMD...: CPU (user + sys) of one run of CMD and every child it waited for, in ms to a tenth
-# (/usr/bin/time prints hundredths of a second, too coarse for a one-page job).
-cpu_ms() {
-    python3 -c 'import resource, subprocess, sys
-subprocess.run(sys.argv[1:], check=True)
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print("%.1f" % ((r.ru_utime + r.ru_stime) * 1000))' "$@"
-}
+. "$here/common.sh"  # median, ratio, timed, zebra_ppd
 # median_cpu N CMD...: one warm-up run, then the median CPU ms of N runs.
 median_cpu() {
     n=$1
     shift
     "$@"
     i=0
-    while [ "$i" -lt "$n" ]; do cpu_ms "$@"; i=$((i + 1)); done | median
+    while [ "$i" -lt "$n" ]; do timed "$@" | cut -d" " -f2; i=$((i + 1)); done | median
 }
 # scans ZPL DPI TN: "yes" when zbarimg reads TN from the ZPL as the independent interpreter draws it.
 scans() {
@@ -62,9 +53,7 @@ if [ -z "${LABELD_BIN:-}" ]; then
 fi
 B=${LABELD_BIN:-$root/target/release/labeld}
 
-rm -rf ppd && ppdc -d ppd /usr/share/cups/drv/sample.drv 2>/dev/null
-ppd=$PWD/ppd/zebra.ppd
-grep -q '^\*ModelName: "Zebra ZPL Label Printer"' "$ppd" || { echo "documents.sh: $ppd is not the Zebra ZPL PPD" >&2; exit 1; }
+ppd=$(zebra_ppd "$PWD/ppd")
 
 # The PDFs labeld prints on a 4x6 in label without fit = "scale" (the same set as benches/documents.rs).
 jq -r 'to_entries[] | select(.key | endswith(".pdf")) | select(.key != "a5-label.pdf" and .key != "letter.pdf" and .key != "thin-bars.pdf") | "\(.key) \(.value)"' \

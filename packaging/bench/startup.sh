@@ -29,10 +29,10 @@ if [ -z "${LABELD:-}" ]; then
 fi
 [ -x "$B" ] || { echo "startup.sh: no labeld binary at $B" >&2; exit 2; }
 
-rm -rf "$out" && mkdir -p "$out/ppd"
+rm -rf "$out" && mkdir -p "$out"
 cd "$out"
-ppdc -d ppd /usr/share/cups/drv/sample.drv 2>/dev/null
-grep -q '^\*ModelName: "Zebra ZPL Label Printer"' ppd/zebra.ppd || { echo "startup.sh: ppd/zebra.ppd is not the Zebra ZPL PPD" >&2; exit 1; }
+. "$here/common.sh"
+zebra_ppd ppd > /dev/null
 "$B" render "$ref" -f pdf --printed-at "$printed_at" -o label.pdf
 
 # One warm-up of each (it also writes the font index a first run makes), then the timed rounds. For every
