@@ -76,7 +76,8 @@ pub fn run(req: Request<'_>) -> anyhow::Result<ExitCode> {
             // Every page in one stream, through the path every printed document takes.
             let lang = printer.language().expect("a printer format");
             let target = super::render::target(lang, req.profile, media.dpi)?;
-            let gate = super::render::gate(labeld::template::DEFAULT, None)?;
+            // The label template is never drawn here, so it is vetted only if a label ever is.
+            let gate = labeld::compose::Gate::vetting_later(labeld::comply::Checker::new(None), labeld::template::Template::load(labeld::template::DEFAULT)?);
             let fonts = req.fonts.load()?;
             let encoded = gate.printer_bytes(Content::Marketplace { pages: &doc.pages, tracking: req.tracking, order_id: None, seen: &labeld::comply::NoSpool, part: marketdoc::Part::Whole }, &target, &fonts)?;
             super::input::write_output(req.output, &encoded.bytes)?;

@@ -352,7 +352,14 @@ impl Lexicon {
     pub fn builtin() -> Arc<Lexicon> {
         BUILTIN_LEXICON.clone()
     }
+}
 
+/// The built-in lexicon, compiled on first use.
+pub(super) fn builtin_ref() -> &'static Lexicon {
+    &BUILTIN_LEXICON
+}
+
+impl Lexicon {
     /// The built-in lexicon plus every `*.toml` file in `dir`, in name order.
     pub fn with_dir(dir: &Path) -> Result<Lexicon, LexiconError> {
         let mut sources = sources_builtin();

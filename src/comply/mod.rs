@@ -326,18 +326,24 @@ impl<'a> OwnPhones<'a> {
 pub struct Checker {
     registry: Option<Registry>,
     regions: Vec<country::Id>,
-    lexicon: Arc<Lexicon>,
+    /// A warehouse's word lists; `None` is the built-in ones, compiled when a text is first checked (a
+    /// command that only prints a marketplace document never checks one).
+    lexicon: Option<Arc<Lexicon>>,
 }
 
 impl Checker {
     /// A checker; with a registry, the sender must be a registered warehouse.
     pub fn new(registry: Option<Registry>) -> Checker {
-        Checker::with_lexicon(registry, Lexicon::builtin())
+        Checker { registry, regions: contact::default_regions(), lexicon: None }
     }
 
     /// A checker with a lexicon other than the built-in one (the warehouse's `[comply] lexicon_dir`).
     pub fn with_lexicon(registry: Option<Registry>, lexicon: Arc<Lexicon>) -> Checker {
-        Checker { registry, regions: contact::default_regions(), lexicon }
+        Checker { registry, regions: contact::default_regions(), lexicon: Some(lexicon) }
+    }
+
+    fn lexicon(&self) -> &Lexicon {
+        self.lexicon.as_deref().unwrap_or_else(|| lexicon::builtin_ref())
     }
 
     /// The label rules a config asks for: its warehouse registry (when it has one, the sender check is
@@ -386,7 +392,7 @@ impl Checker {
             if path == "shipment.tracking_number" {
                 return; // checked below, by its own rules
             }
-            let cx = TextContext { regions: &regions, own_phones: &own_phones, kind: FieldKind::of(path), lexicon: &self.lexicon };
+            let cx = TextContext { regions: &regions, own_phones: &own_phones, kind: FieldKind::of(path), lexicon: self.lexicon() };
             scan(path, text, &cx, &mut refusals);
         });
 
@@ -418,7 +424,7 @@ impl Checker {
 
     /// The text rules on one text that is not order data (a template's static text).
     pub fn check_text(&self, path: &str, text: &str) -> Vec<Refusal> {
-        let cx = TextContext { regions: &self.regions, own_phones: &OwnPhones::default(), kind: FieldKind::Free, lexicon: &self.lexicon };
+        let cx = TextContext { regions: &self.regions, own_phones: &OwnPhones::default(), kind: FieldKind::Free, lexicon: self.lexicon() };
         let mut out = Vec::new();
         scan(path, text, &cx, &mut out);
         out

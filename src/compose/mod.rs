@@ -9,6 +9,7 @@
 //! call it, so a document prints the same whoever asks.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use time::OffsetDateTime;
 
@@ -259,32 +260,32 @@ pub fn verify_barcodes(document: &Document, raster: &Bitmap) -> Result<(), Compo
 }
 
 /// The marketplace rules bound to one label template. Built once per configuration: the template's
-/// own words and images are vetted here, so a template that breaks a rule never gets to print.
+/// own words and images are vetted before its first label, so a template that breaks a rule never gets to print.
 pub struct Gate {
     checker: Checker,
     template: Template,
+    /// The template's verdict, taken once: at construction ([`Gate::new`]) or before the first label
+    /// ([`Gate::vetting_later`]).
+    vetted: OnceLock<Result<(), Report>>,
 }
 
 impl Gate {
-    /// Vets `template` (static text through the text rules, images through the 2D-code scan). A label
+    /// Vets `template` now (static text through the text rules, images through the 2D-code scan). A label
     /// template may carry 1D barcodes only; the template format has no 2D element at all.
     pub fn new(checker: Checker, template: Template) -> Result<Gate, Report> {
-        let mut refusals = Vec::new();
-        for el in &template.elements {
-            let path = format!("template.{}", el.id);
-            match &el.body {
-                Body::Text(spec) => {
-                    for piece in &spec.pieces {
-                        if let Piece::Literal(text) = piece {
-                            refusals.extend(checker.check_text(&path, text));
-                        }
-                    }
-                }
-                Body::Image(bitmap) => refusals.extend(checker.check_image(&path, bitmap)),
-                _ => {}
-            }
-        }
-        if refusals.is_empty() { Ok(Gate { checker, template }) } else { Err(Report { refusals }) }
+        let gate = Gate::vetting_later(checker, template);
+        gate.vetted()?;
+        Ok(gate)
+    }
+
+    /// The same gate, vetting its template only when a label first needs it: a one-shot command that prints
+    /// a marketplace document never uses the template, and its words would cost the rules' word lists.
+    pub fn vetting_later(checker: Checker, template: Template) -> Gate {
+        Gate { checker, template, vetted: OnceLock::new() }
+    }
+
+    fn vetted(&self) -> Result<(), Report> {
+        self.vetted.get_or_init(|| vet_template(&self.checker, &self.template)).clone()
     }
 
     pub fn template(&self) -> &Template {
@@ -355,6 +356,7 @@ impl Gate {
     /// The rules, then the label. Every problem is reported at once: the order's rule breaks and the
     /// layout's (a missing glyph, an overflow) in one report, so one correction round fixes an order.
     pub fn label(&self, order: &Order, dup: &dyn DuplicateTracking, fonts: &Fonts, opts: &Options) -> Result<Label, ComposeError> {
+        self.vetted().map_err(ComposeError::Refused)?;
         let mut report = self.checker.check_order(order, dup);
         let fields = Fields::from_order(order, opts.printed_at);
         let document = match layout::layout(&self.template, &fields, fonts, opts.dpi) {
@@ -386,6 +388,26 @@ impl Gate {
         }
         Ok(Label { document, raster })
     }
+}
+
+/// The template's static text through the text rules and its images through the 2D-code scan.
+fn vet_template(checker: &Checker, template: &Template) -> Result<(), Report> {
+    let mut refusals = Vec::new();
+    for el in &template.elements {
+        let path = format!("template.{}", el.id);
+        match &el.body {
+            Body::Text(spec) => {
+                for piece in &spec.pieces {
+                    if let Piece::Literal(text) = piece {
+                        refusals.extend(checker.check_text(&path, text));
+                    }
+                }
+            }
+            Body::Image(bitmap) => refusals.extend(checker.check_image(&path, bitmap)),
+            _ => {}
+        }
+    }
+    if refusals.is_empty() { Ok(()) } else { Err(Report { refusals }) }
 }
 
 /// A marketplace document's tracking number already on another order's label or document: refused as
@@ -427,5 +449,36 @@ fn layout_refusal(order: &Order, e: &LayoutError) -> Option<Refusal> {
             })
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template_saying(words: &str) -> Template {
+        let toml = format!(
+            "name = \"t\"\nkind = \"label\"\nwidth = 100.0\nheight = 150.0\n\n[[element]]\ntype = \"text\"\nid = \"note\"\nbox = [4.0, 4.0, 90.0, 10.0]\ntext = \"{words}\"\nsize = 9\n"
+        );
+        Template::parse(&toml, "test", None).unwrap()
+    }
+
+    #[test]
+    fn a_template_that_breaks_a_rule_never_prints_whether_vetted_now_or_later() {
+        let bad = template_saying("Order again at www.acme-shop.com");
+        let now = Gate::new(Checker::new(None), bad.clone()).err().expect("refused at construction");
+        assert_eq!(now.refusals[0].path, "template.note");
+
+        let later = Gate::vetting_later(Checker::new(None), bad);
+        let order = Order::from_json_str(include_str!("../../tests/fixtures/orders/my-jnt-cod.json")).unwrap();
+        let fonts = Fonts::load(&crate::text::FontConfig::default()).unwrap();
+        let opts = Options { dpi: 203, printed_at: time::macros::datetime!(2026-11-23 09:30 UTC) };
+        match later.label(&order, &crate::comply::NoSpool, &fonts, &opts) {
+            Err(ComposeError::Refused(report)) => assert_eq!(report.refusals, now.refusals),
+            other => panic!("expected the template refused, got {:?}", other.map(|_| ())),
+        }
+
+        let good = Gate::vetting_later(Checker::new(None), template_saying("Handle with care"));
+        assert!(good.label(&order, &crate::comply::NoSpool, &fonts, &opts).is_ok());
     }
 }
