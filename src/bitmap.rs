@@ -202,7 +202,8 @@ impl Bitmap {
     }
 }
 
-fn apply(byte: &mut u8, mask: u8, black: bool) {
+/// Turns the dots of `mask` in one packed byte black, or white.
+pub(crate) fn apply(byte: &mut u8, mask: u8, black: bool) {
     if black {
         *byte |= mask;
     } else {

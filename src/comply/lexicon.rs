@@ -343,6 +343,11 @@ impl PresentSet {
 static BUILTIN_LEXICON: LazyLock<Arc<Lexicon>> =
     LazyLock::new(|| Arc::new(Lexicon::from_sources(&sources_builtin(), BUILTIN.len()).expect("the built-in lexicon compiles")));
 
+/// The built-in lexicon, compiled on first use.
+pub(super) fn builtin_ref() -> &'static Lexicon {
+    &BUILTIN_LEXICON
+}
+
 fn sources_builtin() -> Vec<(String, String)> {
     BUILTIN.iter().map(|(n, t)| (format!("data/comply/{n}"), t.to_string())).collect()
 }
@@ -352,14 +357,7 @@ impl Lexicon {
     pub fn builtin() -> Arc<Lexicon> {
         BUILTIN_LEXICON.clone()
     }
-}
 
-/// The built-in lexicon, compiled on first use.
-pub(super) fn builtin_ref() -> &'static Lexicon {
-    &BUILTIN_LEXICON
-}
-
-impl Lexicon {
     /// The built-in lexicon plus every `*.toml` file in `dir`, in name order.
     pub fn with_dir(dir: &Path) -> Result<Lexicon, LexiconError> {
         let mut sources = sources_builtin();

@@ -3,7 +3,7 @@
 //! Glyph coverage is thresholded at one half: thermal heads have no grey, and a fixed threshold keeps
 //! strokes the same weight on every label, which keeps the golden images stable.
 
-use crate::bitmap::Bitmap;
+use crate::bitmap::{self, Bitmap};
 use crate::document::{Document, Element, Ink, Rect};
 use crate::text::Fonts;
 
@@ -75,10 +75,10 @@ fn burn_row(bmp: &mut Bitmap, y: u32, x0: i32, coverage: &[u8], black: bool) {
         let spread = ((dots as u16) << 8) >> (x % 8);
         let (first, second) = ((spread >> 8) as u8, spread as u8);
         let at = x / 8;
-        burn(&mut row[at], first, black);
+        bitmap::apply(&mut row[at], first, black);
         if second != 0 {
             // Only dots inside the row spill over, so the next byte exists.
-            burn(&mut row[at + 1], second, black);
+            bitmap::apply(&mut row[at + 1], second, black);
         }
     }
 }
@@ -89,14 +89,6 @@ fn inked(coverage: [u8; 8]) -> u8 {
     const _: () = assert!(INK_THRESHOLD == 0x80, "inked reads the top bit of each coverage value");
     let tops = u64::from_be_bytes(coverage) & 0x8080_8080_8080_8080;
     ((tops >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
-}
-
-fn burn(byte: &mut u8, dots: u8, black: bool) {
-    if black {
-        *byte |= dots;
-    } else {
-        *byte &= !dots;
-    }
 }
 
 fn fill(bmp: &mut Bitmap, r: &Rect, black: bool) {
